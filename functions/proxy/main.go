@@ -1,0 +1,34 @@
+// Command proxy is the ALB-target Lambda function. It only wires things
+// together: configuration is validated once at cold start, clients are built
+// once and reused across warm invocations.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/mediaisolation/s3proxy/pkg/albhttp"
+	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
+	"github.com/mediaisolation/s3proxy/pkg/proxy"
+)
+
+func main() {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	logger := lambdalog.New(os.Stdout, cfg.LogLevel)
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(cfg.Region))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loading AWS configuration:", err)
+		os.Exit(1)
+	}
+	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
+	lambda.Start(albhttp.Handler(h))
+}

@@ -1,0 +1,257 @@
+// Package albhttp runs a plain http.Handler as an Application Load Balancer
+// Lambda target in multi-value mode. It is the only code that knows the ALB
+// event shape; the handler behind it sees ordinary HTTP.
+//
+// The rules it keeps are the ALB's (see "Lambda functions as targets" in the
+// Elastic Load Balancing user guide,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html):
+// query values arrive still percent-encoded and are kept byte for byte,
+// because the client's signature covers them; binary bodies travel base64;
+// the response must use multiValueHeaders, may never carry a null map or
+// body, and must stay within 1 MB of JSON or the ALB answers 502.
+package albhttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
+)
+
+// Response is the ALB target-group response in multi-value mode. It differs
+// from events.ALBTargetGroupResponse in leaving out the single-value
+// "headers" map, which that type always emits (as null when empty) and which
+// an ALB in multi-value mode rejects with a 502.
+type Response struct {
+	StatusCode        int                 `json:"statusCode"`
+	StatusDescription string              `json:"statusDescription"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+	Body              string              `json:"body"`
+	IsBase64Encoded   bool                `json:"isBase64Encoded"`
+}
+
+// ResponseLimit is the largest response JSON an ALB accepts from Lambda.
+const ResponseLimit = config.ALBResponseLimit
+
+// Handler adapts h to the Lambda runtime. It takes the raw event so that a
+// malformed one still gets an S3-style answer instead of a runtime error,
+// which the ALB would turn into an opaque 502.
+func Handler(h http.Handler) func(context.Context, json.RawMessage) (Response, error) {
+	return func(ctx context.Context, raw json.RawMessage) (Response, error) {
+		var ev events.ALBTargetGroupRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return errorResponse(s3error.ErrBadRequest), nil
+		}
+		return Serve(ctx, h, &ev), nil
+	}
+}
+
+// Serve runs one event through h.
+func Serve(ctx context.Context, h http.Handler, ev *events.ALBTargetGroupRequest) Response {
+	r, err := NewRequest(ctx, ev)
+	if err != nil {
+		return errorResponse(err)
+	}
+	rec := newRecorder()
+	h.ServeHTTP(rec, r)
+	return rec.response(r.Method)
+}
+
+// NewRequest turns an ALB event into the request the handler sees. The raw
+// path and query are kept in RequestURI exactly as they arrived.
+func NewRequest(ctx context.Context, ev *events.ALBTargetGroupRequest) (*http.Request, error) {
+	method := ev.HTTPMethod
+	if !token(method) {
+		return nil, s3error.ErrBadRequest
+	}
+	path := ev.Path
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?# \t\r\n") {
+		return nil, s3error.ErrBadURI
+	}
+	rawQuery := rawQuery(ev)
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(ev.Body)
+		if err != nil {
+			return nil, &s3error.Error{Status: http.StatusBadRequest, Code: "InvalidRequest", Message: "The request body is not valid base64."}
+		}
+		body = b
+	}
+
+	u := &url.URL{Path: path, RawPath: path, RawQuery: rawQuery}
+	if p, err := url.PathUnescape(path); err == nil {
+		u.Path = p
+	}
+	uri := path
+	if rawQuery != "" {
+		uri += "?" + rawQuery
+	}
+	r, err := http.NewRequestWithContext(ctx, method, "/", bytes.NewReader(body))
+	if err != nil {
+		return nil, s3error.ErrBadRequest
+	}
+	r.URL = u
+	r.RequestURI = uri
+	r.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		r.Body = http.NoBody
+	}
+	r.Header = headers(ev)
+	r.Host = r.Header.Get("Host")
+	r.Header.Del("Host")
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		client, _, _ := strings.Cut(xff, ",")
+		r.RemoteAddr = strings.TrimSpace(client)
+	}
+	return r, nil
+}
+
+// rawQuery rebuilds the query string from the still-encoded pairs. Order is
+// not significant to SigV4 (S3 sorts), so keys are sorted for determinism.
+func rawQuery(ev *events.ALBTargetGroupRequest) string {
+	q := ev.MultiValueQueryStringParameters
+	if q == nil && ev.QueryStringParameters != nil {
+		q = make(map[string][]string, len(ev.QueryStringParameters))
+		for k, v := range ev.QueryStringParameters {
+			q[k] = []string{v}
+		}
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range q[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+func headers(ev *events.ALBTargetGroupRequest) http.Header {
+	h := http.Header{}
+	if ev.MultiValueHeaders != nil {
+		for k, vs := range ev.MultiValueHeaders {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		return h
+	}
+	for k, v := range ev.Headers {
+		h.Set(k, v)
+	}
+	return h
+}
+
+func token(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder collects the handler's response.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}} }
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.body.Len()+len(p) > ResponseLimit {
+		return 0, errTooLarge
+	}
+	return r.body.Write(p)
+}
+
+var errTooLarge = errors.New("response body exceeds the ALB limit")
+
+func (r *recorder) response(method string) Response {
+	status := r.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	resp := Response{
+		StatusCode:        status,
+		StatusDescription: strconv.Itoa(status) + " " + http.StatusText(status),
+		MultiValueHeaders: map[string][]string{},
+	}
+	for k, vs := range r.header {
+		resp.MultiValueHeaders[k] = append([]string(nil), vs...)
+	}
+	body := r.body.Bytes()
+	if method == http.MethodHead {
+		body = nil
+	}
+	if len(body) > 0 {
+		if textual(r.header.Get("Content-Type")) && utf8.Valid(body) {
+			resp.Body = string(body)
+		} else {
+			resp.Body = base64.StdEncoding.EncodeToString(body)
+			resp.IsBase64Encoded = true
+		}
+	}
+	if size(resp) > ResponseLimit {
+		return errorResponse(s3error.ErrTooLarge)
+	}
+	return resp
+}
+
+// textual mirrors the content types an ALB itself passes as text.
+func textual(ct string) bool {
+	ct, _, _ = strings.Cut(strings.ToLower(ct), ";")
+	ct = strings.TrimSpace(ct)
+	return strings.HasPrefix(ct, "text/") || ct == "application/json" || ct == "application/xml" || ct == "application/javascript"
+}
+
+func size(r Response) int {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return ResponseLimit + 1
+	}
+	return len(b)
+}
+
+func errorResponse(err error) Response {
+	rec := newRecorder()
+	s3error.Write(rec, nil, err, "")
+	return rec.response(http.MethodGet)
+}

@@ -1,0 +1,164 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
+)
+
+// Decision names what the handler did with a request; it is the field to
+// group by in the logs.
+type Decision string
+
+const (
+	Ping      Decision = "ping"
+	Preflight Decision = "preflight"
+	Inline    Decision = "inline"
+	Redirect  Decision = "redirect"
+	Relay     Decision = "relay"
+	Denied    Decision = "denied"
+	Error     Decision = "error"
+)
+
+// Deps are the handler's collaborators, built once at cold start.
+type Deps struct {
+	// Upstream sends forwarded requests to S3PROXY_UPSTREAM_URL.
+	Upstream Doer
+	// Presigner mints redirect URLs; nil when redirects are not configured.
+	Presigner Presigner
+	// Credentials are the ones Presigner signs with; their expiry bounds the
+	// life of a minted URL. Nil means they never expire.
+	Credentials aws.CredentialsProvider
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// RequestID names the invocation in error bodies; nil gives none.
+	RequestID func(context.Context) string
+}
+
+// Handler is the proxy core. It is safe for concurrent use.
+type Handler struct {
+	cfg            *config.Config
+	upstream       Doer
+	presigner      Presigner
+	creds          aws.CredentialsProvider
+	log            *slog.Logger
+	now            func() time.Time
+	requestID      func(context.Context) string
+	deadlineMargin time.Duration
+	defaultTimeout time.Duration
+}
+
+// New returns the handler for cfg.
+func New(cfg *config.Config, d Deps) *Handler {
+	h := &Handler{
+		cfg: cfg, upstream: d.Upstream, presigner: d.Presigner, creds: d.Credentials,
+		log: d.Logger, now: d.Now, requestID: d.RequestID,
+		deadlineMargin: 500 * time.Millisecond,
+		defaultTimeout: 25 * time.Second,
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.requestID == nil {
+		h.requestID = func(context.Context) string { return "" }
+	}
+	return h
+}
+
+// outcome is what one request's log line records.
+type outcome struct {
+	decision       Decision
+	key            string
+	upstreamStatus int
+	inlineBytes    int
+	status         int
+	code           string
+}
+
+// ServeHTTP routes by method, per the request table of DESIGN.md §2.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	var o outcome
+	defer func() {
+		if v := recover(); v != nil {
+			// A bug must cost one request, never the process or a secret.
+			h.log.ErrorContext(r.Context(), "panic while handling request", "method", r.Method, "key", o.key)
+			o.decision = Error
+			o.status = s3error.Write(w, r, s3error.ErrInternal, h.requestID(r.Context())).Status
+		}
+		h.logRequest(r, &o, h.now().Sub(start))
+	}()
+
+	rawPath, _ := rawTarget(r)
+	switch {
+	case rawPath == "/ping":
+		h.ping(w, r, &o)
+	case r.Method == http.MethodOptions:
+		h.options(w, r, &o)
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		h.read(w, r, &o)
+	case r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete:
+		h.relay(w, r, &o)
+	default:
+		h.fail(w, r, &o, s3error.ErrMethodNotAllowed)
+	}
+}
+
+func (h *Handler) ping(w http.ResponseWriter, r *http.Request, o *outcome) {
+	o.decision = Ping
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, r, o, s3error.ErrMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Length", "0")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	o.status = http.StatusOK
+}
+
+// fail answers err and records it. 403s are denials; everything the client
+// can retry or cannot fix is an error.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, o *outcome, err error) {
+	h.setCORS(w, r)
+	e := s3error.Write(w, r, err, h.requestID(r.Context()))
+	o.status, o.code = e.Status, e.Code
+	switch {
+	case o.decision == Ping || o.decision == Preflight:
+	case e.Status == http.StatusForbidden:
+		o.decision = Denied
+	default:
+		o.decision = Error
+	}
+}
+
+func (h *Handler) logRequest(r *http.Request, o *outcome, d time.Duration) {
+	level := slog.LevelInfo
+	if o.decision == Error {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("key", o.key),
+		slog.String("decision", string(o.decision)),
+		slog.Int("status", o.status),
+		slog.Int("upstreamStatus", o.upstreamStatus),
+		slog.Int("inlineBytes", o.inlineBytes),
+		slog.Float64("durationMs", float64(d.Microseconds())/1000),
+	}
+	if o.code != "" {
+		attrs = append(attrs, slog.String("errorCode", o.code))
+	}
+	h.log.LogAttrs(r.Context(), level, "request", attrs...)
+}

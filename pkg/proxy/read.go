@@ -1,0 +1,224 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/mediaisolation/s3proxy/pkg/s3auth"
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
+)
+
+// signedRequest is a request that passed the cheap checks.
+type signedRequest struct {
+	key   string
+	auth  *s3auth.Auth
+	query url.Values
+}
+
+// authorize runs every check that needs no S3 call. It cannot prove the
+// signature — only S3 can — but it turns away URLs S3 would refuse anyway, and
+// keys outside the allowed prefixes, without spending an upstream request.
+func (h *Handler) authorize(r *http.Request) (*signedRequest, error) {
+	rawPath, rawQuery := rawTarget(r)
+	key, err := objectKey(rawPath, h.cfg.Bucket, h.cfg.VirtualHosted)
+	if err != nil {
+		return nil, err
+	}
+	sr := &signedRequest{key: key}
+	q, err := s3auth.ParseQuery(rawQuery)
+	if err != nil {
+		return sr, err
+	}
+	sr.query = q.Values
+	if sr.auth, err = s3auth.Parse(q); err != nil {
+		return sr, err
+	}
+	if err := sr.auth.Check(h.now(), h.cfg.Region); err != nil {
+		return sr, err
+	}
+	if !h.cfg.AllowsKey(key) {
+		return sr, s3error.ErrKeyNotAllowed
+	}
+	return sr, nil
+}
+
+// read answers GET and HEAD with exactly one upstream request.
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, o *outcome) {
+	sr, err := h.authorize(r)
+	if sr != nil {
+		o.key = sr.key
+	}
+	if err != nil {
+		h.fail(w, r, o, err)
+		return
+	}
+	ctx, cancel := h.upstreamContext(r.Context())
+	defer cancel()
+	req, err := h.upstreamRequest(ctx, r, nil, 0)
+	if err != nil {
+		h.fail(w, r, o, err)
+		return
+	}
+	requested := r.Header.Get("Range") != ""
+	if r.Method == http.MethodGet && !requested {
+		// Ranges are not signed, so the proxy may ask for just enough to
+		// decide between answering inline and redirecting.
+		req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", h.cfg.InlineMax-1))
+	}
+	resp, err := h.upstream.Do(req)
+	if err != nil {
+		h.fail(w, r, o, s3error.Upstream(err))
+		return
+	}
+	defer resp.Body.Close()
+	o.upstreamStatus = resp.StatusCode
+
+	if r.Method == http.MethodHead {
+		o.decision = Relay
+		h.pass(w, r, o, resp)
+		return
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent:
+		h.object(w, r, o, resp, sr, requested)
+	case http.StatusRequestedRangeNotSatisfiable:
+		if !requested && emptyObject(resp.Header.Get("Content-Range")) {
+			// S3 refuses any range on an empty object; the client asked
+			// for the whole of it, which is nothing.
+			o.decision = Inline
+			h.inline(w, r, o, resp, http.StatusOK, nil, true)
+			return
+		}
+		o.decision = Inline
+		h.pass(w, r, o, resp)
+	default:
+		o.decision = Inline
+		if resp.StatusCode == http.StatusForbidden {
+			o.decision = Denied
+		}
+		h.pass(w, r, o, resp)
+	}
+}
+
+// object decides between inline and redirect once S3 has accepted the
+// client's signature and started sending the object.
+func (h *Handler) object(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response, sr *signedRequest, requested bool) {
+	max := h.cfg.InlineMax
+	status := resp.StatusCode
+	fits := resp.ContentLength >= 0 && resp.ContentLength <= max
+	dropRange := false
+	if status == http.StatusPartialContent && !requested {
+		// Our own probe range: inline only if it covered the whole object.
+		first, last, total, ok := contentRange(resp.Header.Get("Content-Range"))
+		fits = ok && first == 0 && total >= 0 && last == total-1 && total <= max
+		status, dropRange = http.StatusOK, true
+	}
+	if resp.ContentLength < 0 || fits {
+		body, complete, err := readUpTo(resp.Body, max)
+		if err != nil {
+			h.fail(w, r, o, s3error.Upstream(err))
+			return
+		}
+		if complete && (fits || resp.ContentLength < 0) {
+			o.decision = Inline
+			h.inline(w, r, o, resp, status, body, dropRange)
+			return
+		}
+	}
+	h.redirect(w, r, o, resp, sr)
+}
+
+// inline answers with S3's headers and the bytes read.
+func (h *Handler) inline(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response, status int, body []byte, dropRange bool) {
+	hdr := w.Header()
+	copyResponseHeaders(hdr, resp.Header, h.corsConfigured())
+	if dropRange {
+		hdr.Del("Content-Range")
+	}
+	if status != resp.StatusCode && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		hdr.Del("Content-Type")
+	}
+	h.setCORS(w, r)
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	o.status, o.inlineBytes = status, len(body)
+}
+
+// pass returns S3's answer as it is: status, headers and (bounded) body.
+// S3 errors keep their status and XML, so clients retry 500/503 and parse
+// 403s as they would from S3 itself.
+func (h *Handler) pass(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response) {
+	hdr := w.Header()
+	if r.Method == http.MethodHead || !bodyAllowed(resp.StatusCode) {
+		copyResponseHeaders(hdr, resp.Header, h.corsConfigured())
+		if cl := resp.Header.Get("Content-Length"); cl != "" && r.Method == http.MethodHead {
+			hdr.Set("Content-Length", cl)
+		}
+		h.setCORS(w, r)
+		w.WriteHeader(resp.StatusCode)
+		o.status = resp.StatusCode
+		return
+	}
+	body, complete, err := readUpTo(resp.Body, h.cfg.InlineMax)
+	if err != nil {
+		h.fail(w, r, o, s3error.Upstream(err))
+		return
+	}
+	if !complete {
+		h.fail(w, r, o, s3error.ErrTooLarge)
+		return
+	}
+	h.inline(w, r, o, resp, resp.StatusCode, body, false)
+}
+
+func bodyAllowed(status int) bool {
+	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
+}
+
+// readUpTo reads at most max bytes; complete is false when there was more.
+func readUpTo(r io.Reader, max int64) (body []byte, complete bool, err error) {
+	body, err = io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(body)) > max {
+		return nil, false, nil
+	}
+	return body, true, nil
+}
+
+// contentRange parses "bytes first-last/total"; total is -1 for "*".
+func contentRange(v string) (first, last, total int64, ok bool) {
+	spec, found := strings.CutPrefix(v, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, size, found := strings.Cut(spec, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	var err1, err2, err3 error
+	first, err1 = strconv.ParseInt(a, 10, 64)
+	last, err2 = strconv.ParseInt(b, 10, 64)
+	total = -1
+	if size != "*" {
+		total, err3 = strconv.ParseInt(size, 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || (total >= 0 && last >= total) {
+		return 0, 0, 0, false
+	}
+	return first, last, total, true
+}
+
+func emptyObject(contentRange string) bool {
+	return contentRange == "bytes */0"
+}

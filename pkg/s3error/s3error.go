@@ -1,0 +1,115 @@
+// Package s3error is the one place where the proxy decides what status and
+// S3-style XML error a failure becomes. Clients (shotgun_api3, boto3, browsers)
+// already understand S3's error shape, so the proxy speaks it too, and never
+// puts internal details (addresses, Go errors, credentials) in a body.
+package s3error
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+)
+
+// Error is a client-facing S3-style error.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errors the proxy answers itself. Their messages are fixed text so nothing
+// from the request or the environment can leak through them.
+var (
+	ErrMissingAuth      = &Error{http.StatusForbidden, "AccessDenied", "Query-string authentication is required."}
+	ErrMalformedAuth    = &Error{http.StatusForbidden, "AccessDenied", "The query-string authentication parameters are malformed."}
+	ErrExpired          = &Error{http.StatusForbidden, "AccessDenied", "Request has expired."}
+	ErrNotYetValid      = &Error{http.StatusForbidden, "AccessDenied", "Request is not valid yet."}
+	ErrWrongRegion      = &Error{http.StatusForbidden, "AccessDenied", "The credential scope names a region this proxy does not serve."}
+	ErrKeyNotAllowed    = &Error{http.StatusForbidden, "AccessDenied", "Access to this key is not allowed through this proxy."}
+	ErrWrongBucket      = &Error{http.StatusForbidden, "AccessDenied", "Access to this bucket is not allowed through this proxy."}
+	ErrBadURI           = &Error{http.StatusBadRequest, "InvalidURI", "Couldn't parse the specified URI."}
+	ErrCORSDenied       = &Error{http.StatusForbidden, "AccessForbidden", "CORSResponse: This CORS request is not allowed."}
+	ErrCORSMissing      = &Error{http.StatusBadRequest, "BadRequest", "Insufficient information. Origin request header needed."}
+	ErrUnavailable      = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The storage service could not be reached in time. Please retry."}
+	ErrNoRedirect       = &Error{http.StatusBadGateway, "InternalError", "The object is too large to answer inline and redirects are not configured (S3PROXY_ENDPOINT_URL)."}
+	ErrTooLarge         = &Error{http.StatusBadGateway, "InternalError", "The response exceeds the load balancer's 1 MB limit for Lambda targets."}
+	ErrCredentials      = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The proxy's credentials are unavailable or about to expire. Please retry."}
+	ErrInternal         = &Error{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
+	ErrBadRequest       = &Error{http.StatusBadRequest, "BadRequest", "The request could not be understood."}
+	ErrBodyTooLarge     = &Error{http.StatusRequestEntityTooLarge, "EntityTooLarge", "Request bodies over 1 MB cannot reach the proxy function; enable upload passthrough."}
+	ErrBadGateway       = &Error{http.StatusBadGateway, "InternalError", "The proxy function returned an invalid response."}
+	ErrMethodNotAllowed = &Error{http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource."}
+)
+
+// AllowedMethods is the Allow header sent with ErrMethodNotAllowed.
+const AllowedMethods = "GET, HEAD, PUT, POST, DELETE, OPTIONS"
+
+// Classify maps any failure to the error a client sees. Upstream transport
+// failures and deadlines become 503, the status shotgun_api3 retries; context
+// cancellation by the client is reported the same way, though nobody reads it.
+func Classify(err error) *Error {
+	var e *Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ErrUnavailable
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	if errors.As(err, &netErr) || errors.As(err, &opErr) || errors.Is(err, errUpstream) {
+		return ErrUnavailable
+	}
+	return ErrInternal
+}
+
+var errUpstream = errors.New("upstream failure")
+
+// Upstream marks err as a failure to talk to S3, so Classify answers 503.
+func Upstream(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.Join(errUpstream, err)
+}
+
+type xmlError struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	RequestID string   `xml:"RequestId,omitempty"`
+}
+
+// Body renders e as S3 renders its errors.
+func (e *Error) Body(requestID string) []byte {
+	b, _ := xml.Marshal(xmlError{Code: e.Code, Message: e.Message, RequestID: requestID})
+	return append([]byte(xml.Header), b...)
+}
+
+// Write sends err to the client as an S3 XML error. HEAD responses carry no
+// body, as S3's don't.
+func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) *Error {
+	e := Classify(err)
+	body := e.Body(requestID)
+	h := w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if requestID != "" {
+		h.Set("X-Amz-Request-Id", requestID)
+	}
+	if e.Status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
+		h.Set("Allow", AllowedMethods)
+	}
+	w.WriteHeader(e.Status)
+	if r == nil || r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+	return e
+}

@@ -1,0 +1,310 @@
+package twin
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/routes"
+)
+
+// Limits of the ALB→Lambda boundary (DESIGN.md §1.3).
+const (
+	RequestBodyLimit = 1_000_000
+	ResponseLimit    = config.ALBResponseLimit
+)
+
+// Invoker runs the function once with an ALB event and returns its raw
+// response payload.
+type Invoker interface {
+	Invoke(ctx context.Context, event []byte) ([]byte, error)
+}
+
+// Options configure the emulated load balancer.
+type Options struct {
+	Config *config.Config
+	// Passthrough sends PUT, POST and DELETE straight to the upstream with
+	// the signed host, as the template's UploadPassthrough rule does.
+	Passthrough bool
+	Invoker     Invoker
+	// FunctionTimeout bounds each invocation, as the function's Timeout does.
+	FunctionTimeout time.Duration
+	Logger          *slog.Logger
+	// Transport carries passthrough and /_direct traffic; nil uses a
+	// dedicated transport that never compresses.
+	Transport http.RoundTripper
+}
+
+// ALB is the emulated load balancer; it is an http.Handler.
+type ALB struct {
+	opts        Options
+	passthrough *httputil.ReverseProxy
+	direct      *httputil.ReverseProxy
+}
+
+// New returns the load balancer for opts.
+func New(opts Options) *ALB {
+	if opts.FunctionTimeout == 0 {
+		opts.FunctionTimeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Transport == nil {
+		opts.Transport = &http.Transport{Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 32, IdleConnTimeout: 60 * time.Second}
+	}
+	a := &ALB{opts: opts}
+	cfg := opts.Config
+	a.passthrough = a.reverseProxy(cfg.UpstreamURL, cfg.SignedHost, "")
+	if cfg.EndpointURL != nil {
+		a.direct = a.reverseProxy(cfg.EndpointURL, cfg.EndpointURL.Host, routes.DirectPrefix)
+	}
+	return a
+}
+
+// ServeHTTP applies the listener rules in priority order.
+func (a *ALB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
+	rule := routes.Match(r.Method, rawPath, a.opts.Passthrough)
+	switch {
+	case rule.Target == routes.Lambda:
+		a.invoke(w, r)
+	case rule.HostRewrite == routes.EndpointHost && a.direct != nil:
+		a.direct.ServeHTTP(w, r)
+	case rule.HostRewrite == routes.SignedHost:
+		a.passthrough.ServeHTTP(w, r)
+	default:
+		albError(w, http.StatusServiceUnavailable)
+	}
+}
+
+// reverseProxy forwards to target with Host rewritten, keeping the raw path
+// (less strip) and query byte for byte, as the signature needs.
+func (a *ALB) reverseProxy(target *url.URL, host, strip string) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Transport: a.opts.Transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			rawPath, rawQuery, _ := strings.Cut(pr.In.RequestURI, "?")
+			rawPath = strings.TrimPrefix(rawPath, strip)
+			u := *target
+			u.Path, u.RawPath, u.RawQuery = rawPath, rawPath, rawQuery
+			if p, err := url.PathUnescape(rawPath); err == nil {
+				u.Path = p
+			}
+			if u.EscapedPath() != rawPath {
+				u.Opaque = rawPath
+			}
+			pr.Out.URL = &u
+			pr.Out.Host = host
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			a.opts.Logger.Warn("target unreachable", "error", err.Error())
+			albError(w, http.StatusBadGateway)
+		},
+	}
+}
+
+// invoke crosses the ALB→Lambda boundary.
+func (a *ALB) invoke(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, RequestBodyLimit+1))
+	if err != nil {
+		albError(w, http.StatusBadRequest)
+		return
+	}
+	if len(body) > RequestBodyLimit {
+		albError(w, http.StatusRequestEntityTooLarge)
+		return
+	}
+	event, err := json.Marshal(Event(r, body))
+	if err != nil {
+		albError(w, http.StatusInternalServerError)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.FunctionTimeout)
+	defer cancel()
+	payload, err := a.opts.Invoker.Invoke(ctx, event)
+	if err != nil {
+		a.opts.Logger.Warn("invocation failed", "error", err.Error())
+		albError(w, http.StatusBadGateway)
+		return
+	}
+	resp, err := DecodeResponse(payload)
+	if err != nil {
+		a.opts.Logger.Warn("invalid function response", "error", err.Error())
+		albError(w, http.StatusBadGateway)
+		return
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		if strings.EqualFold(k, "Content-Length") || strings.EqualFold(k, "Transfer-Encoding") || strings.EqualFold(k, "Connection") {
+			continue
+		}
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	// The ALB computes Content-Length itself, except that a HEAD answer
+	// keeps the length the function reported (verify on a real deployment).
+	if r.Method == http.MethodHead {
+		if cl := headerValue(resp.MultiValueHeaders, "Content-Length"); cl != "" {
+			w.Header().Set("Content-Length", cl)
+		}
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
+	}
+	w.WriteHeader(resp.StatusCode)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(resp.body)
+	}
+}
+
+// Event builds the multi-value ALB event for r, with the path and query
+// values still percent-encoded as the ALB delivers them.
+func Event(r *http.Request, body []byte) events.ALBTargetGroupRequest {
+	rawPath, rawQuery, _ := strings.Cut(r.RequestURI, "?")
+	ev := events.ALBTargetGroupRequest{
+		HTTPMethod:                      r.Method,
+		Path:                            rawPath,
+		MultiValueQueryStringParameters: map[string][]string{},
+		MultiValueHeaders:               map[string][]string{},
+		RequestContext: events.ALBTargetGroupRequestContext{ELB: events.ELBContext{
+			TargetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/s3proxy-local/0123456789abcdef",
+		}},
+	}
+	for _, part := range strings.Split(rawQuery, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		ev.MultiValueQueryStringParameters[k] = append(ev.MultiValueQueryStringParameters[k], v)
+	}
+	for k, vs := range r.Header {
+		ev.MultiValueHeaders[strings.ToLower(k)] = append([]string(nil), vs...)
+	}
+	ev.MultiValueHeaders["host"] = []string{r.Host}
+	clientIP, port, _ := net.SplitHostPort(r.RemoteAddr)
+	ev.MultiValueHeaders["x-forwarded-for"] = append(ev.MultiValueHeaders["x-forwarded-for"], clientIP)
+	ev.MultiValueHeaders["x-forwarded-proto"] = []string{"http"}
+	ev.MultiValueHeaders["x-forwarded-port"] = []string{localPort(r, port)}
+	ev.MultiValueHeaders["x-amzn-trace-id"] = []string{fmt.Sprintf("Root=1-%08x-%024x", time.Now().Unix(), time.Now().UnixNano())}
+	if len(body) > 0 {
+		if textual(r.Header.Get("Content-Type")) {
+			ev.Body = string(body)
+		} else {
+			ev.Body = base64.StdEncoding.EncodeToString(body)
+			ev.IsBase64Encoded = true
+		}
+	}
+	return ev
+}
+
+func localPort(r *http.Request, fallback string) string {
+	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, p, err := net.SplitHostPort(addr.String()); err == nil {
+			return p
+		}
+	}
+	return fallback
+}
+
+// textual mirrors which bodies an ALB passes to Lambda as text.
+func textual(ct string) bool {
+	ct, _, _ = strings.Cut(strings.ToLower(ct), ";")
+	ct = strings.TrimSpace(ct)
+	return strings.HasPrefix(ct, "text/") || ct == "application/json" || ct == "application/javascript" || ct == "application/xml"
+}
+
+// Response is a function response the ALB accepted.
+type Response struct {
+	StatusCode        int
+	MultiValueHeaders map[string][]string
+	body              []byte
+}
+
+// Body is the decoded response body.
+func (r *Response) Body() []byte { return r.body }
+
+// DecodeResponse applies the ALB's checks to a function's response: at most
+// 1 MB of JSON, a status code, a non-null multiValueHeaders map of strings,
+// no single-value headers in multi-value mode, a body that is a string (never
+// null) and valid base64 when flagged so. Anything else is the ALB's 502.
+func DecodeResponse(payload []byte) (*Response, error) {
+	if len(payload) > ResponseLimit {
+		return nil, fmt.Errorf("response is %d bytes of JSON, over the %d limit", len(payload), ResponseLimit)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &raw); err != nil {
+		return nil, fmt.Errorf("response is not a JSON object: %w", err)
+	}
+	if _, ok := raw["errorMessage"]; ok {
+		return nil, errors.New("function returned an error")
+	}
+	if _, ok := raw["headers"]; ok {
+		return nil, errors.New(`"headers" is set, but the target group is in multi-value mode`)
+	}
+	var out struct {
+		StatusCode        *int                 `json:"statusCode"`
+		MultiValueHeaders *map[string][]string `json:"multiValueHeaders"`
+		Body              *string              `json:"body"`
+		IsBase64Encoded   bool                 `json:"isBase64Encoded"`
+	}
+	if err := json.Unmarshal(payload, &out); err != nil {
+		return nil, fmt.Errorf("response fields have the wrong types: %w", err)
+	}
+	if out.StatusCode == nil || *out.StatusCode < 100 || *out.StatusCode > 599 {
+		return nil, errors.New("statusCode is missing or invalid")
+	}
+	if out.MultiValueHeaders == nil || *out.MultiValueHeaders == nil {
+		return nil, errors.New("multiValueHeaders is missing or null")
+	}
+	if b, ok := raw["body"]; ok && (out.Body == nil || bytes.Equal(b, []byte("null"))) {
+		return nil, errors.New("body is null")
+	}
+	resp := &Response{StatusCode: *out.StatusCode, MultiValueHeaders: *out.MultiValueHeaders}
+	if out.Body != nil {
+		resp.body = []byte(*out.Body)
+		if out.IsBase64Encoded {
+			b, err := base64.StdEncoding.DecodeString(*out.Body)
+			if err != nil {
+				return nil, errors.New("body is flagged base64 but is not")
+			}
+			resp.body = b
+		}
+	}
+	return resp, nil
+}
+
+func headerValue(h map[string][]string, name string) string {
+	for k, vs := range h {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
+}
+
+// albError answers as the load balancer itself does: a small HTML page.
+func albError(w http.ResponseWriter, status int) {
+	text := strconv.Itoa(status) + " " + http.StatusText(status)
+	body := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text + "</h1></center>\r\n</body>\r\n</html>\r\n"
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Server", "awselb/2.0")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}

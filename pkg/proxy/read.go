@@ -118,7 +118,7 @@ func (h *Handler) object(w http.ResponseWriter, r *http.Request, o *outcome, res
 		status, dropRange = http.StatusOK, true
 	}
 	if resp.ContentLength < 0 || fits {
-		body, complete, err := readUpTo(resp.Body, max)
+		body, complete, err := readUpTo(resp.Body, max, resp.ContentLength)
 		if err != nil {
 			h.fail(w, r, o, s3error.Upstream(err))
 			return
@@ -164,7 +164,7 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, o *outcome, resp 
 		o.status = resp.StatusCode
 		return
 	}
-	body, complete, err := readUpTo(resp.Body, h.cfg.InlineMax)
+	body, complete, err := readUpTo(resp.Body, h.cfg.InlineMax, resp.ContentLength)
 	if err != nil {
 		h.fail(w, r, o, s3error.Upstream(err))
 		return
@@ -181,7 +181,20 @@ func bodyAllowed(status int) bool {
 }
 
 // readUpTo reads at most max bytes; complete is false when there was more.
-func readUpTo(r io.Reader, max int64) (body []byte, complete bool, err error) {
+// A declared length sizes the buffer once.
+func readUpTo(r io.Reader, max, declared int64) (body []byte, complete bool, err error) {
+	if declared >= 0 && declared <= max {
+		body = make([]byte, declared, declared+1)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, false, err
+		}
+		// A server sending more than it declared is broken; S3 is not.
+		var extra [1]byte
+		if n, _ := r.Read(extra[:]); n > 0 {
+			return nil, false, io.ErrUnexpectedEOF
+		}
+		return body, true, nil
+	}
 	body, err = io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, false, err

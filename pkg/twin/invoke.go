@@ -13,8 +13,13 @@ import (
 )
 
 // InProcess invokes the function's handler in this process, through the same
-// JSON encoding the Lambda runtime applies.
+// JSON encoding the Lambda runtime applies. Function, when set, is used as
+// the runtime would use it (raw bytes in and out); otherwise Handler's
+// response is encoded with encoding/json.
 type InProcess struct {
+	Function interface {
+		Invoke(context.Context, []byte) ([]byte, error)
+	}
 	Handler func(context.Context, json.RawMessage) (albhttp.Response, error)
 }
 
@@ -24,7 +29,16 @@ func (p InProcess) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 		AwsRequestID:       newRequestID(),
 		InvokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:s3proxy-local",
 	})
-	resp, err := p.Handler(ctx, event)
+	var out []byte
+	var err error
+	if p.Function != nil {
+		out, err = p.Function.Invoke(ctx, event)
+	} else {
+		var resp albhttp.Response
+		if resp, err = p.Handler(ctx, event); err == nil {
+			out, err = json.Marshal(resp)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("handler error: %w", err)
 	}
@@ -32,7 +46,7 @@ func (p InProcess) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 		// The real runtime would have killed the invocation.
 		return nil, fmt.Errorf("function timed out: %w", err)
 	}
-	return json.Marshal(resp)
+	return out, nil
 }
 
 func newRequestID() string {

@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// fakeUpstream is S3 as far as the handler can tell: objects served with
+// http.ServeContent (so Range and conditional requests behave as on S3), or
+// whatever do says.
+type fakeUpstream struct {
+	mu      sync.Mutex
+	objects map[string][]byte // by raw path
+	do      func(*http.Request) (*http.Response, error)
+	reqs    []*http.Request
+	bodies  [][]byte
+}
+
+func (f *fakeUpstream) Do(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		b := new(bytes.Buffer)
+		_, _ = b.ReadFrom(r.Body)
+		body = b.Bytes()
+	}
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r)
+	f.bodies = append(f.bodies, body)
+	f.mu.Unlock()
+	if f.do != nil {
+		return f.do(r)
+	}
+	rec := httptest.NewRecorder()
+	obj, ok := f.objects[r.URL.EscapedPath()]
+	switch {
+	case r.Method == http.MethodPut:
+		rec.Header().Set("ETag", `"put-etag"`)
+		rec.WriteHeader(http.StatusOK)
+	case !ok:
+		rec.Header().Set("Content-Type", "application/xml")
+		rec.WriteHeader(http.StatusNotFound)
+		rec.WriteString(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code></Error>`)
+	default:
+		rec.Header().Set("ETag", `"etag-1"`)
+		rec.Header().Set("Content-Type", "video/quicktime")
+		rec.Header().Set("x-amz-version-id", "v1")
+		rec.Header().Set("Connection", "keep-alive")
+		http.ServeContent(rec, r, "", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), bytes.NewReader(obj))
+	}
+	resp := rec.Result()
+	if r.Method == http.MethodHead {
+		resp.ContentLength = int64(len(obj))
+		resp.Header.Set("Content-Length", itoa(len(obj)))
+	}
+	return resp, nil
+}
+
+func (f *fakeUpstream) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.reqs)
+}
+
+func (f *fakeUpstream) last() *http.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.reqs) == 0 {
+		return nil
+	}
+	return f.reqs[len(f.reqs)-1]
+}
+
+// fakePresigner records what it was asked to mint.
+type fakePresigner struct {
+	mu      sync.Mutex
+	in      *s3.GetObjectInput
+	expires time.Duration
+	signed  string // X-Amz-SignedHeaders to report
+}
+
+func (p *fakePresigner) PresignGetObject(_ context.Context, in *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
+	var o s3.PresignOptions
+	for _, f := range optFns {
+		f(&o)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.in, p.expires = in, o.Expires
+	signed := p.signed
+	if signed == "" {
+		signed = "host"
+	}
+	u := "https://bucket.vpce-1.s3.us-east-1.vpce.amazonaws.com/media/" + escapeKey(aws.ToString(in.Key)) +
+		"?X-Amz-Expires=" + itoa(int(o.Expires/time.Second)) + "&X-Amz-SignedHeaders=" + url.QueryEscape(signed) + "&X-Amz-Signature=minted"
+	return &v4.PresignedHTTPRequest{URL: u, Method: http.MethodGet}, nil
+}
+
+func escapeKey(k string) string {
+	parts := strings.Split(k, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,436 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/mediaisolation/s3proxy/pkg/config"
+)
+
+const testSig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+var testNow = time.Date(2026, 11, 27, 10, 5, 0, 0, time.UTC)
+
+// presigned is a ShotGrid-style query signed at 10:00 for an hour.
+func presigned(extra ...string) string {
+	q := "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20261127%2Fus-east-1%2Fs3%2Faws4_request" +
+		"&X-Amz-Date=20261127T100000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host" +
+		"&X-Amz-Security-Token=SECRETTOKEN%2Bvalue&X-Amz-Signature=" + testSig
+	for _, e := range extra {
+		q += "&" + e
+	}
+	return q
+}
+
+type env map[string]string
+
+func testConfig(t *testing.T, overrides env) *config.Config {
+	t.Helper()
+	m := env{
+		"S3PROXY_BUCKET":           "media",
+		"S3PROXY_REGION":           "us-east-1",
+		"S3PROXY_ENDPOINT_URL":     "https://bucket.vpce-1.s3.us-east-1.vpce.amazonaws.com",
+		"S3PROXY_INLINE_MAX_BYTES": "1000",
+		"S3PROXY_UPSTREAM_URL":     "http://upstream.test",
+	}
+	for k, v := range overrides {
+		m[k] = v
+	}
+	cfg, err := config.FromEnv(func(k string) string { return m[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+type fixture struct {
+	h    *Handler
+	up   *fakeUpstream
+	pre  *fakePresigner
+	logs *bytes.Buffer
+}
+
+func newFixture(t *testing.T, overrides env) *fixture {
+	t.Helper()
+	f := &fixture{
+		up: &fakeUpstream{objects: map[string][]byte{
+			"/shotgun/small.mov": bytes.Repeat([]byte("s"), 600),
+			"/shotgun/exact.mov": bytes.Repeat([]byte("e"), 1000),
+			"/shotgun/large.mov": bytes.Repeat([]byte("L"), 5000),
+			"/shotgun/empty.mov": {},
+		}},
+		pre:  &fakePresigner{},
+		logs: &bytes.Buffer{},
+	}
+	f.h = New(testConfig(t, overrides), Deps{
+		Upstream:  f.up,
+		Presigner: f.pre,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "ASIAFUNCTION", SecretAccessKey: "fnsecret", SessionToken: "fntoken",
+				CanExpire: true, Expires: testNow.Add(6 * time.Hour)}, nil
+		}),
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Now:    func() time.Time { return testNow },
+	})
+	return f
+}
+
+func (f *fixture) do(method, target string, hdr http.Header, body []byte) *http.Response {
+	// Built by hand: the target may be one net/url refuses to parse, as a
+	// hostile client's can be.
+	r := httptest.NewRequest(method, "/", bytes.NewReader(body))
+	r.RequestURI = target
+	path, query, _ := strings.Cut(target, "?")
+	r.URL.Path, r.URL.RawQuery = path, query
+	r.Host = "s3-proxy.studio.test"
+	for k, vs := range hdr {
+		r.Header[k] = vs
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+func TestRequestTable(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       env
+		method    string
+		target    string
+		header    http.Header
+		body      string
+		status    int
+		upstream  int    // upstream requests expected
+		bodyLen   int    // -1: don't check
+		code      string // S3 error code expected in the body
+		header1   map[string]string
+		noHeaders []string
+		decision  string
+	}{
+		{name: "ping", method: "GET", target: "/ping", status: 200, upstream: 0, bodyLen: 0, decision: "ping",
+			header1: map[string]string{"Content-Type": "text/plain"}},
+		{name: "ping wrong method", method: "DELETE", target: "/ping", status: 405, upstream: 0, bodyLen: -1, code: "MethodNotAllowed", decision: "ping"},
+		{name: "small object inline", method: "GET", target: "/shotgun/small.mov?" + presigned(), status: 200, upstream: 1, bodyLen: 600, decision: "inline",
+			header1:   map[string]string{"Etag": `"etag-1"`, "Content-Type": "video/quicktime", "Content-Length": "600", "X-Amz-Version-Id": "v1", "Accept-Ranges": "bytes"},
+			noHeaders: []string{"Content-Range", "Location", "Connection"}},
+		{name: "object exactly the inline max", method: "GET", target: "/shotgun/exact.mov?" + presigned(), status: 200, upstream: 1, bodyLen: 1000, decision: "inline",
+			noHeaders: []string{"Content-Range", "Location"}},
+		{name: "empty object", method: "GET", target: "/shotgun/empty.mov?" + presigned(), status: 200, upstream: 1, bodyLen: 0, decision: "inline"},
+		{name: "requested range stays 206", method: "GET", target: "/shotgun/large.mov?" + presigned(), header: http.Header{"Range": {"bytes=100-199"}},
+			status: 206, upstream: 1, bodyLen: 100, decision: "inline", header1: map[string]string{"Content-Range": "bytes 100-199/5000"}},
+		{name: "suffix range", method: "GET", target: "/shotgun/large.mov?" + presigned(), header: http.Header{"Range": {"bytes=-10"}},
+			status: 206, upstream: 1, bodyLen: 10, decision: "inline", header1: map[string]string{"Content-Range": "bytes 4990-4999/5000"}},
+		{name: "unsatisfiable range", method: "GET", target: "/shotgun/large.mov?" + presigned(), header: http.Header{"Range": {"bytes=9000-"}},
+			status: 416, upstream: 1, bodyLen: -1, decision: "inline"},
+		{name: "large object redirected", method: "GET", target: "/shotgun/large.mov?" + presigned(), status: 307, upstream: 1, bodyLen: 0, decision: "redirect",
+			header1: map[string]string{"Cache-Control": "no-store"}, noHeaders: []string{"Etag", "Content-Range"}},
+		{name: "large requested range redirected", method: "GET", target: "/shotgun/large.mov?" + presigned(), header: http.Header{"Range": {"bytes=0-2999"}},
+			status: 307, upstream: 1, bodyLen: 0, decision: "redirect"},
+		{name: "not modified", method: "GET", target: "/shotgun/small.mov?" + presigned(), header: http.Header{"If-None-Match": {`"etag-1"`}},
+			status: 304, upstream: 1, bodyLen: 0, decision: "inline"},
+		{name: "missing key passes S3's 404", method: "GET", target: "/shotgun/nope.mov?" + presigned(), status: 404, upstream: 1, bodyLen: -1, code: "NoSuchKey", decision: "inline"},
+		{name: "unsigned", method: "GET", target: "/shotgun/small.mov", status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied",
+			noHeaders: []string{"Location"}},
+		{name: "expired", method: "GET", target: "/shotgun/small.mov?" + strings.Replace(presigned(), "X-Amz-Expires=3600", "X-Amz-Expires=60", 1),
+			status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "wrong region", method: "GET", target: "/shotgun/small.mov?" + strings.Replace(presigned(), "us-east-1", "eu-west-1", 1),
+			status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "key outside prefixes", env: env{"S3PROXY_KEY_PREFIXES": "shotgun/"}, method: "GET", target: "/private/x.mov?" + presigned(),
+			status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "key inside prefixes", env: env{"S3PROXY_KEY_PREFIXES": "other/,shotgun/"}, method: "GET", target: "/shotgun/small.mov?" + presigned(),
+			status: 200, upstream: 1, bodyLen: 600, decision: "inline"},
+		{name: "path-style other bucket", env: env{"S3PROXY_SIGNED_HOST": "s3.us-east-1.amazonaws.com"}, method: "GET", target: "/secret/shotgun/small.mov?" + presigned(),
+			status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "bucket root", method: "GET", target: "/?" + presigned(), status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "bad escape in path", method: "GET", target: "/shotgun/%zz.mov?" + presigned(), status: 400, upstream: 0, bodyLen: -1, code: "InvalidURI", decision: "error"},
+		{name: "non-UTF-8 key", method: "GET", target: "/shotgun/%ff%fe.mov?" + presigned(), status: 400, upstream: 0, bodyLen: -1, code: "InvalidURI", decision: "error"},
+		{name: "head forwarded", method: "HEAD", target: "/shotgun/large.mov?" + presigned(), status: 200, upstream: 1, bodyLen: 0, decision: "relay",
+			header1: map[string]string{"Content-Length": "5000", "Etag": `"etag-1"`}},
+		{name: "put relayed", method: "PUT", target: "/shotgun/new.mov?" + presigned(), body: "hello", status: 200, upstream: 1, bodyLen: -1, decision: "relay",
+			header1: map[string]string{"Etag": `"put-etag"`}},
+		{name: "put unsigned", method: "PUT", target: "/shotgun/new.mov", body: "hello", status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "unknown method", method: "PATCH", target: "/shotgun/small.mov?" + presigned(), status: 405, upstream: 0, bodyLen: -1, code: "MethodNotAllowed", decision: "error",
+			header1: map[string]string{"Allow": "GET, HEAD, PUT, POST, DELETE, OPTIONS"}},
+		{name: "preflight answered", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "OPTIONS", target: "/shotgun/new.mov?" + presigned(),
+			header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"PUT"}, "Access-Control-Request-Headers": {"content-type"}},
+			status: 200, upstream: 0, bodyLen: 0, decision: "preflight",
+			header1: map[string]string{"Access-Control-Allow-Origin": "https://site.shotgrid.test", "Access-Control-Allow-Headers": "content-type", "Access-Control-Max-Age": "3000"}},
+		{name: "preflight foreign origin", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "OPTIONS", target: "/shotgun/new.mov",
+			header: http.Header{"Origin": {"https://evil.test"}, "Access-Control-Request-Method": {"PUT"}},
+			status: 403, upstream: 0, bodyLen: -1, code: "AccessForbidden", decision: "preflight", noHeaders: []string{"Access-Control-Allow-Origin"}},
+		{name: "preflight bad method", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "OPTIONS", target: "/shotgun/new.mov",
+			header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"ET"}},
+			status: 403, upstream: 0, bodyLen: -1, code: "AccessForbidden", decision: "preflight"},
+		{name: "preflight forwarded to bucket CORS", method: "OPTIONS", target: "/shotgun/new.mov",
+			header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"PUT"}},
+			status: 404, upstream: 1, bodyLen: -1, decision: "preflight"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.env)
+			resp := f.do(tc.method, tc.target, tc.header, []byte(tc.body))
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status: got %d, want %d; body %s", resp.StatusCode, tc.status, body)
+			}
+			if got := f.up.count(); got != tc.upstream {
+				t.Errorf("upstream requests: got %d, want %d", got, tc.upstream)
+			}
+			if tc.bodyLen >= 0 && len(body) != tc.bodyLen {
+				t.Errorf("body: got %d bytes, want %d", len(body), tc.bodyLen)
+			}
+			if tc.code != "" && !bytes.Contains(body, []byte("<Code>"+tc.code+"</Code>")) {
+				t.Errorf("body %q lacks code %s", body, tc.code)
+			}
+			for k, v := range tc.header1 {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("header %s: got %q, want %q", k, got, v)
+				}
+			}
+			for _, k := range tc.noHeaders {
+				if _, ok := resp.Header[http.CanonicalHeaderKey(k)]; ok {
+					t.Errorf("header %s present: %q", k, resp.Header.Get(k))
+				}
+			}
+			if !strings.Contains(f.logs.String(), `"decision":"`+tc.decision+`"`) {
+				t.Errorf("log lacks decision %q: %s", tc.decision, f.logs)
+			}
+			if n := strings.Count(f.logs.String(), `"msg":"request"`); n != 1 {
+				t.Errorf("got %d request log lines, want 1", n)
+			}
+			for _, secret := range []string{testSig, "SECRETTOKEN", "fnsecret", "fntoken"} {
+				if strings.Contains(f.logs.String(), secret) {
+					t.Errorf("log leaks %q: %s", secret, f.logs)
+				}
+			}
+		})
+	}
+}
+
+// The forwarded request is the client's, byte for byte, with Host set to the
+// host ShotGrid signed for and a probe range added.
+func TestUpstreamRequestShape(t *testing.T) {
+	f := newFixture(t, nil)
+	rawPath := "/shotgun/a%20b%2Bc%27%28%29%40%3D%25/%E6%97%A5.mov"
+	rawQuery := presigned("response-content-disposition=attachment%3B%20filename%3D%22a%2Bb.mov%22")
+	f.up.objects[rawPath] = []byte("x")
+	resp := f.do("GET", rawPath+"?"+rawQuery, http.Header{"If-Match": {`"etag-1"`}, "X-Forwarded-For": {"10.1.2.3"}, "Accept-Encoding": {"gzip"}}, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	up := f.up.last()
+	if got := up.URL.RequestURI(); got != rawPath+"?"+rawQuery {
+		t.Errorf("request URI changed:\n got %s\nwant %s", got, rawPath+"?"+rawQuery)
+	}
+	checks := map[string]string{
+		"Host":            up.Host,
+		"Range":           up.Header.Get("Range"),
+		"If-Match":        up.Header.Get("If-Match"),
+		"X-Forwarded-For": up.Header.Get("X-Forwarded-For"),
+		"Accept-Encoding": up.Header.Get("Accept-Encoding"),
+	}
+	want := map[string]string{"Host": "media.s3.amazonaws.com", "Range": "bytes=0-999", "If-Match": `"etag-1"`, "X-Forwarded-For": "", "Accept-Encoding": ""}
+	for k, v := range want {
+		if checks[k] != v {
+			t.Errorf("%s: got %q, want %q", k, checks[k], v)
+		}
+	}
+}
+
+func TestRedirectMintsSameObject(t *testing.T) {
+	f := newFixture(t, env{"S3PROXY_REDIRECT_TTL": "10m"})
+	target := "/shotgun/large.mov?" + presigned("versionId=v1", "response-content-disposition=attachment%3B%20filename%3D%22x.mov%22",
+		"response-content-type=video%2Fmp4", "partNumber=2")
+	resp := f.do("GET", target, nil, nil)
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	in := f.pre.in
+	if aws.ToString(in.Bucket) != "media" || aws.ToString(in.Key) != "shotgun/large.mov" || aws.ToString(in.VersionId) != "v1" ||
+		aws.ToString(in.ResponseContentDisposition) != `attachment; filename="x.mov"` || aws.ToString(in.ResponseContentType) != "video/mp4" ||
+		aws.ToInt32(in.PartNumber) != 2 {
+		t.Errorf("minted for the wrong object: %+v", in)
+	}
+	if f.pre.expires != 10*time.Minute {
+		t.Errorf("TTL %v, want the configured 10m", f.pre.expires)
+	}
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "https://bucket.vpce-1.s3.us-east-1.vpce.amazonaws.com/media/shotgun/large.mov?") {
+		t.Errorf("Location %q", loc)
+	}
+}
+
+func TestRedirectViaProxy(t *testing.T) {
+	f := newFixture(t, env{"S3PROXY_REDIRECT_VIA": "proxy"})
+	resp := f.do("GET", "/shotgun/large.mov?"+presigned(), http.Header{"X-Forwarded-Proto": {"https"}}, nil)
+	want := "https://s3-proxy.studio.test/_direct/media/shotgun/large.mov?"
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, want) {
+		t.Errorf("Location %q, want prefix %q", loc, want)
+	}
+}
+
+func TestRedirectCORS(t *testing.T) {
+	f := newFixture(t, env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"})
+	resp := f.do("GET", "/shotgun/large.mov?"+presigned(), http.Header{"Origin": {"https://site.shotgrid.test"}}, nil)
+	if resp.StatusCode != 307 || resp.Header.Get("Access-Control-Allow-Origin") != "https://site.shotgrid.test" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "ETag") || resp.Header.Get("Vary") != "Origin" {
+		t.Errorf("status %d, CORS headers %v", resp.StatusCode, resp.Header)
+	}
+	resp = f.do("GET", "/shotgun/large.mov?"+presigned(), http.Header{"Origin": {"https://evil.test"}}, nil)
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("foreign origin allowed: %v", resp.Header)
+	}
+}
+
+// A minted URL that signs more than host would fail for plain clients: the
+// handler refuses to hand it out.
+func TestRedirectRefusesExtraSignedHeaders(t *testing.T) {
+	f := newFixture(t, nil)
+	f.pre.signed = "host;x-amz-checksum-mode"
+	resp := f.do("GET", "/shotgun/large.mov?"+presigned(), nil, nil)
+	if resp.StatusCode != 500 || resp.Header.Get("Location") != "" {
+		t.Errorf("got %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestRedirectTTL(t *testing.T) {
+	tests := []struct {
+		name      string
+		expires   string // client X-Amz-Expires, signed 10:00, now 10:05
+		ttl       string
+		credsLeft time.Duration // 0: credentials never expire
+		want      time.Duration
+		err       bool
+	}{
+		{"configured TTL binds", "3600", "15m", 6 * time.Hour, 15 * time.Minute, false},
+		{"client URL binds", "360", "15m", 6 * time.Hour, 60 * time.Second, false},
+		{"credentials bind", "3600", "15m", 5 * time.Minute, 4 * time.Minute, false},
+		{"static credentials", "3600", "20m", 0, 20 * time.Minute, false},
+		{"credentials about to expire", "3600", "15m", 30 * time.Second, 0, true},
+		{"client URL nearly over", "300", "15m", 6 * time.Hour, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, env{"S3PROXY_REDIRECT_TTL": tc.ttl})
+			h := New(cfg, Deps{Now: func() time.Time { return testNow }, Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{CanExpire: tc.credsLeft > 0, Expires: testNow.Add(tc.credsLeft)}, nil
+			})})
+			r := httptest.NewRequest("GET", "/shotgun/x?"+strings.Replace(presigned(), "X-Amz-Expires=3600", "X-Amz-Expires="+tc.expires, 1), nil)
+			sr, err := h.authorize(r)
+			if err != nil && !tc.err {
+				t.Fatal(err)
+			}
+			if err != nil {
+				return
+			}
+			got, err := h.redirectTTL(context.Background(), sr)
+			if (err != nil) != tc.err {
+				t.Fatalf("err %v, want error %v", err, tc.err)
+			}
+			if got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUpstreamFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		do     func(*http.Request) (*http.Response, error)
+		status int
+		code   string
+	}{
+		{"connection refused", func(*http.Request) (*http.Response, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+		}, 503, "ServiceUnavailable"},
+		{"deadline", func(r *http.Request) (*http.Response, error) {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		}, 503, "ServiceUnavailable"},
+		{"S3 500 passes through", func(*http.Request) (*http.Response, error) {
+			return xmlResponse(500, "InternalError"), nil
+		}, 500, "InternalError"},
+		{"S3 503 passes through", func(*http.Request) (*http.Response, error) {
+			return xmlResponse(503, "SlowDown"), nil
+		}, 503, "SlowDown"},
+		{"S3 403 passes through", func(*http.Request) (*http.Response, error) {
+			return xmlResponse(403, "SignatureDoesNotMatch"), nil
+		}, 403, "SignatureDoesNotMatch"},
+		{"body cut mid-stream", func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 206, Header: http.Header{"Content-Range": {"bytes 0-99/100"}}, ContentLength: 100,
+				Body: io.NopCloser(io.MultiReader(strings.NewReader("partial"), errReader{io.ErrUnexpectedEOF}))}, nil
+		}, 503, "ServiceUnavailable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.up.do = tc.do
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			r := httptest.NewRequestWithContext(ctx, "GET", "/shotgun/small.mov?"+presigned(), nil)
+			w := httptest.NewRecorder()
+			start := time.Now()
+			f.h.ServeHTTP(w, r)
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("took %v, beyond the invocation deadline", took)
+			}
+			body := w.Body.String()
+			if w.Code != tc.status || !strings.Contains(body, "<Code>"+tc.code+"</Code>") {
+				t.Errorf("got %d %s, want %d %s", w.Code, body, tc.status, tc.code)
+			}
+			if w.Header().Get("Location") != "" {
+				t.Error("Location on a failed request")
+			}
+		})
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func xmlResponse(status int, code string) *http.Response {
+	body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>m</Message></Error>`
+	return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/xml"}},
+		ContentLength: int64(len(body)), Body: io.NopCloser(strings.NewReader(body))}
+}
+
+// The server ignoring the probe range and sending the whole object must
+// not push a large body through the function.
+func TestUnrequestedFullBody(t *testing.T) {
+	for _, size := range []int{500, 5000} {
+		f := newFixture(t, nil)
+		f.up.do = func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{"Etag": {`"x"`}}, ContentLength: int64(size),
+				Body: io.NopCloser(bytes.NewReader(make([]byte, size)))}, nil
+		}
+		resp := f.do("GET", "/shotgun/any.mov?"+presigned(), nil, nil)
+		want := 200
+		if size > 1000 {
+			want = 307
+		}
+		if resp.StatusCode != want {
+			t.Errorf("size %d: got %d, want %d", size, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestPanicBecomes500(t *testing.T) {
+	f := newFixture(t, nil)
+	f.up.do = func(*http.Request) (*http.Response, error) { panic("boom") }
+	resp := f.do("GET", "/shotgun/small.mov?"+presigned(), nil, nil)
+	if resp.StatusCode != 500 {
+		t.Errorf("got %d", resp.StatusCode)
+	}
+}

@@ -67,7 +67,7 @@ func BenchmarkGET(b *testing.B) {
 	}
 	ts := httptest.NewServer(s3srv)
 	defer ts.Close()
-	objects := map[string]int{"inline-100KiB": 100 << 10, "redirect-20MB": 20_000_000}
+	objects := map[string]int{"inline-8KiB": 8 << 10, "inline-100KiB": 100 << 10, "redirect-20MB": 20_000_000}
 	for name, size := range objects {
 		if err := s3srv.PutObject(ctx, "demo", "shotgun/"+name, make([]byte, size), "video/quicktime"); err != nil {
 			b.Fatal(err)
@@ -80,7 +80,7 @@ func BenchmarkGET(b *testing.B) {
 	signer := sgurl.NewSigner(creds, "us-east-1", "demo", cfg.SignedHost)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-	for _, name := range []string{"inline-100KiB", "redirect-20MB"} {
+	for _, name := range []string{"inline-8KiB", "inline-100KiB", "redirect-20MB"} {
 		b.Run(name, func(b *testing.B) {
 			signed, err := signer.Get(ctx, "shotgun/"+name, time.Hour)
 			if err != nil {
@@ -95,7 +95,7 @@ func BenchmarkGET(b *testing.B) {
 			direct, _ := http.NewRequest("GET", ts.URL+u.RequestURI(), nil)
 			direct.Host = cfg.SignedHost
 			direct.Header.Set("Range", fmt.Sprintf("bytes=0-%d", cfg.InlineMax-1))
-			wantStatus := map[string]int{"inline-100KiB": 200, "redirect-20MB": 307}[name]
+			wantStatus := map[string]int{"inline-8KiB": 200, "inline-100KiB": 200, "redirect-20MB": 307}[name]
 
 			var viaProxy, straight []time.Duration
 			b.ReportAllocs()

@@ -86,9 +86,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, o *outcome) {
 	case http.StatusOK, http.StatusPartialContent:
 		h.object(w, r, o, resp, sr, requested)
 	case http.StatusRequestedRangeNotSatisfiable:
-		if !requested && emptyObject(resp.Header.Get("Content-Range")) {
-			// S3 refuses any range on an empty object; the client asked
-			// for the whole of it, which is nothing.
+		if !requested {
+			// A range starting at byte 0 is satisfiable on any object
+			// with a byte in it, so S3 refusing the probe means the
+			// object is empty; the client asked for the whole of it,
+			// which is nothing. (S3 may or may not send "bytes */0".)
 			o.decision = Inline
 			h.inline(w, r, o, resp, http.StatusOK, nil, true)
 			return
@@ -230,8 +232,4 @@ func contentRange(v string) (first, last, total int64, ok bool) {
 		return 0, 0, 0, false
 	}
 	return first, last, total, true
-}
-
-func emptyObject(contentRange string) bool {
-	return contentRange == "bytes */0"
 }

@@ -206,7 +206,7 @@ func newInvoker(ctx context.Context, f serveFlags, cfg *config.Config, e *env, l
 		return nil, nil, err
 	}
 	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-	return twin.InProcess{Function: albhttp.NewFunction(h)}, func() {}, nil
+	return twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}, func() {}, nil
 }
 
 // awsConfig loads the function's AWS configuration: the embedded S3's key

@@ -30,5 +30,5 @@ func main() {
 		os.Exit(1)
 	}
 	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-	lambda.Start(albhttp.NewFunction(h))
+	lambda.Start(albhttp.NewFunction(h, albhttp.WithLogger(logger)))
 }

@@ -17,12 +17,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -72,19 +74,53 @@ func Handler(h http.Handler) func(context.Context, json.RawMessage) (Response, e
 // no escaping, so it is appended once instead of being scanned byte by byte
 // by encoding/json, which costs more than the upstream request for an
 // inline read near the limit.
-type Function struct{ h http.Handler }
+type Function struct {
+	h   http.Handler
+	log *slog.Logger
+}
+
+// Option configures a Function.
+type Option func(*Function)
+
+// WithLogger logs the events the adapter refuses before the handler sees
+// them, in the handler's one-line-per-request shape, so no request goes
+// unrecorded.
+func WithLogger(l *slog.Logger) Option { return func(f *Function) { f.log = l } }
 
 // NewFunction returns the Lambda handler for h.
-func NewFunction(h http.Handler) *Function { return &Function{h: h} }
+func NewFunction(h http.Handler, opts ...Option) *Function {
+	f := &Function{h: h, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
 
 // Invoke handles one raw ALB event. Like Handler, it answers a malformed
 // event with an S3-style 400 rather than a runtime error.
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	start := time.Now()
 	var ev events.ALBTargetGroupRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return errorResponse(s3error.ErrBadRequest).AppendJSON(nil), nil
+		return f.refuse(ctx, "", s3error.ErrBadRequest, start).AppendJSON(nil), nil
 	}
-	return Serve(ctx, f.h, &ev).AppendJSON(nil), nil
+	resp, err := serve(ctx, f.h, &ev)
+	if err != nil {
+		return f.refuse(ctx, ev.HTTPMethod, err, start).AppendJSON(nil), nil
+	}
+	return resp.AppendJSON(nil), nil
+}
+
+func (f *Function) refuse(ctx context.Context, method string, err error, start time.Time) Response {
+	e := s3error.Classify(err)
+	if len(method) > 16 {
+		method = method[:16]
+	}
+	f.log.LogAttrs(ctx, slog.LevelWarn, "request",
+		slog.String("method", method), slog.String("key", ""), slog.String("decision", "error"),
+		slog.Int("status", e.Status), slog.Int("upstreamStatus", 0), slog.Int("inlineBytes", 0),
+		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000), slog.String("errorCode", e.Code))
+	return errorResponse(e)
 }
 
 // AppendJSON appends r's JSON encoding, the same document encoding/json
@@ -117,13 +153,22 @@ func (r Response) AppendJSON(b []byte) []byte {
 
 // Serve runs one event through h.
 func Serve(ctx context.Context, h http.Handler, ev *events.ALBTargetGroupRequest) Response {
-	r, err := NewRequest(ctx, ev)
+	resp, err := serve(ctx, h, ev)
 	if err != nil {
 		return errorResponse(err)
 	}
+	return resp
+}
+
+// serve is Serve, telling an event the adapter refused from an answer.
+func serve(ctx context.Context, h http.Handler, ev *events.ALBTargetGroupRequest) (Response, error) {
+	r, err := NewRequest(ctx, ev)
+	if err != nil {
+		return Response{}, err
+	}
 	rec := newRecorder()
 	h.ServeHTTP(rec, r)
-	return rec.response(r.Method)
+	return rec.response(r.Method), nil
 }
 
 // NewRequest turns an ALB event into the request the handler sees. The raw
@@ -237,6 +282,9 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// overflow records a refused write: the body is incomplete and must
+	// not be sent as if it were whole.
+	overflow bool
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}} }
@@ -253,7 +301,8 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	if r.body.Len()+len(p) > ResponseLimit {
+	if r.overflow || r.body.Len()+len(p) > ResponseLimit {
+		r.overflow = true
 		return 0, errTooLarge
 	}
 	if r.body.Cap() == 0 {
@@ -268,6 +317,9 @@ func (r *recorder) Write(p []byte) (int, error) {
 var errTooLarge = errors.New("response body exceeds the ALB limit")
 
 func (r *recorder) response(method string) Response {
+	if r.overflow {
+		return errorResponse(s3error.ErrTooLarge)
+	}
 	status := r.status
 	if status == 0 {
 		status = http.StatusOK

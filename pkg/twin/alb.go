@@ -38,9 +38,13 @@ type Invoker interface {
 // Options configure the emulated load balancer.
 type Options struct {
 	Config *config.Config
-	// Passthrough sends PUT, POST and DELETE straight to the upstream with
-	// the signed host, as the template's UploadPassthrough rule does.
+	// Passthrough sends PUT, POST and DELETE straight to S3 with the signed
+	// host, as the template's UploadPassthrough rule does.
 	Passthrough bool
+	// PassthroughURL is where those writes go; nil means the function's
+	// S3PROXY_UPSTREAM_URL. In AWS they are different paths to S3 (the
+	// interface endpoint's ENIs, and the gateway endpoint for the function).
+	PassthroughURL *url.URL
 	Invoker     Invoker
 	// FunctionTimeout bounds each invocation, as the function's Timeout does.
 	FunctionTimeout time.Duration
@@ -70,7 +74,11 @@ func New(opts Options) *ALB {
 	}
 	a := &ALB{opts: opts}
 	cfg := opts.Config
-	a.passthrough = a.reverseProxy(cfg.UpstreamURL, cfg.SignedHost, "")
+	target := cfg.UpstreamURL
+	if opts.PassthroughURL != nil {
+		target = opts.PassthroughURL
+	}
+	a.passthrough = a.reverseProxy(target, cfg.SignedHost, "")
 	if cfg.EndpointURL != nil {
 		a.direct = a.reverseProxy(cfg.EndpointURL, cfg.EndpointURL.Host, routes.DirectPrefix)
 	}

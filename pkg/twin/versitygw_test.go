@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,10 +58,12 @@ type vgwOptions struct {
 	via            string // S3PROXY_REDIRECT_VIA; "" is the default (endpoint)
 	passthrough    bool
 	allowedOrigins string
-	// wire builds the handler with proxy.Wire, as the function does;
-	// otherwise proxy.New with a counting upstream.
+	// wire is kept for readability at call sites: every stack is built as
+	// the function builds itself (proxy.Wire), in-process or as the real
+	// bootstrap under the emulator (peertest.ProcessMode).
 	wire bool
-	// now is the function's clock (proxy.New only); nil is time.Now.
+	// now is the function's clock; it can only be injected in-process, so
+	// a stack that needs one skips in process mode.
 	now func() time.Time
 }
 
@@ -68,9 +71,9 @@ type vgwOptions struct {
 type vgwStack struct {
 	gw      *peertest.S3
 	cfg     *config.Config
-	base    string        // the twin's URL, http://127.0.0.1:PORT
-	counter *vgwCounter   // nil when built with proxy.Wire
-	signer  *sgurl.Signer // ShotGrid's signer
+	base    string      // the twin's URL, http://127.0.0.1:PORT
+	counter *vgwCounter // what reached S3PROXY_UPSTREAM_URL
+	signer  *sgurl.Signer
 }
 
 func startVGW(t *testing.T) *peertest.S3 {
@@ -82,11 +85,20 @@ func startVGW(t *testing.T) *peertest.S3 {
 
 func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 	t.Helper()
+	if o.now != nil && peertest.ProcessMode() {
+		t.Skip("needs an injected clock, which only the in-process function takes")
+	}
+	st := &vgwStack{gw: gw, signer: sgurl.NewSigner(gw.Credentials, vgwRegion, vgwBucket, vgwSignedHost)}
+	// The function's upstream is a counting relay in front of the gateway,
+	// so upstream requests are counted the same way in both modes. Minted
+	// redirects point straight at the gateway, as they point at the
+	// endpoint in AWS.
+	st.counter = newVGWCounter(t, gw.URL)
 	env := map[string]string{
 		"S3PROXY_BUCKET":           vgwBucket,
 		"S3PROXY_REGION":           vgwRegion,
 		"S3PROXY_SIGNED_HOST":      vgwSignedHost,
-		"S3PROXY_UPSTREAM_URL":     gw.URL,
+		"S3PROXY_UPSTREAM_URL":     st.counter.url,
 		"S3PROXY_ENDPOINT_URL":     gw.URL,
 		"S3PROXY_INLINE_MAX_BYTES": strconv.Itoa(vgwInlineMax),
 		"S3PROXY_REDIRECT_TTL":     vgwRedirectTTL.String(),
@@ -97,25 +109,34 @@ func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	awsCfg := gw.AWSConfig()
+	st.cfg = cfg
 	logger := lambdalog.New(t.Output(), slog.LevelWarn)
-	st := &vgwStack{gw: gw, cfg: cfg, signer: sgurl.NewSigner(gw.Credentials, vgwRegion, vgwBucket, vgwSignedHost)}
-	var h http.Handler
-	if o.wire {
-		h = proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
+	var invoker twin.Invoker
+	if peertest.ProcessMode() {
+		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"] = gw.AccessKeyID, gw.SecretAccessKey, vgwRegion
+		env["S3PROXY_LOG_LEVEL"] = "warn"
+		invoker = peertest.StartFunction(t, env)
 	} else {
-		st.counter = &vgwCounter{next: proxy.NewUpstreamClient()}
-		h = proxy.New(cfg, proxy.Deps{
-			Upstream:    st.counter,
-			Presigner:   proxy.NewPresigner(awsCfg, cfg),
-			Credentials: awsCfg.Credentials,
-			Logger:      logger,
-			RequestID:   lambdalog.RequestID,
-			Now:         o.now,
-		})
+		awsCfg := gw.AWSConfig()
+		var h http.Handler = proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
+		if o.now != nil {
+			h = proxy.New(cfg, proxy.Deps{
+				Upstream:    proxy.NewUpstreamClient(),
+				Presigner:   proxy.NewPresigner(awsCfg, cfg),
+				Credentials: awsCfg.Credentials,
+				Logger:      logger,
+				RequestID:   lambdalog.RequestID,
+				Now:         o.now,
+			})
+		}
+		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+	}
+	gwURL, err := url.Parse(gw.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
 	alb := twin.New(twin.Options{
-		Config: cfg, Passthrough: o.passthrough, Invoker: twin.InProcess{Handler: albhttp.Handler(h)},
+		Config: cfg, Passthrough: o.passthrough, PassthroughURL: gwURL, Invoker: invoker,
 		FunctionTimeout: 30 * time.Second, Logger: logger,
 	})
 	srv := httptest.NewServer(alb)
@@ -157,7 +178,7 @@ func (st *vgwStack) headURL(t *testing.T, key string) string {
 // vgwCounter is the function's upstream Doer, recording what the
 // function sent to S3.
 type vgwCounter struct {
-	next proxy.Doer
+	url  string
 	mu   sync.Mutex
 	sent []vgwCall
 }
@@ -166,11 +187,37 @@ type vgwCall struct {
 	method, target, rng string
 }
 
-func (c *vgwCounter) Do(r *http.Request) (*http.Response, error) {
-	c.mu.Lock()
-	c.sent = append(c.sent, vgwCall{method: r.Method, target: r.URL.RequestURI(), rng: r.Header.Get("Range")})
-	c.mu.Unlock()
-	return c.next.Do(r)
+// newVGWCounter is a relay that records each request as it arrived (raw
+// request target, Range) and forwards it unchanged, Host included.
+func newVGWCounter(t *testing.T, target string) *vgwCounter {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &vgwCounter{}
+	rp := &httputil.ReverseProxy{
+		Transport: &http.Transport{Proxy: nil, DisableCompression: true},
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			out := *u
+			rawPath, rawQuery, _ := strings.Cut(pr.In.RequestURI, "?")
+			out.Path, out.RawPath, out.RawQuery = rawPath, rawPath, rawQuery
+			if p, err := url.PathUnescape(rawPath); err == nil {
+				out.Path = p
+			}
+			pr.Out.URL = &out
+			pr.Out.Host = pr.In.Host
+		},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.sent = append(c.sent, vgwCall{method: r.Method, target: r.RequestURI, rng: r.Header.Get("Range")})
+		c.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
 }
 
 // take returns the calls since the last take.

@@ -1,0 +1,86 @@
+package peertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mediaisolation/s3proxy/pkg/twin"
+)
+
+// ProcessMode reports whether twin suites should run the function as the
+// real bootstrap under the Lambda Runtime Interface Emulator
+// (S3PROXY_TWIN_LAMBDA=process) rather than in-process. `make test` runs the
+// suites both ways, so everything in-process mode proves holds for the
+// deployed binary too.
+func ProcessMode() bool { return os.Getenv("S3PROXY_TWIN_LAMBDA") == "process" }
+
+var bootstrap struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// Bootstrap builds ./functions/proxy exactly as deployed (CGO off,
+// lambda.norpc, trimpath) but for this machine's architecture, once per test
+// process, into the module's build directory.
+func Bootstrap(t testing.TB) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the bootstrap and aws-lambda-rie run on Linux only")
+	}
+	bootstrap.once.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			bootstrap.err = err
+			return
+		}
+		out := filepath.Join(root, "build", "test", runtime.GOARCH, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/proxy")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+		bootstrap.out, bootstrap.err = cmd.CombinedOutput()
+		bootstrap.path = out
+	})
+	if bootstrap.err != nil {
+		t.Fatalf("building ./functions/proxy: %v\n%s", bootstrap.err, bootstrap.out)
+	}
+	return bootstrap.path
+}
+
+// StartFunction runs the bootstrap under the emulator with env as its whole
+// environment (plus AWS_LAMBDA_LOG_FORMAT=JSON and an empty HOME), on
+// loopback, and stops it when the test ends. Its output goes to the test log.
+func StartFunction(t testing.TB, env map[string]string) *twin.Emulator {
+	t.Helper()
+	rie := Binary(t, "aws-lambda-rie")
+	bin := Bootstrap(t)
+	vars := []string{"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir()}
+	for k, v := range env {
+		vars = append(vars, k+"="+v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w := testWriter{t}
+	e, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
+		RIE: rie, Bootstrap: bin, Env: vars, FunctionTimeout: 30 * time.Second, Stdout: w, Stderr: w,
+	})
+	if err != nil {
+		t.Fatalf("starting the function under aws-lambda-rie: %v", err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("function: %s", p)
+	return len(p), nil
+}

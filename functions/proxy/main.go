@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/emf"
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/proxy"
 )
@@ -29,6 +30,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loading AWS configuration:", err)
 		os.Exit(1)
 	}
-	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
+	// Metrics go to stdout as EMF lines; CloudWatch Logs extracts them.
+	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID, proxy.WithMetrics(emf.New(os.Stdout, cfg.Bucket)))
 	lambda.Start(albhttp.NewFunction(h, albhttp.WithLogger(logger)))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/emf"
 	"github.com/mediaisolation/s3proxy/pkg/s3error"
 )
 
@@ -40,7 +41,16 @@ type Deps struct {
 	Now func() time.Time
 	// RequestID names the invocation in error bodies; nil gives none.
 	RequestID func(context.Context) string
+	// Metrics records each request's CloudWatch metrics; nil records none.
+	Metrics Metrics
 }
+
+// Metrics receives one sample per request; *emf.Writer satisfies it.
+type Metrics interface {
+	Record(emf.Sample) error
+}
+
+var _ Metrics = (*emf.Writer)(nil)
 
 // Handler is the proxy core. It is safe for concurrent use.
 type Handler struct {
@@ -51,6 +61,7 @@ type Handler struct {
 	log            *slog.Logger
 	now            func() time.Time
 	requestID      func(context.Context) string
+	metrics        Metrics
 	deadlineMargin time.Duration
 	defaultTimeout time.Duration
 }
@@ -59,7 +70,7 @@ type Handler struct {
 func New(cfg *config.Config, d Deps) *Handler {
 	h := &Handler{
 		cfg: cfg, upstream: d.Upstream, presigner: d.Presigner, creds: d.Credentials,
-		log: d.Logger, now: d.Now, requestID: d.RequestID,
+		log: d.Logger, now: d.Now, requestID: d.RequestID, metrics: d.Metrics,
 		deadlineMargin: 500 * time.Millisecond,
 		defaultTimeout: 25 * time.Second,
 	}
@@ -83,6 +94,10 @@ type outcome struct {
 	inlineBytes    int
 	status         int
 	code           string
+	// upstream is set once an upstream request was attempted, with the
+	// time it took S3 to answer with headers.
+	upstream        bool
+	upstreamLatency time.Duration
 }
 
 // ServeHTTP routes by method, per the request table of DESIGN.md §2.
@@ -161,4 +176,22 @@ func (h *Handler) logRequest(r *http.Request, o *outcome, d time.Duration) {
 		attrs = append(attrs, slog.String("errorCode", o.code))
 	}
 	h.log.LogAttrs(r.Context(), level, "request", attrs...)
+	if h.metrics != nil {
+		err := h.metrics.Record(emf.Sample{
+			Decision: string(o.decision), InlineBytes: o.inlineBytes,
+			UpstreamStatus: o.upstreamStatus, UpstreamLatency: o.upstreamLatency, Upstream: o.upstream,
+		})
+		if err != nil {
+			h.log.WarnContext(r.Context(), "writing metrics failed", "error", err.Error())
+		}
+	}
+}
+
+// roundTrip sends req upstream, timing it for the metrics.
+func (h *Handler) roundTrip(req *http.Request, o *outcome) (*http.Response, error) {
+	start := h.now()
+	o.upstream = true
+	resp, err := h.upstream.Do(req)
+	o.upstreamLatency = h.now().Sub(start)
+	return resp, err
 }

@@ -69,7 +69,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, o *outcome) {
 		// decide between answering inline and redirecting.
 		req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", h.cfg.InlineMax-1))
 	}
-	resp, err := h.upstream.Do(req)
+	resp, err := h.roundTrip(req, o)
 	if err != nil {
 		h.fail(w, r, o, s3error.Upstream(err))
 		return

@@ -35,7 +35,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, o *outcome) {
 		h.fail(w, r, o, err)
 		return
 	}
-	resp, err := h.upstream.Do(req)
+	resp, err := h.roundTrip(req, o)
 	if err != nil {
 		h.fail(w, r, o, s3error.Upstream(err))
 		return

@@ -1,0 +1,43 @@
+package proxy
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/mediaisolation/s3proxy/pkg/emf"
+)
+
+type fakeMetrics struct{ samples []emf.Sample }
+
+func (m *fakeMetrics) Record(s emf.Sample) error {
+	m.samples = append(m.samples, s)
+	return nil
+}
+
+func TestMetricsPerRequest(t *testing.T) {
+	tests := []struct {
+		name, method, target string
+		want                 emf.Sample
+	}{
+		{"ping", "GET", "/ping", emf.Sample{Decision: "ping"}},
+		{"inline", "GET", "/shotgun/small.mov?" + presigned(), emf.Sample{Decision: "inline", InlineBytes: 600, UpstreamStatus: 206, Upstream: true}},
+		{"redirect", "GET", "/shotgun/large.mov?" + presigned(), emf.Sample{Decision: "redirect", UpstreamStatus: 206, Upstream: true}},
+		{"denied early", "GET", "/shotgun/small.mov", emf.Sample{Decision: "denied"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			m := &fakeMetrics{}
+			f.h.metrics = m
+			f.do(tc.method, tc.target, http.Header{}, nil)
+			if len(m.samples) != 1 {
+				t.Fatalf("%d samples, want 1", len(m.samples))
+			}
+			got := m.samples[0]
+			got.UpstreamLatency = 0 // the fake clock stands still
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

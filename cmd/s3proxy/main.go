@@ -20,6 +20,7 @@ const usage = `usage: s3proxy <command> [flags]
 commands:
   serve   run the proxy locally behind an emulated ALB
   rules   print the listener rule table as JSON
+  check   validate a deployed proxy end to end, as ShotGrid's clients use it
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -30,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(context.Background(), args[1:], os.Getenv, stdout, stderr)
+	case "check":
+		return check(context.Background(), args[1:], os.Getenv, stdout, stderr)
 	case "rules":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -1,0 +1,278 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mediaisolation/s3proxy/pkg/sgurl"
+)
+
+// runner holds one run's state; each step is a method.
+type runner struct {
+	o      Options
+	folder string
+	// stop is o.HTTPClient with redirects returned, not followed.
+	stop *http.Client
+
+	signer *sgurl.Signer
+	// expired presigns URLs dated two hours back, with a one-minute life.
+	expired *s3.PresignClient
+
+	smallKey, largeKey, corsKey string
+	small                       []byte
+	large                       []byte
+
+	// What the steps achieved, for the ones after them.
+	smallStored  bool
+	putSmallHint string // the hint of a failed put-small
+	uploadID     string
+	partETags    []string
+	largeStored  bool
+	largeETag    string
+	// largeS3ETag is the ETag S3 sent with the large object's bytes.
+	largeS3ETag string
+
+	steps []Step
+}
+
+func newRunner(o Options) *runner {
+	r := &runner{o: o, folder: Folder(o.Prefix, o.Now())}
+	stop := *o.HTTPClient
+	stop.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	r.stop = &stop
+	r.signer = sgurl.NewSigner(o.Credentials, o.Region, o.Bucket, o.SignedHost)
+	r.expired = s3.NewPresignClient(signedHostClient(o), func(po *s3.PresignOptions) {
+		po.Presigner = backdated{next: v4.NewSigner(), by: 2 * time.Hour}
+		po.Expires = time.Minute
+	})
+	r.smallKey = r.folder + "small.bin"
+	r.largeKey = r.folder + "large.bin"
+	r.corsKey = r.folder + "cors.bin"
+	r.small = randomBytes(smallSize)
+	return r
+}
+
+// signedHostClient is an S3 client addressing the signed host as
+// sgurl.NewSigner does, used only to presign.
+func signedHostClient(o Options) *s3.Client {
+	base, pathStyle := "https://"+o.SignedHost, true
+	if rest, ok := strings.CutPrefix(o.SignedHost, o.Bucket+"."); ok {
+		base, pathStyle = "https://"+rest, false
+	}
+	return s3.New(s3.Options{
+		Region: o.Region, Credentials: o.Credentials, BaseEndpoint: aws.String(base), UsePathStyle: pathStyle,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+}
+
+// backdated signs as if the clock were by earlier, which makes URLs that
+// expired before the run started.
+type backdated struct {
+	next s3.HTTPPresignerV4
+	by   time.Duration
+}
+
+func (b backdated) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string, t time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
+	return b.next.PresignHTTP(ctx, creds, r, payloadHash, service, region, t.Add(-b.by), optFns...)
+}
+
+func randomBytes(n int) []byte {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:])
+	b := make([]byte, n)
+	_, _ = mrand.NewChaCha8(seed).Read(b)
+	return b
+}
+
+// result is what a step function returns.
+type result struct {
+	status       Status
+	detail, hint string
+}
+
+func pass(format string, args ...any) result {
+	return result{status: Pass, detail: fmt.Sprintf(format, args...)}
+}
+
+func fail(hint, format string, args ...any) result {
+	return result{status: Fail, detail: fmt.Sprintf(format, args...), hint: hint}
+}
+
+func skip(format string, args ...any) result {
+	return result{status: Skip, detail: fmt.Sprintf(format, args...)}
+}
+
+func (r *runner) run(ctx context.Context) Report {
+	r.step(ctx, StepPing, r.ping)
+	if r.steps[0].Status != Pass {
+		for _, name := range []string{StepPutSmall, StepCreate, StepParts, StepComplete, StepGetSmall, StepGetLarge, StepRange,
+			StepHead, StepCORSOrigin, StepCORSForeign, StepTampered, StepExpired, StepCleanup} {
+			r.record(name, 0, skip("the proxy did not answer /ping"))
+		}
+		return r.report()
+	}
+	r.step(ctx, StepPutSmall, r.putSmall)
+	r.step(ctx, StepCreate, r.create)
+	r.step(ctx, StepParts, r.parts)
+	r.step(ctx, StepComplete, r.complete)
+	r.step(ctx, StepGetSmall, r.getSmall)
+	r.step(ctx, StepGetLarge, r.getLarge)
+	r.step(ctx, StepRange, r.getRange)
+	r.step(ctx, StepHead, r.head)
+	r.step(ctx, StepCORSOrigin, r.corsOrigin)
+	r.step(ctx, StepCORSForeign, r.corsForeign)
+	r.step(ctx, StepTampered, r.tampered)
+	r.step(ctx, StepExpired, r.expiredURL)
+	r.step(ctx, StepCleanup, r.cleanup)
+	return r.report()
+}
+
+func (r *runner) report() Report {
+	rep := Report{OK: true, URL: r.o.URL, Bucket: r.o.Bucket, Folder: r.folder, Steps: r.steps}
+	for _, s := range r.steps {
+		if s.Status == Fail {
+			rep.OK = false
+		}
+	}
+	return rep
+}
+
+func (r *runner) step(ctx context.Context, name string, f func(context.Context) result) {
+	if name == StepCleanup {
+		// An interrupted run still removes what it wrote.
+		ctx = context.WithoutCancel(ctx)
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.o.StepTimeout)
+	defer cancel()
+	start := time.Now()
+	res := f(sctx)
+	r.record(name, time.Since(start), res)
+}
+
+func (r *runner) record(name string, d time.Duration, res result) {
+	if res.status == Fail && res.hint == "" {
+		res.hint = "see the detail"
+	}
+	s := Step{
+		Name: name, Status: res.status, OK: res.status == Pass, Duration: d, DurationMS: d.Milliseconds(),
+		Detail: res.detail, Hint: res.hint,
+	}
+	r.steps = append(r.steps, s)
+	if r.o.OnStep != nil {
+		r.o.OnStep(s)
+	}
+}
+
+// response is a proxy answer read whole.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// code is the S3 error <Code> of the body, or "".
+func (x *response) code() string { return errorCode(x.body) }
+
+// describe is "<status>" or "<status> <Code>", for details.
+func (x *response) describe() string {
+	if c := x.code(); c != "" {
+		return fmt.Sprintf("%d %s", x.status, c)
+	}
+	return fmt.Sprint(x.status)
+}
+
+func errorCode(body []byte) string {
+	_, rest, ok := bytes.Cut(body, []byte("<Code>"))
+	if !ok {
+		return ""
+	}
+	c, _, ok := bytes.Cut(rest, []byte("</Code>"))
+	if !ok || len(c) > 64 {
+		return ""
+	}
+	return string(c)
+}
+
+// do sends one request with c and reads the answer. Errors name the method
+// and the URL without its query, never the signature.
+func (r *runner) do(ctx context.Context, c *http.Client, method, u string, hdr http.Header, body []byte) (*response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, Redact(u), unwrapURLError(err))
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, Redact(u), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading the body: %w", method, Redact(u), unwrapURLError(err))
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// unwrapURLError drops *url.Error's wrapping, whose text holds the whole
+// URL and so the signature.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// Redact is u without its query (which holds the signature and token).
+func Redact(u string) string {
+	p, _, _ := strings.Cut(u, "?")
+	return p
+}
+
+// through mints a URL with mint and swaps its host for the proxy's.
+func (r *runner) through(mint func() (string, error)) (string, error) {
+	signed, err := mint()
+	if err != nil {
+		return "", fmt.Errorf("presigning: %w", err)
+	}
+	return sgurl.Through(r.o.URL, signed)
+}
+
+func (r *runner) proxyHost() string {
+	if u, err := url.Parse(r.o.URL); err == nil {
+		return u.Host
+	}
+	return r.o.URL
+}
+
+// readKey is the key the read-side negative steps use: the large object
+// when it exists (a proxy that mints redirects before S3 has judged the
+// signature shows it there), else the small one.
+func (r *runner) readKey() string {
+	if r.largeStored {
+		return r.largeKey
+	}
+	return r.smallKey
+}
+
+func mib(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

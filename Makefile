@@ -19,7 +19,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0
 
 .PHONY: all build build-ProxyFunction build-EndpointTargetsFunction run test \
-	test-go test-template lint tools bench clean
+	test-go test-template lint tools deps bench fuzz clean
 
 all: build
 
@@ -41,7 +41,18 @@ build-EndpointTargetsFunction:
 run:
 	$(GO) run ./cmd/s3proxy serve
 
-tools: $(BIN)/versitygw $(BIN)/aws-lambda-rie $(BIN)/staticcheck
+tools: $(BIN)/versitygw $(BIN)/aws-lambda-rie $(BIN)/staticcheck $(BIN)/weed
+
+# Debian packages the suite drives (qemu-user-static, chromium).
+deps:
+	bash scripts/install-deps.sh
+
+# SeaweedFS, the reference S3 for the signature suite, is pinned in its own
+# module (tools/seaweedfs) because its go.mod carries a replace directive.
+# The cold build takes a few minutes; the Go build cache keeps later ones
+# short.
+$(BIN)/weed: tools/seaweedfs/go.mod
+	cd tools/seaweedfs && $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/weed github.com/seaweedfs/seaweedfs/weed
 
 $(BIN)/versitygw:
 	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
@@ -59,16 +70,26 @@ lint: $(BIN)/staticcheck
 
 # The whole suite. S3PROXY_REQUIRE_PEERS turns a missing versitygw or
 # emulator into a failure instead of a skip.
-test: tools lint test-go test-template
+test: deps tools lint test-go test-template
 
+# Every package, then the twin suites again with the function as the real
+# bootstrap under the Lambda Runtime Interface Emulator.
+TWIN_SUITES := ./pkg/twin/ ./test/...
 test-go: tools
-	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./...
+	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
+	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_TWIN_LAMBDA=process $(GO) test -count=1 -timeout 30m $(TWIN_SUITES)
 
 test-template:
 	bash scripts/test-template.sh
 
 bench:
+	mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/... | tee build/bench.txt
+
+# Each fuzz target for FUZZTIME, one after another.
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 clean:
 	rm -rf build

@@ -20,38 +20,53 @@ import (
 // deployed binary too.
 func ProcessMode() bool { return os.Getenv("S3PROXY_TWIN_LAMBDA") == "process" }
 
-var bootstrap struct {
+type build struct {
 	once sync.Once
 	path string
 	err  error
 	out  []byte
 }
 
+var (
+	buildsMu sync.Mutex
+	builds   = map[string]*build{}
+)
+
 // Bootstrap builds ./functions/proxy exactly as deployed (CGO off,
-// lambda.norpc, trimpath) but for this machine's architecture, once per test
-// process, into the module's build directory.
-func Bootstrap(t testing.TB) string {
+// lambda.norpc, trimpath, stripped) but for this machine's architecture.
+func Bootstrap(t testing.TB) string { return BootstrapFor(t, runtime.GOARCH) }
+
+// BootstrapFor builds the function for goarch, once per test process, into
+// the module's build directory.
+func BootstrapFor(t testing.TB, goarch string) string {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the bootstrap and aws-lambda-rie run on Linux only")
 	}
-	bootstrap.once.Do(func() {
+	buildsMu.Lock()
+	b := builds[goarch]
+	if b == nil {
+		b = &build{}
+		builds[goarch] = b
+	}
+	buildsMu.Unlock()
+	b.once.Do(func() {
 		root, err := moduleRoot()
 		if err != nil {
-			bootstrap.err = err
+			b.err = err
 			return
 		}
-		out := filepath.Join(root, "build", "test", runtime.GOARCH, "bootstrap")
+		out := filepath.Join(root, "build", "test", goarch, "bootstrap")
 		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/proxy")
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-		bootstrap.out, bootstrap.err = cmd.CombinedOutput()
-		bootstrap.path = out
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+		b.out, b.err = cmd.CombinedOutput()
+		b.path = out
 	})
-	if bootstrap.err != nil {
-		t.Fatalf("building ./functions/proxy: %v\n%s", bootstrap.err, bootstrap.out)
+	if b.err != nil {
+		t.Fatalf("building ./functions/proxy for %s: %v\n%s", goarch, b.err, b.out)
 	}
-	return bootstrap.path
+	return b.path
 }
 
 // StartFunction runs the bootstrap under the emulator with env as its whole
@@ -59,8 +74,14 @@ func Bootstrap(t testing.TB) string {
 // loopback, and stops it when the test ends. Its output goes to the test log.
 func StartFunction(t testing.TB, env map[string]string) *twin.Emulator {
 	t.Helper()
+	return StartFunctionWith(t, env, Bootstrap(t), "")
+}
+
+// StartFunctionWith runs bin (through wrapper, when set, such as
+// qemu-aarch64-static for the arm64 artifact) under the emulator.
+func StartFunctionWith(t testing.TB, env map[string]string, bin, wrapper string) *twin.Emulator {
+	t.Helper()
 	rie := Binary(t, "aws-lambda-rie")
-	bin := Bootstrap(t)
 	vars := []string{"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir()}
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
@@ -69,7 +90,7 @@ func StartFunction(t testing.TB, env map[string]string) *twin.Emulator {
 	defer cancel()
 	w := testWriter{t}
 	e, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
-		RIE: rie, Bootstrap: bin, Env: vars, FunctionTimeout: 30 * time.Second, Stdout: w, Stderr: w,
+		RIE: rie, Bootstrap: bin, Wrapper: wrapper, Env: vars, FunctionTimeout: 30 * time.Second, Stdout: w, Stderr: w,
 	})
 	if err != nil {
 		t.Fatalf("starting the function under aws-lambda-rie: %v", err)

@@ -161,12 +161,21 @@ func newMatrix(t *testing.T) *matrix {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	// Wired as `s3proxy serve --lambda=inprocess` wires it.
+	// Wired as `s3proxy serve` wires it: in-process, or as the real
+	// bootstrap under the emulator (S3PROXY_TWIN_LAMBDA=process).
 	logger := lambdalog.New(t.Output(), slog.LevelWarn)
-	h := proxy.Wire(cfg, gw.AWSConfig(), logger, lambdalog.RequestID)
+	var invoker twin.Invoker
+	if peertest.ProcessMode() {
+		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"] = gw.AccessKeyID, gw.SecretAccessKey, region
+		env["S3PROXY_LOG_LEVEL"] = "warn"
+		invoker = peertest.StartFunction(t, env)
+	} else {
+		h := proxy.Wire(cfg, gw.AWSConfig(), logger, lambdalog.RequestID)
+		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+	}
 	alb := twin.New(twin.Options{
 		Config: cfg, Passthrough: true, Logger: logger, FunctionTimeout: 30 * time.Second,
-		Invoker: twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))},
+		Invoker: invoker,
 	})
 	srv := httptest.NewServer(alb)
 	t.Cleanup(srv.Close)

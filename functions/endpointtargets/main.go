@@ -1,0 +1,37 @@
+// Command endpointtargets is the Lambda behind the template's
+// Custom::EndpointTargets resource: it registers the S3 interface endpoint's
+// IPs in the ALB's IP target group. The logic is in pkg/endpointtargets; this
+// is wiring only.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/mediaisolation/s3proxy/pkg/endpointtargets"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	slog.SetDefault(logger)
+
+	// Loading the config reads the environment only: no network call at init.
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		logger.Error("load AWS config", "error", err)
+		os.Exit(1)
+	}
+	r := &endpointtargets.Reconciler{
+		EC2:    ec2.NewFromConfig(cfg),
+		ELB:    elbv2.NewFromConfig(cfg),
+		Logger: logger,
+	}
+	lambda.Start(cfn.LambdaWrap(endpointtargets.Guard(r.Handle, endpointtargets.DefaultMargin)))
+}

@@ -1,0 +1,496 @@
+"""Structural checks on the translated template.
+
+Each check takes the translated (plain CloudFormation) template and one set
+of parameter values, and raises AssertionError naming what is wrong. They are
+plain functions so that test_template.py can run them both on the real
+template (they must pass) and on deliberately broken copies (they must fail).
+"""
+
+import fnmatch
+import json
+import re
+
+from cfn_eval import ENDPOINT_REGIONAL, NO_VALUE, Evaluation
+
+ELB = "AWS::ElasticLoadBalancingV2::"
+
+# The contract of DESIGN.md §3: the function reads exactly these.
+ENV_CONTRACT = {
+    "S3PROXY_BUCKET", "S3PROXY_REGION", "S3PROXY_SIGNED_HOST", "S3PROXY_UPSTREAM_URL",
+    "S3PROXY_ENDPOINT_URL", "S3PROXY_REDIRECT_VIA", "S3PROXY_INLINE_MAX_BYTES",
+    "S3PROXY_REDIRECT_TTL", "S3PROXY_KEY_PREFIXES", "S3PROXY_ALLOWED_ORIGINS", "S3PROXY_LOG_LEVEL",
+}
+# The largest inline body whose base64 still fits the ALB's 1 MB response
+# (pkg/config MaxInline).
+MAX_INLINE = 725424
+
+# TLS 1.2+ ELB policies. Anything else (2016-08, TLS-1-1...) allows TLS 1.0/1.1.
+TLS12_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)")
+
+# The only S3 actions any role in the stack may be granted.
+S3_READS = {"s3:getobject", "s3:getobjectversion"}
+# Managed policies SAM attaches; neither grants anything on S3.
+KNOWN_MANAGED = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+}
+CUSTOM_RESOURCE_ACTIONS = {
+    "ec2:describevpcendpoints", "ec2:describenetworkinterfaces",
+    "elasticloadbalancing:describetargethealth",
+    "elasticloadbalancing:registertargets", "elasticloadbalancing:deregistertargets",
+}
+
+
+def one(items, what):
+    assert len(items) == 1, f"want exactly one {what}, found {len(items)}: {sorted(items)}"
+    return next(iter(items.items()))
+
+
+def listener(ev, port):
+    found = {k: v for k, v in ev.resources(ELB + "Listener").items()
+             if ev.resolve(v["Properties"]["Port"]) in (port, str(port))}
+    return one(found, f"listener on port {port}")
+
+
+def lambda_function(ev, logical_id):
+    fns = ev.resources("AWS::Lambda::Function")
+    assert logical_id in fns, f"no AWS::Lambda::Function {logical_id}"
+    return fns[logical_id]
+
+
+def is_ref(value, logical_id):
+    return value == {"Ref": logical_id}
+
+
+# ------------------------------------------------------------------ listeners
+
+def check_https_listener(template, params):
+    ev = Evaluation(template, params)
+    _, lst = listener(ev, 443)
+    p = ev.resolve(lst["Properties"])
+    assert p.get("Protocol") == "HTTPS", f"port 443 listener protocol is {p.get('Protocol')}"
+    assert p.get("Certificates") == [{"CertificateArn": ev.params["CertificateArn"]}], \
+        f"port 443 certificates are {p.get('Certificates')}"
+    policy = p.get("SslPolicy", "")
+    assert TLS12_POLICY.match(policy), f"SSL policy {policy!r} allows TLS below 1.2 (or is missing)"
+    assert template["Parameters"]["SslPolicy"]["Default"] == "ELBSecurityPolicy-TLS13-1-2-2021-06", \
+        "default SSL policy changed"
+    for allowed in template["Parameters"]["SslPolicy"].get("AllowedValues", []):
+        assert TLS12_POLICY.match(allowed), f"SslPolicy allows {allowed}, which is below TLS 1.2"
+
+
+def check_http_redirect(template, params):
+    ev = Evaluation(template, params)
+    http_id, lst = listener(ev, 80)
+    p = ev.resolve(lst["Properties"])
+    assert p.get("Protocol") == "HTTP", f"port 80 listener protocol is {p.get('Protocol')}"
+    actions = p.get("DefaultActions", [])
+    assert len(actions) == 1 and actions[0].get("Type") == "redirect", \
+        f"port 80 must only redirect, has {actions}"
+    rc = actions[0].get("RedirectConfig", {})
+    assert rc.get("Protocol") == "HTTPS" and str(rc.get("Port")) == "443", f"redirect goes to {rc}"
+    assert rc.get("StatusCode") in ("HTTP_301", "HTTP_302"), f"redirect status {rc.get('StatusCode')}"
+    rules = [r for r in ev.resources(ELB + "ListenerRule").values()
+             if is_ref(r["Properties"]["ListenerArn"], http_id)]
+    assert not rules, "the HTTP listener must have no rules: port 80 only redirects"
+
+
+def check_alb_attributes(template, params):
+    ev = Evaluation(template, params)
+    _, lb = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+    attrs = {a["Key"]: a["Value"] for a in ev.resolve(lb["Properties"]).get("LoadBalancerAttributes", [])}
+    assert attrs.get("routing.http.drop_invalid_header_fields.enabled") == "true", \
+        "ALB must drop invalid header fields"
+    idle = int(attrs.get("idle_timeout.timeout_seconds", 60))
+    timeout = int(lambda_function(ev, "ProxyFunction")["Properties"]["Timeout"])
+    assert idle >= 120, f"ALB idle timeout {idle}s is short for 20 MB part uploads"
+    assert timeout < idle, f"function timeout {timeout}s must be below the ALB idle timeout {idle}s"
+    want_logs = "true" if ev.params["AccessLogBucket"] else "false"
+    assert attrs.get("access_logs.s3.enabled") == want_logs, f"access logs enabled={attrs.get('access_logs.s3.enabled')}"
+    if ev.params["AccessLogBucket"]:
+        assert attrs.get("access_logs.s3.bucket") == ev.params["AccessLogBucket"], "access log bucket not set"
+
+
+# ------------------------------------------------------- Lambda target group
+
+def check_lambda_target_group(template, params):
+    ev = Evaluation(template, params)
+    tgs = {k: v for k, v in ev.resources(ELB + "TargetGroup").items()
+           if v["Properties"].get("TargetType") == "lambda"}
+    tg_id, tg = one(tgs, "lambda target group")
+    p = ev.resolve(tg["Properties"])
+    attrs = {a["Key"]: a["Value"] for a in p.get("TargetGroupAttributes", [])}
+    assert attrs.get("lambda.multi_value_headers.enabled") == "true", "multi-value headers must be on"
+    targets = tg["Properties"].get("Targets", [])
+    assert len(targets) == 1, f"lambda target group has {len(targets)} targets"
+    alias_ref = targets[0]["Id"]
+    aliases = ev.resources("AWS::Lambda::Alias")
+    assert isinstance(alias_ref, dict) and alias_ref.get("Ref") in aliases, \
+        f"the target must be the function's alias (AutoPublishAlias), is {alias_ref}"
+    alias = aliases[alias_ref["Ref"]]["Properties"]
+    assert is_ref(alias["FunctionName"], "ProxyFunction"), "the alias is not ProxyFunction's"
+
+    name = p.get("Name", "")
+    assert 1 <= len(name) <= 32, f"target group name {name!r} must be 1-32 characters"
+    perms = {k: v for k, v in ev.resources("AWS::Lambda::Permission").items()
+             if v["Properties"].get("Principal") == "elasticloadbalancing.amazonaws.com"}
+    perm_id, perm = one(perms, "ELB invoke permission")
+    assert perm["Properties"]["FunctionName"] == alias_ref, "the permission must be on the same alias"
+    depends = tg.get("DependsOn", [])
+    depends = [depends] if isinstance(depends, str) else depends
+    assert perm_id in depends, "the target group must DependsOn the invoke permission"
+    source = ev.resolve(perm["Properties"].get("SourceArn", ""))
+    arn = f"arn:aws:elasticloadbalancing:{ev.pseudo['AWS::Region']}:{ev.pseudo['AWS::AccountId']}:targetgroup/{name}/0123456789abcdef"
+    assert fnmatch.fnmatchcase(arn, source), f"permission SourceArn {source} does not match the group {arn}"
+    assert ev.resolve(perm["Properties"].get("SourceAccount")) == ev.pseudo["AWS::AccountId"], "no SourceAccount"
+
+
+# --------------------------------------------------------------- rule table
+
+def _strip_prefix(pattern, rewrites):
+    """Apply the url-rewrite regexes to a sample path under pattern; return
+    what was removed from its front."""
+    assert pattern.endswith("/*"), f"url-rewrite on a non-prefix pattern {pattern}"
+    sample = pattern[:-1] + "media-bucket/shots/a+b%20c.mov?X-Amz-Signature=abc&partNumber=2"
+    out = sample
+    for rw in rewrites:
+        regex = rw["Regex"]
+        replace = re.sub(r"\$(\d)", r"\\\1", rw["Replace"])
+        out = re.sub(regex, replace, out)
+    assert out != sample, f"url-rewrite {rewrites} leaves {sample} unchanged"
+    assert sample.endswith(out), f"url-rewrite turns {sample} into {out}: not a prefix strip"
+    return sample[: len(sample) - len(out)]
+
+
+def _host_name(value, env):
+    if value == env["S3PROXY_SIGNED_HOST"]:
+        return "signed"
+    if "https://" + value == env["S3PROXY_ENDPOINT_URL"]:
+        return "endpoint"
+    return f"unknown host {value!r}"
+
+
+def rule_table(template, params):
+    """The listener rule table the template deploys, in the shape of
+    `s3proxy rules`."""
+    ev = Evaluation(template, params)
+    https_id, https = listener(ev, 443)
+    env = ev.resolve(lambda_function(ev, "ProxyFunction")["Properties"]["Environment"]["Variables"])
+    targets = {}
+    for k, v in ev.resources(ELB + "TargetGroup").items():
+        targets[k] = {"lambda": "lambda", "ip": "endpoint"}.get(v["Properties"].get("TargetType"), "?")
+    targets_of = lambda tg: targets.get(tg.get("Ref") if isinstance(tg, dict) else None, f"unknown {tg}")
+
+    table = []
+    for logical_id, rule in ev.resources(ELB + "ListenerRule").items():
+        raw = rule["Properties"]
+        if not is_ref(raw["ListenerArn"], https_id):
+            continue
+        p = ev.resolve(raw)
+        entry = {"name": logical_id.removeprefix("ProxyRule").lower(), "priority": int(p["Priority"])}
+        for c in p.get("Conditions", []):
+            if c["Field"] == "path-pattern":
+                entry["pathPatterns"] = c["PathPatternConfig"]["Values"]
+            elif c["Field"] == "http-request-method":
+                entry["methods"] = c["HttpRequestMethodConfig"]["Values"]
+            else:
+                entry.setdefault("other", []).append(c["Field"])
+        actions = raw.get("Actions", [])
+        assert len(actions) == 1 and actions[0]["Type"] == "forward", f"{logical_id} actions {actions}"
+        entry["target"] = targets_of(actions[0]["TargetGroupArn"])
+        for t in p.get("Transforms", []):
+            if t["Type"] == "host-header-rewrite":
+                rw = t["HostHeaderRewriteConfig"]["Rewrites"]
+                assert len(rw) == 1 and rw[0]["Regex"] in ("^.*$", ".*"), f"{logical_id}: host rewrite must replace the whole host"
+                entry["hostRewrite"] = _host_name(rw[0]["Replace"], env)
+            elif t["Type"] == "url-rewrite":
+                pattern = entry.get("pathPatterns", ["?"])[0]
+                entry["stripPrefix"] = _strip_prefix(pattern, t["UrlRewriteConfig"]["Rewrites"])
+            else:
+                entry.setdefault("other", []).append(t["Type"])
+        table.append(entry)
+    actions = https["Properties"]["DefaultActions"]
+    assert len(actions) == 1 and actions[0]["Type"] == "forward", f"HTTPS default actions {actions}"
+    table.append({"name": "default", "priority": 0, "target": targets_of(actions[0]["TargetGroupArn"])})
+    return table
+
+
+def check_rule_table(template, params, routes):
+    """The deployed table equals `s3proxy rules`, with passthrough on and off."""
+    def key(r):
+        return (r["priority"] == 0, r["priority"])
+
+    with_pt = sorted(rule_table(template, dict(params, UploadPassthrough="true")), key=key)
+    without_pt = sorted(rule_table(template, dict(params, UploadPassthrough="false")), key=key)
+    names_without = {r["name"] for r in without_pt}
+    for r in with_pt:
+        if r["name"] not in names_without:
+            r["onlyWithPassthrough"] = True
+    assert all(r in with_pt for r in without_pt), \
+        f"rules differ between passthrough on and off beyond the passthrough rule:\n{without_pt}\n{with_pt}"
+    def present(v):  # `s3proxy rules` omits empty fields (omitempty)
+        return v is not None and v is not False and v != "" and v != []
+
+    want = sorted([{k: v for k, v in r.items() if present(v)} for r in routes], key=key)
+    assert with_pt == want, (
+        "template rules differ from `s3proxy rules`:\n template: "
+        + json.dumps(with_pt, indent=1) + "\n s3proxy:  " + json.dumps(want, indent=1))
+
+
+# --------------------------------------------------------------- conditions
+
+def check_visibility(template, params):
+    ev = Evaluation(template, params)
+    public = ev.params["Visibility"] == "public"
+    ga = {k: v["Type"] for k, v in ev.resources().items() if v["Type"].startswith("AWS::GlobalAccelerator::")}
+    if public:
+        types = set(ga.values())
+        assert {"AWS::GlobalAccelerator::Accelerator", "AWS::GlobalAccelerator::Listener",
+                "AWS::GlobalAccelerator::EndpointGroup"} <= types, f"public mode lacks the accelerator: {ga}"
+        _, lst = one({k: v for k, v in ev.resources("AWS::GlobalAccelerator::Listener").items()}, "GA listener")
+        lp = ev.resolve(lst["Properties"])
+        assert lp["Protocol"] == "TCP" and {"FromPort": 443, "ToPort": 443} in lp["PortRanges"], \
+            f"GA listener must be TCP 443: {lp}"
+        _, group = one(ev.resources("AWS::GlobalAccelerator::EndpointGroup"), "GA endpoint group")
+        ids = [e["EndpointId"] for e in group["Properties"]["EndpointConfigurations"]]
+        lb_id, _ = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+        assert ids == [{"Ref": lb_id}], f"GA must front the ALB, fronts {ids}"
+    else:
+        assert not ga, f"private mode must have no Global Accelerator resources: {ga}"
+    _, lb = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+    p = ev.resolve(lb["Properties"])
+    assert p["Scheme"] == ("internet-facing" if public else "internal"), f"scheme {p['Scheme']} in {ev.params['Visibility']} mode"
+    sg = ev.properties(lb["Properties"]["SecurityGroups"][0]["Ref"])
+    sources = {r["FromPort"]: r.get("CidrIp") for r in sg["SecurityGroupIngress"]}
+    want_source = "0.0.0.0/0" if public else ev.params["StudioCidr"]
+    assert sources == {443: want_source, 80: want_source}, f"ALB ingress {sources}, want 443 and 80 from {want_source}"
+
+
+def check_vpc_mode(template, params):
+    ev = Evaluation(template, params)
+    new = ev.params["ExistingVpcId"] == ""
+    public = ev.params["Visibility"] == "public"
+    vpcs = ev.resources("AWS::EC2::VPC")
+    subnets = ev.resources("AWS::EC2::Subnet")
+    igws = ev.resources("AWS::EC2::InternetGateway")
+    nats = ev.resources("AWS::EC2::NatGateway")
+    assert not nats, "the design has no NAT gateway"
+    if new:
+        assert len(vpcs) == 1, f"new-VPC mode must create one VPC, creates {len(vpcs)}"
+        assert len(subnets) == (4 if public else 2), f"{len(subnets)} subnets in new-VPC {ev.params['Visibility']} mode"
+        assert len(igws) == (1 if public else 0), f"{len(igws)} internet gateways in new-VPC {ev.params['Visibility']} mode"
+        vpc_value = f"<{next(iter(vpcs))}>"
+    else:
+        assert not vpcs and not subnets and not igws, "existing-VPC mode must not create network resources"
+        vpc_value = ev.params["ExistingVpcId"]
+    for logical_id, res in ev.resources().items():
+        vpc = res.get("Properties", {}).get("VpcId")
+        if vpc is not None:
+            assert ev.resolve(vpc) == vpc_value, f"{logical_id} is in VPC {ev.resolve(vpc)}, want {vpc_value}"
+    _, lb = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+    lb_subnets = ev.resolve(lb["Properties"]["Subnets"])
+    if not new:
+        want = ev.params["ExistingPublicSubnetIds" if public else "ExistingPrivateSubnetIds"]
+        assert lb_subnets == want, f"ALB subnets {lb_subnets}, want {want}"
+    assert len(lb_subnets) >= 2, "an ALB needs subnets in two AZs"
+    gateways = {k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                if v["Properties"].get("VpcEndpointType") == "Gateway"}
+    want_gateway = new or ev.params["CreateS3GatewayEndpoint"] == "true"
+    assert len(gateways) == (1 if want_gateway else 0), f"{len(gateways)} S3 gateway endpoints"
+    interfaces = {k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                  if v["Properties"].get("VpcEndpointType") == "Interface"}
+    assert len(interfaces) == 1, "there must be one S3 interface endpoint"
+    for logical_id in list(gateways) + list(interfaces):
+        p = ev.properties(logical_id)
+        assert p["ServiceName"] == f"com.amazonaws.{ev.pseudo['AWS::Region']}.s3", f"{logical_id} is not S3"
+        resources = {r for s in p["PolicyDocument"]["Statement"] for r in _as_list(s["Resource"])}
+        bucket = ev.params["BucketName"]
+        assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, \
+            f"{logical_id} policy must be limited to the bucket, covers {resources}"
+
+
+def check_rules_section(template, params):
+    """The template's Rules accept params, and refuse the broken variants."""
+    ev = Evaluation(template, params)
+    assert not ev.rule_failures(), f"valid parameters refused: {ev.rule_failures()}"
+    broken = []
+    if ev.params["Visibility"] == "public":
+        broken.append(dict(params, RedirectVia="endpoint"))
+    if ev.params["ExistingVpcId"]:
+        broken.append(dict(params, ExistingPrivateSubnetIds=""))
+    broken.append(dict(params, BucketRegion="ap-south-1"))
+    for p in broken:
+        assert Evaluation(template, p).rule_failures(), f"Rules accept a broken combination: {p}"
+
+
+# ---------------------------------------------------------------------- IAM
+
+def _as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def statements(ev):
+    """Every IAM statement attached to a role, as (role, statement)."""
+    out = []
+    for role_id, role in ev.resources("AWS::IAM::Role").items():
+        p = ev.resolve(role["Properties"])
+        for arn in p.get("ManagedPolicyArns", []):
+            assert arn in KNOWN_MANAGED, f"{role_id} has managed policy {arn}, which may grant S3 writes"
+        for pol in p.get("Policies", []):
+            out += [(role_id, s) for s in pol["PolicyDocument"]["Statement"]]
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for pol_id, pol in ev.resources(kind).items():
+            p = ev.resolve(pol["Properties"])
+            out += [(pol_id, s) for s in p["PolicyDocument"]["Statement"]]
+    return out
+
+
+def check_no_s3_writes(template, params):
+    ev = Evaluation(template, params)
+    for who, s in statements(ev):
+        if s.get("Effect") != "Allow":
+            continue
+        assert "NotAction" not in s, f"{who} uses NotAction, which grants everything else"
+        for action in _as_list(s["Action"]):
+            a = action.lower()
+            could_be_s3 = a == "*" or a.startswith("s3:") or fnmatch.fnmatchcase("s3:putobject", a)
+            if could_be_s3:
+                assert a in S3_READS, f"{who} is granted {action}: only s3:GetObject/GetObjectVersion are allowed"
+
+
+def check_proxy_role_scope(template, params):
+    ev = Evaluation(template, params)
+    fn = lambda_function(ev, "ProxyFunction")
+    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    bucket = ev.params["BucketName"]
+    prefixes = ev.params["KeyPrefixes"].split(",")
+    want = {f"arn:aws:s3:::{bucket}/{p}*" for p in prefixes}
+    got = set()
+    for who, s in statements(ev):
+        if who == role_id and any(a.lower().startswith("s3:") for a in _as_list(s["Action"])):
+            got |= set(_as_list(s["Resource"]))
+    assert got == want, f"proxy role reads {sorted(got)}, want {sorted(want)}"
+
+
+def check_custom_resource_role(template, params):
+    ev = Evaluation(template, params)
+    fn = lambda_function(ev, "EndpointTargetsFunction")
+    assert "VpcConfig" not in fn["Properties"], "the custom resource must reach AWS APIs: no VPC"
+    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = ev.resources("AWS::IAM::Role")[role_id]
+    for who, s in statements(ev):
+        if who != role_id:
+            continue
+        for action in _as_list(s["Action"]):
+            assert action.lower() in CUSTOM_RESOURCE_ACTIONS, f"custom-resource role is granted {action}"
+            if action.lower().endswith("registertargets"):
+                assert s["Resource"] == "<EndpointTargetGroup>", \
+                    f"{action} must be limited to the endpoint target group, is on {s['Resource']}"
+    _, cr = one({k: v for k, v in ev.resources().items() if v["Type"] == "Custom::EndpointTargets"}, "EndpointTargets")
+    p = cr["Properties"]
+    assert p["ServiceToken"] == {"Fn::GetAtt": ["EndpointTargetsFunction", "Arn"]}, "wrong service token"
+    assert is_ref(p["TargetGroupArn"], "EndpointTargetGroup"), "custom resource fills the wrong group"
+    assert int(p.get("ServiceTimeout", 3600)) <= 600, "ServiceTimeout must keep a failure from hanging an hour"
+    assert int(fn["Properties"]["Timeout"]) < int(p["ServiceTimeout"]), "function timeout must be below ServiceTimeout"
+    assert role["Type"] == "AWS::IAM::Role"
+
+
+# --------------------------------------------------------- endpoint targets
+
+def check_endpoint_target_group(template, params):
+    ev = Evaluation(template, params)
+    tgs = {k: v for k, v in ev.resources(ELB + "TargetGroup").items() if v["Properties"].get("TargetType") == "ip"}
+    _, tg = one(tgs, "IP target group")
+    p = ev.resolve(tg["Properties"])
+    assert p["Protocol"] == "HTTPS" and int(p["Port"]) == 443, f"IP target group is {p['Protocol']}:{p['Port']}"
+    codes = p.get("Matcher", {}).get("HttpCode", "200")
+    for status in (400, 403, 405):
+        assert _matches(codes, status), f"matcher {codes} rejects S3's {status} to a bare probe"
+    for status in (500, 503):
+        assert not _matches(codes, status), f"matcher {codes} accepts {status}"
+
+
+def _matches(codes, status):
+    for part in codes.split(","):
+        lo, _, hi = part.partition("-")
+        if int(lo) <= status <= int(hi or lo):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ function
+
+def check_proxy_function(template, params):
+    ev = Evaluation(template, params)
+    fn = lambda_function(ev, "ProxyFunction")
+    p = ev.resolve(fn["Properties"])
+    assert p["Runtime"] == "provided.al2023" and p["Handler"] == "bootstrap", f"runtime {p['Runtime']} / {p['Handler']}"
+    assert p["Architectures"] == [ev.params["Architecture"]], f"architectures {p['Architectures']}"
+    assert p["LoggingConfig"]["LogFormat"] == "JSON", "logs must be JSON"
+    group = fn["Properties"]["LoggingConfig"]["LogGroup"]
+    assert isinstance(group, dict) and "Ref" in group, "the function must log to its own log group"
+    assert ev.properties(group["Ref"]).get("RetentionInDays") == ev.params["LogRetentionDays"], "log group retention"
+    assert "VpcConfig" in p and p["VpcConfig"]["SubnetIds"], "the proxy function must be VPC-attached"
+    env = p["Environment"]["Variables"]
+    assert set(env) == ENV_CONTRACT, f"environment {sorted(env)} differs from the contract: {sorted(set(env) ^ ENV_CONTRACT)}"
+    bucket = ev.params["BucketName"]
+    signed = ev.params["SignedHost"] or f"{bucket}.s3.amazonaws.com"
+    endpoint_host = "bucket" + ENDPOINT_REGIONAL[1:]
+    want = {
+        "S3PROXY_BUCKET": bucket,
+        "S3PROXY_REGION": ev.params["BucketRegion"] or ev.pseudo["AWS::Region"],
+        "S3PROXY_SIGNED_HOST": signed,
+        "S3PROXY_UPSTREAM_URL": f"https://{signed}",
+        "S3PROXY_ENDPOINT_URL": f"https://{endpoint_host}",
+        "S3PROXY_REDIRECT_VIA": ev.params["RedirectVia"],
+        "S3PROXY_INLINE_MAX_BYTES": ev.params["InlineMaxBytes"],
+        "S3PROXY_REDIRECT_TTL": ev.params["RedirectTtl"],
+        "S3PROXY_KEY_PREFIXES": ev.params["KeyPrefixes"],
+        "S3PROXY_ALLOWED_ORIGINS": ev.params["AllowedOrigins"],
+        "S3PROXY_LOG_LEVEL": ev.params["LogLevel"],
+    }
+    assert env == want, f"environment\n got {env}\nwant {want}"
+    assert int(template["Parameters"]["InlineMaxBytes"]["MaxValue"]) <= MAX_INLINE, "InlineMaxBytes may exceed 1 MB after base64"
+    assert int(env["S3PROXY_INLINE_MAX_BYTES"]) <= MAX_INLINE
+    aliases = [a for a in ev.resources("AWS::Lambda::Alias").values() if is_ref(a["Properties"]["FunctionName"], "ProxyFunction")]
+    assert len(aliases) == 1 and aliases[0]["Properties"]["Name"] == "live", "ProxyFunction needs AutoPublishAlias live"
+
+
+# ------------------------------------------------------------ bucket policy
+
+def bucket_policy(template, params):
+    out = Evaluation(template, params).outputs()
+    assert "RecommendedBucketPolicy" in out, "no RecommendedBucketPolicy output"
+    text = out["RecommendedBucketPolicy"]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AssertionError(f"RecommendedBucketPolicy is not JSON ({e}):\n{text}") from None
+
+
+def check_bucket_policy(template, params):
+    ev = Evaluation(template, params)
+    policy = bucket_policy(template, params)
+    bucket = ev.params["BucketName"]
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    tls = by_sid["DenyInsecureTransport"]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, tls
+    assert set(tls["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, tls["Resource"]
+    reads = by_sid["DenyReadsOutsideProxyNetwork"]
+    assert reads["Effect"] == "Deny" and reads["Action"] == "s3:GetObject*", reads
+    want = [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
+    assert reads["Resource"] == want, f"policy protects {reads['Resource']}, want {want}"
+    cond = reads["Condition"]["StringNotEquals"]
+    vpc = ev.params["ExistingVpcId"] or "<Vpc>"
+    assert cond == {"aws:SourceVpc": vpc, "aws:SourceVpce": "<S3InterfaceEndpoint>"}, cond
+
+
+def check_outputs(template, params):
+    ev = Evaluation(template, params)
+    out = ev.outputs()
+    assert out["S3ProxyHostAddress"] == "https://" + ev.params["ProxyDomainName"], out["S3ProxyHostAddress"]
+    public = ev.params["Visibility"] == "public"
+    want = "<Accelerator.DnsName>" if public else "<LoadBalancer.DNSName>"
+    assert out["DnsNameToCname"] == want, f"CNAME target {out['DnsNameToCname']}, want {want}"
+    assert out["InterfaceEndpointDnsName"] == ENDPOINT_REGIONAL[2:], out["InterfaceEndpointDnsName"]
+    assert NO_VALUE not in out.values()

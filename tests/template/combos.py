@@ -1,0 +1,66 @@
+"""The four deployment shapes the template is tested in: Visibility ×
+new/existing VPC. Other parameters vary across them so that every check
+also meets non-default values.
+
+scripts/test-template.sh reads them from here, so the shell and the Python
+tests cannot drift apart:
+
+    python3 combos.py names                  one name per line
+    python3 combos.py args NAME              Key=Value arguments, NUL-separated
+    python3 combos.py param-file NAME PATH   cfn-lint --parameter-files JSON
+"""
+
+import json
+import os
+import sys
+
+COMMON = {
+    "BucketName": "media-bucket",
+    "ProxyDomainName": "s3-proxy.studio.example.com",
+    "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000",
+}
+EXISTING = {
+    "ExistingVpcId": "vpc-0123456789abcdef0",
+    "ExistingPrivateSubnetIds": "subnet-0aaaaaaaaaaaaaaa1,subnet-0aaaaaaaaaaaaaaa2",
+    "ExistingRouteTableIds": "rtb-0aaaaaaaaaaaaaaa1",
+}
+
+COMBOS = {
+    "private-new": dict(COMMON, KeyPrefixes="shotgun/"),
+    "public-new": dict(COMMON, Visibility="public", RedirectVia="proxy", UploadPassthrough="false",
+                       AccessLogBucket="studio-alb-logs"),
+    "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,o'brien/(1)/,a,b",
+                             SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64"),
+    "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
+                            ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
+                            CreateS3GatewayEndpoint="false", BucketRegion="eu-west-1", KeyPrefixes=""),
+}
+
+
+def parameter_file(name, template_path):
+    """CloudFormation's parameter-file shape. cfn-lint checks values against
+    the parameter types there, so list parameters must be JSON lists."""
+    from translate import load
+
+    types = {k: v.get("Type") for k, v in load(template_path)["Parameters"].items()}
+    return [
+        {"ParameterKey": k, "ParameterValue": v.split(",") if "List" in types[k] else v}
+        for k, v in COMBOS[name].items()
+    ]
+
+
+def main(argv):
+    if argv[1:] == ["names"]:
+        print("\n".join(COMBOS))
+    elif len(argv) == 3 and argv[1] == "args" and argv[2] in COMBOS:
+        sys.stdout.write("".join(f"{k}={v}\0" for k, v in COMBOS[argv[2]].items()))
+    elif len(argv) == 4 and argv[1] == "param-file" and argv[2] in COMBOS:
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(argv[3], "w", encoding="utf-8") as f:
+            json.dump(parameter_file(argv[2], os.path.join(root, "template.yaml")), f, indent=1)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -78,6 +78,8 @@ TWIN_SUITES := ./pkg/twin/ ./test/...
 test-go: tools
 	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
 	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_TWIN_LAMBDA=process $(GO) test -count=1 -timeout 30m $(TWIN_SUITES)
+	@echo "reference run: the signature suite against SeaweedFS"
+	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_S3_PEER=seaweedfs $(GO) test -count=1 -timeout 30m -run 'VersityGW' ./pkg/twin/
 
 test-template:
 	bash scripts/test-template.sh

@@ -119,7 +119,15 @@ func (a *ALB) reverseProxy(target *url.URL, host, strip string) *httputil.Revers
 			}
 			pr.Out.URL = &u
 			pr.Out.Host = host
-			pr.SetXForwarded()
+			// The ALB adds X-Forwarded-For, -Proto and -Port, and not
+			// X-Forwarded-Host: a server that trusts that header when
+			// checking signatures (SeaweedFS does) would otherwise check
+			// against the proxy's host instead of the one rewritten in.
+			if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+				pr.Out.Header["X-Forwarded-For"] = append(pr.In.Header.Values("X-Forwarded-For"), ip)
+			}
+			pr.Out.Header.Set("X-Forwarded-Proto", "http")
+			pr.Out.Header.Set("X-Forwarded-Port", localPort(pr.In, ""))
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			a.opts.Logger.Warn("target unreachable", "error", err.Error())

@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +79,7 @@ type vgwStack struct {
 
 func startVGW(t *testing.T) *peertest.S3 {
 	t.Helper()
-	return peertest.StartVersityGW(t, peertest.VersityGWOptions{
+	return peertest.StartPeer(t, peertest.VersityGWOptions{
 		Buckets: []string{vgwBucket}, Region: vgwRegion, VirtualDomain: "s3.amazonaws.com",
 	})
 }
@@ -830,6 +831,11 @@ func TestVersityGWKeys(t *testing.T) {
 		"Кириллица.txt",
 		"a//b",
 		"a/../b",
+	}
+	if os.Getenv(peertest.PeerEnv) == "seaweedfs" {
+		// SeaweedFS refuses to store a key with a ".." segment (400
+		// InvalidRequest); AWS stores it literally.
+		keys = keys[:len(keys)-1]
 	}
 	for i, key := range keys {
 		small := append([]byte("small:"+key+":"), vgwBytes(100, uint64(100+i))...)

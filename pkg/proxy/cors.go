@@ -82,7 +82,7 @@ func (h *Handler) keyOnly(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !h.cfg.AllowsKey(key) {
+	if !h.cfg.AllowsKey(key) || (len(h.cfg.KeyPrefixes) > 0 && dotSegment(key)) {
 		return key, s3error.ErrKeyNotAllowed
 	}
 	return key, nil

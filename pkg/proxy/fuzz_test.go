@@ -48,8 +48,13 @@ func FuzzContentRange(f *testing.F) {
 		if first < 0 || first > last {
 			t.Fatalf("%q parsed as %d-%d: first must be 0 ≤ first ≤ last", v, first, last)
 		}
-		if total < -1 {
-			t.Fatalf("%q parsed with total %d", v, total)
+		// RFC 9110 §14.4: "bytes" SP first-pos "-" last-pos "/" ( complete-length / "*" ),
+		// every number 1*DIGIT. A sign is not a digit: strconv.ParseInt's
+		// "+"/"-" must not get through, nor may a negative length pose as
+		// the "*" that -1 stands for.
+		if !fuzzContentRangeGrammar(v) || total < -1 {
+			t.Fatalf("contentRange accepted %q (→ %d-%d/%d), which is not a valid Content-Range: "+
+				"numbers must be plain digits and the complete length non-negative or \"*\"", v, first, last, total)
 		}
 		if total >= 0 && last >= total {
 			t.Fatalf("%q parsed as %d-%d/%d: last must be < total", v, first, last, total)
@@ -66,6 +71,32 @@ func FuzzContentRange(f *testing.F) {
 			t.Fatalf("%q → %q does not round-trip", v, canon)
 		}
 	})
+}
+
+// fuzzContentRangeGrammar reports whether v is "bytes D-D/D" or "bytes D-D/*"
+// with D one or more ASCII digits.
+func fuzzContentRangeGrammar(v string) bool {
+	digits := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	spec, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return false
+	}
+	rng, size, ok := strings.Cut(spec, "/")
+	if !ok {
+		return false
+	}
+	a, b, ok := strings.Cut(rng, "-")
+	return ok && digits(a) && digits(b) && (size == "*" || digits(size))
 }
 
 // fuzzPchar is what RFC 3986 allows in a path: pchar and '/'.

@@ -40,10 +40,23 @@ func (h *Handler) authorize(r *http.Request) (*signedRequest, error) {
 	if err := sr.auth.Check(h.now(), h.cfg.Region); err != nil {
 		return sr, err
 	}
-	if !h.cfg.AllowsKey(key) {
+	if !h.cfg.AllowsKey(key) || (len(h.cfg.KeyPrefixes) > 0 && dotSegment(key)) {
 		return sr, s3error.ErrKeyNotAllowed
 	}
 	return sr, nil
+}
+
+// dotSegment reports a "." or ".." path segment. S3 keeps such keys
+// literally, so "shotgun/../x" is a key under shotgun/; but a store or
+// client that resolves them would reach outside the prefix, so where
+// prefixes are the guard they are refused.
+func dotSegment(key string) bool {
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // read answers GET and HEAD with exactly one upstream request.
@@ -221,6 +234,10 @@ func contentRange(v string) (first, last, total int64, ok bool) {
 	if !found {
 		return 0, 0, 0, false
 	}
+	if !digits(a) || !digits(b) || (size != "*" && !digits(size)) {
+		// RFC 9110 §14.4: plain digits only; ParseInt would take signs.
+		return 0, 0, 0, false
+	}
 	var err1, err2, err3 error
 	first, err1 = strconv.ParseInt(a, 10, 64)
 	last, err2 = strconv.ParseInt(b, 10, 64)
@@ -232,4 +249,16 @@ func contentRange(v string) (first, last, total int64, ok bool) {
 		return 0, 0, 0, false
 	}
 	return first, last, total, true
+}
+
+func digits(s string) bool {
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

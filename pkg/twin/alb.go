@@ -45,7 +45,7 @@ type Options struct {
 	// S3PROXY_UPSTREAM_URL. In AWS they are different paths to S3 (the
 	// interface endpoint's ENIs, and the gateway endpoint for the function).
 	PassthroughURL *url.URL
-	Invoker     Invoker
+	Invoker        Invoker
 	// FunctionTimeout bounds each invocation, as the function's Timeout does.
 	FunctionTimeout time.Duration
 	Logger          *slog.Logger

@@ -75,7 +75,7 @@ test: deps tools lint test-go test-template
 # Every package, then the twin suites again with the function as the real
 # bootstrap under the Lambda Runtime Interface Emulator.
 TWIN_SUITES := ./pkg/twin/ ./test/...
-test-go: tools
+test-go: tools deps
 	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
 	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_TWIN_LAMBDA=process $(GO) test -count=1 -timeout 30m $(TWIN_SUITES)
 	@echo "reference run: the signature suite against SeaweedFS"

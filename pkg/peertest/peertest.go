@@ -53,9 +53,9 @@ func Binary(t testing.TB, name string) string {
 	}
 	tried = append(tried, "$PATH")
 	if os.Getenv(EnvRequirePeers) == "1" {
-		t.Fatalf("peertest: %s not found (tried %v) and %s=1; run `make tools`", name, tried, EnvRequirePeers)
+		t.Fatalf("peertest: %s not found (tried %v) and %s=1; run `make tools deps`", name, tried, EnvRequirePeers)
 	}
-	t.Skipf("peertest: %s not found (tried %v); run `make tools`, or set %s=1 to make this a failure", name, tried, EnvRequirePeers)
+	t.Skipf("peertest: %s not found (tried %v); run `make tools deps`, or set %s=1 to make this a failure", name, tried, EnvRequirePeers)
 	return ""
 }
 

@@ -494,3 +494,285 @@ def check_outputs(template, params):
     assert out["DnsNameToCname"] == want, f"CNAME target {out['DnsNameToCname']}, want {want}"
     assert out["InterfaceEndpointDnsName"] == ENDPOINT_REGIONAL[2:], out["InterfaceEndpointDnsName"]
     assert NO_VALUE not in out.values()
+
+
+# --------------------------------------------------------------- monitoring
+
+# pkg/emf: the namespace and the decisions the function records.
+EMF_NAMESPACE = "S3Proxy"
+DECISIONS = ("ping", "preflight", "inline", "redirect", "relay", "denied", "error")
+# The requests the proxy judges: the denied rate is a share of these. Ping
+# and preflight cannot be denied, and uptime probes would dilute the share.
+JUDGED = {"inline", "redirect", "relay", "denied", "error"}
+
+
+def _monitored(ev):
+    """Placeholders the evaluator gives the names alarms and widgets use."""
+    lb_id, _ = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+    by_type = {}
+    for k, v in ev.resources(ELB + "TargetGroup").items():
+        by_type.setdefault(v["Properties"].get("TargetType"), []).append(k)
+    assert len(by_type.get("lambda", [])) == 1 and len(by_type.get("ip", [])) == 1, f"target groups {by_type}"
+    return {
+        "lb": f"<{lb_id}.LoadBalancerFullName>",
+        "fn_tg": f"<{by_type['lambda'][0]}.TargetGroupFullName>",
+        "ip_tg": f"<{by_type['ip'][0]}.TargetGroupFullName>",
+        "fn": "<ProxyFunction>",
+        "bucket": ev.params["BucketName"],
+    }
+
+
+def required_alarms(ev):
+    """(namespace, metric, dimensions) of every single-metric alarm the
+    stack must have (issue 5, §3)."""
+    m = _monitored(ev)
+    return [
+        ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": m["lb"]}),
+        ("AWS/ApplicationELB", "LambdaUserError", {"LoadBalancer": m["lb"], "TargetGroup": m["fn_tg"]}),
+        ("AWS/ApplicationELB", "LambdaInternalError", {"LoadBalancer": m["lb"], "TargetGroup": m["fn_tg"]}),
+        ("AWS/Lambda", "Errors", {"FunctionName": m["fn"]}),
+        ("AWS/Lambda", "Throttles", {"FunctionName": m["fn"]}),
+        ("AWS/ApplicationELB", "UnHealthyHostCount", {"LoadBalancer": m["lb"], "TargetGroup": m["ip_tg"]}),
+        ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", {"LoadBalancer": m["lb"], "TargetGroup": m["fn_tg"]}),
+    ]
+
+
+def _dims(dimensions):
+    return {d["Name"]: d["Value"] for d in dimensions or []}
+
+
+_MATH_TOKENS = re.compile(r"^[A-Za-z0-9_ ().,+*/<>=-]+$")
+
+
+def evaluate_math(queries, values):
+    """Evaluate an alarm's metric math for one period, as CloudWatch would
+    for the small vocabulary used here (+ - * /, comparisons, IF, FILL).
+    values maps metric ids to a number, or None when the metric has no
+    datapoint. Returns the ReturnData query's value."""
+    by_id = {q["Id"]: q for q in queries}
+    returned = [q for q in queries if q.get("ReturnData", True)]
+    assert len(returned) == 1, f"an alarm returns exactly one series, this returns {len(returned)}"
+
+    def fill(v, default):
+        return default if v is None else v
+
+    def if_(cond, yes, no):
+        return yes if cond else no
+
+    def value(qid, seen=()):
+        assert qid in by_id, f"metric math refers to unknown id {qid!r}"
+        assert qid not in seen, f"metric math cycle through {qid}"
+        q = by_id[qid]
+        if "MetricStat" in q:
+            return values.get(qid)
+        expr = q["Expression"]
+        assert _MATH_TOKENS.match(expr), f"unexpected characters in {expr!r}"
+        names = set(re.findall(r"\b[a-z][A-Za-z0-9_]*\b", expr))
+        scope = {n: value(n, seen + (qid,)) for n in names}
+        py = re.sub(r"\bFILL\(", "fill(", re.sub(r"\bIF\(", "if_(", expr))
+        # Both IF branches are evaluated here; CloudWatch yields no value
+        # where a division is by zero, and so does this.
+        try:
+            return eval(py, {"__builtins__": {}}, dict(scope, fill=fill, if_=if_))  # noqa: S307 (own template text)
+        except ZeroDivisionError:
+            return None
+        except TypeError as e:
+            raise AssertionError(f"{qid} = {expr} fails when a metric has no datapoint ({e}): use FILL") from None
+
+    return value(returned[0]["Id"])
+
+
+def _alarms_breach(alarm, values):
+    v = evaluate_math(alarm["Metrics"], values)
+    if v is None:
+        return False
+    t = float(alarm["Threshold"])
+    return {
+        "GreaterThanThreshold": v > t, "GreaterThanOrEqualToThreshold": v >= t,
+        "LessThanThreshold": v < t, "LessThanOrEqualToThreshold": v <= t,
+    }[alarm["ComparisonOperator"]]
+
+
+# (description, requests per decision in one period or None for no
+# datapoint, whether the denied-rate alarm must breach).
+DENIED_RATE_CASES = [
+    ("half of busy traffic denied", {"denied": 50, "inline": 30, "redirect": 20}, True),
+    ("a tenth and a half denied, some metrics without data",
+     {"denied": 15, "inline": 85, "redirect": None, "relay": None, "error": None}, True),
+    ("5% denied", {"denied": 5, "inline": 45, "redirect": 30, "relay": 10, "error": 10}, False),
+    ("many denials, but a small share of heavy traffic", {"denied": 30, "inline": 700, "redirect": 270}, False),
+    ("a quiet period, mostly denied", {"denied": 3, "inline": 5}, False),
+    ("no denials at all", {"denied": None, "inline": 400, "redirect": 100}, False),
+]
+
+
+def check_alarms(template, params):
+    ev = Evaluation(template, params)
+    topics = sorted(ev.resources("AWS::SNS::Topic"))
+    assert len(topics) == 1, f"want one SNS topic for the alarms, found {topics}"
+    topic_ref = {"Ref": topics[0]}
+
+    subs = ev.resources("AWS::SNS::Subscription")
+    email = ev.params["AlarmEmail"]
+    if email:
+        _, sub = one(subs, "e-mail subscription when AlarmEmail is set")
+        p = ev.resolve(sub["Properties"])
+        assert p.get("Protocol") == "email" and p.get("Endpoint") == email, f"subscription {p}, want email to {email}"
+        assert sub["Properties"]["TopicArn"] == topic_ref, "the subscription is not on the alarm topic"
+    else:
+        assert not subs, f"AlarmEmail is empty, yet subscriptions exist: {sorted(subs)}"
+
+    alarms = ev.resources("AWS::CloudWatch::Alarm")
+    assert alarms, "no CloudWatch alarms"
+    for logical_id, alarm in alarms.items():
+        raw = alarm["Properties"]
+        assert raw.get("AlarmActions") == [topic_ref], f"{logical_id} AlarmActions {raw.get('AlarmActions')}, want the topic"
+        assert raw.get("OKActions") == [topic_ref], f"{logical_id} OKActions {raw.get('OKActions')}, want the topic"
+        assert raw.get("TreatMissingData") in ("notBreaching", "breaching", "ignore", "missing"), \
+            f"{logical_id} leaves TreatMissingData to the default"
+        assert raw.get("ActionsEnabled", True) is True, f"{logical_id} has its actions disabled"
+        assert "docs/operate.md" in ev.resolve(raw.get("AlarmDescription", "")), \
+            f"{logical_id} description does not point at the runbook"
+
+    single = {}
+    for logical_id, alarm in alarms.items():
+        p = ev.resolve(alarm["Properties"])
+        if "MetricName" in p:
+            key = (p.get("Namespace"), p["MetricName"], json.dumps(_dims(p.get("Dimensions")), sort_keys=True))
+            single.setdefault(key, []).append(logical_id)
+    for namespace, metric, dims in required_alarms(ev):
+        key = (namespace, metric, json.dumps(dims, sort_keys=True))
+        found = single.get(key, [])
+        assert len(found) == 1, f"want one alarm on {namespace} {metric} {dims}, found {found}; alarms on {sorted(single)}"
+
+    check_denied_rate_alarm(ev, alarms)
+
+
+def check_denied_rate_alarm(ev, alarms):
+    m = _monitored(ev)
+    math = {k: ev.resolve(v["Properties"]) for k, v in alarms.items() if "Metrics" in v["Properties"]}
+    denied = {}
+    for logical_id, p in math.items():
+        for q in p["Metrics"]:
+            metric = q.get("MetricStat", {}).get("Metric", {})
+            if metric.get("MetricName") == "Requests" and _dims(metric.get("Dimensions")).get("Decision") == "denied":
+                denied[logical_id] = p
+    logical_id, alarm = one(denied, "alarm on the denied decision")
+    decisions = {}
+    for q in alarm["Metrics"]:
+        if "MetricStat" not in q:
+            continue
+        metric = q["MetricStat"]["Metric"]
+        dims = _dims(metric.get("Dimensions"))
+        assert metric.get("Namespace") == EMF_NAMESPACE and metric.get("MetricName") == "Requests", \
+            f"{logical_id} uses {metric.get('Namespace')} {metric.get('MetricName')}"
+        assert dims.get("Bucket") == m["bucket"] and set(dims) == {"Bucket", "Decision"}, \
+            f"{logical_id} dimensions {dims}: the function records Bucket={m['bucket']} and Decision"
+        assert q["MetricStat"].get("Stat") == "Sum", f"{logical_id} {q['Id']} must Sum request counts"
+        decisions[dims["Decision"]] = q["Id"]
+    assert set(decisions) == JUDGED, f"{logical_id} is a share of {sorted(decisions)}, want {sorted(JUDGED)}"
+    for name, counts, want in DENIED_RATE_CASES:
+        values = {decisions[d]: counts.get(d) for d in decisions}
+        got = _alarms_breach(alarm, values)
+        assert got == want, f"{logical_id} {'breaches' if got else 'does not breach'} for {name} {counts}"
+
+
+def _metric_rows(widget):
+    """A metric widget's rows as (namespace, name, dimensions, options), or
+    (None, None, {}, options) for an expression. Rows must be written out
+    in full: no "." shorthand."""
+    props = widget["properties"]
+    out = []
+    for row in props.get("metrics", []):
+        options = row[-1] if row and isinstance(row[-1], dict) else {}
+        parts = row[:-1] if options else row
+        if not parts:
+            assert "expression" in options, f"metric row {row} is neither a metric nor an expression"
+            out.append((None, None, {}, options))
+            continue
+        assert all(isinstance(x, str) and x not in (".", "..", "...") for x in parts), f"abbreviated metric row {row}"
+        assert len(parts) >= 2 and len(parts) % 2 == 0, f"metric row {row} is not namespace, name, then dimension pairs"
+        dims = dict(zip(parts[2::2], parts[3::2]))
+        out.append((parts[0], parts[1], dims, dict(options, stat=options.get("stat", props.get("stat", "Average")))))
+    return out
+
+
+def dashboard_body(template, params):
+    ev = Evaluation(template, params)
+    _, dash = one(ev.resources("AWS::CloudWatch::Dashboard"), "dashboard")
+    text = ev.resolve(dash["Properties"]["DashboardBody"])
+    assert isinstance(text, str), "DashboardBody must be a string"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AssertionError(f"the dashboard body is not JSON after substitution ({e})") from None
+
+
+def check_dashboard(template, params):
+    ev = Evaluation(template, params)
+    m = _monitored(ev)
+    body = dashboard_body(template, params)
+    widgets = body.get("widgets", [])
+    assert widgets, "the dashboard has no widgets"
+    rows = []
+    for w in widgets:
+        assert w.get("type") in ("metric", "text", "alarm", "log"), f"widget type {w.get('type')}"
+        assert 0 <= w.get("x", 0) and w.get("x", 0) + w.get("width", 6) <= 24, f"widget off the 24-column grid: {w}"
+        if w["type"] in ("metric", "log"):
+            assert w["properties"].get("region") == ev.pseudo["AWS::Region"], \
+                f"widget {w['properties'].get('title')} is in region {w['properties'].get('region')}"
+        if w["type"] == "metric":
+            widget_rows = _metric_rows(w)
+            rows += [(w, *r) for r in widget_rows]
+            ids = {r[3]["id"] for r in widget_rows if "id" in r[3]}
+            for r in widget_rows:
+                for name in re.findall(r"\b[a-z][A-Za-z0-9_]*\b", r[3].get("expression", "")):
+                    assert name in ids, f"expression {r[3]['expression']} refers to unknown id {name}"
+
+    emf = [r for r in rows if r[1] == EMF_NAMESPACE]
+    assert emf, f"the dashboard shows nothing from namespace {EMF_NAMESPACE}"
+    for _, _, name, dims, _ in emf:
+        assert dims.get("Bucket") == m["bucket"], f"{name} row for bucket {dims.get('Bucket')}, want {m['bucket']}"
+        assert set(dims) in ({"Bucket", "Decision"}, {"Bucket", "UpstreamStatusClass"}), f"{name} dimensions {sorted(dims)}"
+
+    def decisions_in(widget, metric):
+        return {d["Decision"] for w, ns, name, d, _ in emf if w is widget and name == metric}
+
+    by_decision = [w for w in widgets if w["type"] == "metric" and decisions_in(w, "Requests") >= set(DECISIONS)]
+    assert by_decision, f"no widget shows Requests for every decision {DECISIONS}"
+    assert all(o["stat"] == "Sum" for w, _, name, _, o in emf if w is by_decision[0] and name == "Requests"), \
+        "requests by decision must be summed"
+    latency = {}
+    for _, _, name, dims, o in emf:
+        if name == "UpstreamLatency":
+            latency.setdefault(dims.get("Decision"), set()).add(o["stat"])
+    assert latency, "upstream latency is not shown"
+    for decision, stats in latency.items():
+        assert {"p50", "p99"} <= stats, f"upstream latency of {decision} shown as {sorted(stats)}, want p50 and p99"
+    assert any(name == "InlineBytes" for _, _, name, _, _ in emf), "inline bytes are not shown"
+
+    alb = {(name, json.dumps(d, sort_keys=True)) for _, ns, name, d, _ in rows if ns == "AWS/ApplicationELB"}
+    for name in ("HTTPCode_ELB_4XX_Count", "HTTPCode_ELB_5XX_Count"):
+        assert (name, json.dumps({"LoadBalancer": m["lb"]}, sort_keys=True)) in alb, f"{name} of the load balancer is not shown"
+    trt = json.dumps({"LoadBalancer": m["lb"], "TargetGroup": m["fn_tg"]}, sort_keys=True)
+    assert ("TargetResponseTime", trt) in alb, "the function's target response time is not shown"
+
+    shown = {a for w in widgets if w["type"] == "alarm" for a in w["properties"].get("alarms", [])}
+    want = {f"<{k}.Arn>" for k in ev.resources("AWS::CloudWatch::Alarm")}
+    assert want <= shown, f"alarms missing from the dashboard: {sorted(want - shown)}"
+    for w in widgets:
+        if w["type"] == "log":
+            query = w["properties"]["query"]
+            assert query.startswith("SOURCE '<ProxyLogGroup>'"), f"log widget queries {query[:40]}"
+
+
+def check_monitoring_outputs(template, params):
+    ev = Evaluation(template, params)
+    out = ev.outputs()
+    dash_id, _ = one(ev.resources("AWS::CloudWatch::Dashboard"), "dashboard")
+    topic_id, _ = one(ev.resources("AWS::SNS::Topic"), "SNS topic")
+    assert out.get("AlarmTopicArn") == f"<{topic_id}>", f"AlarmTopicArn output {out.get('AlarmTopicArn')}"
+    assert out.get("DashboardName") == f"<{dash_id}>", f"DashboardName output {out.get('DashboardName')}"
+    region = ev.pseudo["AWS::Region"]
+    want = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/<{dash_id}>"
+    assert out.get("DashboardUrl") == want, f"DashboardUrl {out.get('DashboardUrl')}, want {want}"

@@ -28,9 +28,10 @@ EXISTING = {
 COMBOS = {
     "private-new": dict(COMMON, KeyPrefixes="shotgun/"),
     "public-new": dict(COMMON, Visibility="public", RedirectVia="proxy", UploadPassthrough="false",
-                       AccessLogBucket="studio-alb-logs"),
+                       AccessLogBucket="studio-alb-logs", AlarmEmail="media-ops@studio.example.com"),
     "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,o'brien/(1)/,a,b",
-                             SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64"),
+                             SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64",
+                             AlarmEmail="ops+s3proxy@studio.example.com"),
     "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
                             ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
                             CreateS3GatewayEndpoint="false", BucketRegion="eu-west-1", KeyPrefixes=""),

@@ -13,12 +13,14 @@ import copy
 import functools
 import json
 import os
+import re
 import shlex
 import subprocess
 import tomllib
 import unittest
 
 import checks
+from cfn_eval import STACK_NAME, Evaluation
 from combos import COMBOS
 from translate import load, translate
 
@@ -41,6 +43,9 @@ CHECKS = [
     checks.check_proxy_function,
     checks.check_bucket_policy,
     checks.check_outputs,
+    checks.check_alarms,
+    checks.check_dashboard,
+    checks.check_monitoring_outputs,
 ]
 
 
@@ -130,6 +135,55 @@ class TestStructure(unittest.TestCase):
                 checks.check_bucket_policy(translated("private-new"), params)
                 checks.check_proxy_role_scope(translated("private-new"), params)
 
+    def test_alarm_email_toggles_the_subscription(self):
+        for email in ["", "ops@studio.example.com"]:
+            for combo in ("private-new", "public-existing"):
+                with self.subTest(combo=combo, email=email):
+                    params = dict(COMBOS[combo], AlarmEmail=email)
+                    checks.check_alarms(translated(combo), params)
+                    subs = Evaluation(translated(combo), params).resources("AWS::SNS::Subscription")
+                    self.assertEqual(len(subs), 1 if email else 0)
+
+
+class TestDocs(unittest.TestCase):
+    """The operator docs name what the template and the CLI really have."""
+
+    @staticmethod
+    def read(path):
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            return f.read()
+
+    def test_every_alarm_has_a_runbook_entry(self):
+        operate = self.read("docs/operate.md")
+        ev = Evaluation(translated("private-existing"), COMBOS["private-existing"])
+        for logical_id in ev.resources("AWS::CloudWatch::Alarm"):
+            with self.subTest(alarm=logical_id):
+                p = ev.properties(logical_id)
+                slug = p["AlarmName"].removeprefix(STACK_NAME + "-")
+                self.assertNotEqual(slug, p["AlarmName"], "alarm names start with the stack name")
+                self.assertIn(f'"{slug}"', p["AlarmDescription"], "the description names its runbook entry")
+                self.assertIn(f"`{slug}`", operate, "docs/operate.md has no runbook entry")
+
+    def test_every_output_is_in_the_deploy_guide(self):
+        deploy = self.read("docs/deploy.md")
+        for name in load(TEMPLATE)["Outputs"]:
+            with self.subTest(output=name):
+                self.assertIn(f"`{name}`", deploy)
+
+    def test_check_flags_match_the_cli(self):
+        out = subprocess.run(["go", "run", "./cmd/s3proxy", "check", "-h"], cwd=ROOT,
+                             capture_output=True, text=True)
+        flags = set(re.findall(r"^  -([a-z0-9-]+)", out.stderr + out.stdout, re.M))
+        self.assertIn("url", flags, f"cannot read the flags from `s3proxy check -h`:\n{out.stderr}")
+        deploy = self.read("docs/deploy.md")
+        documented = set(re.findall(r"^\| `--([a-z0-9-]+)` \|", deploy, re.M))
+        self.assertEqual(documented, flags, "the flag table in docs/deploy.md differs from `s3proxy check -h`")
+        for path in ("docs/deploy.md", "docs/operate.md", "README.md"):
+            text = self.read(path).replace("\\\n", " ")
+            for command in re.findall(r"s3proxy check\b[^\n`]*", text):
+                with self.subTest(doc=path, command=command):
+                    self.assertLessEqual(set(re.findall(r"--([a-z0-9-]+)", command)), flags)
+
 
 # Mutations: (name, combo, check, change). Each change breaks exactly what
 # its check guards; the check must pass before and fail after.
@@ -153,6 +207,19 @@ def _proxy_statements(t):
 
 def _transforms(t, rule):
     return _props(t, rule)["Transforms"]
+
+
+def _dashboard_edit(old, new, count=1):
+    """A change to the dashboard's !Sub text; fails loudly if old is gone."""
+    def change(t):
+        body = _props(t, "Dashboard")["DashboardBody"]
+        assert body["Fn::Sub"].count(old) >= count, f"dashboard text {old!r} not found"
+        body["Fn::Sub"] = body["Fn::Sub"].replace(old, new, count)
+    return change
+
+
+def _denied_query(t, qid):
+    return next(q for q in _props(t, "DeniedRateAlarm")["Metrics"] if q["Id"] == qid)
 
 
 MUTATIONS = [
@@ -213,6 +280,59 @@ MUTATIONS = [
          0, t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"][0].replace('"aws:SourceVpc":"${TheVpc}",', ""))),
     ("CNAME target is the ALB in public mode", "public-new", checks.check_outputs,
      lambda t: t["Outputs"]["DnsNameToCname"].update(Value={"Fn::GetAtt": ["LoadBalancer", "DNSName"]})),
+    # alarms
+    ("no ALB 5xx alarm", "private-new", checks.check_alarms,
+     lambda t: t["Resources"].pop("LoadBalancer5xxAlarm")),
+    ("LambdaUserError watched without its target group", "public-new", checks.check_alarms,
+     lambda t: _props(t, "LambdaUserErrorAlarm")["Dimensions"].pop(1)),
+    ("unhealthy hosts counted in the function's group", "private-existing", checks.check_alarms,
+     lambda t: _props(t, "EndpointUnhealthyAlarm")["Dimensions"][1].update(
+         Value={"Fn::GetAtt": ["LambdaTargetGroup", "TargetGroupFullName"]})),
+    ("throttles looked for in the ALB namespace", "private-new", checks.check_alarms,
+     lambda t: _props(t, "ProxyFunctionThrottlesAlarm").update(Namespace="AWS/ApplicationELB")),
+    ("errors alarm on another function", "public-existing", checks.check_alarms,
+     lambda t: _props(t, "ProxyFunctionErrorsAlarm")["Dimensions"][0].update(Value={"Ref": "EndpointTargetsFunction"})),
+    ("an alarm that never says OK", "private-new", checks.check_alarms,
+     lambda t: _props(t, "ProxyFunctionErrorsAlarm").pop("OKActions")),
+    ("an alarm notifying another topic", "private-new", checks.check_alarms,
+     lambda t: _props(t, "LambdaInternalErrorAlarm").update(AlarmActions=["arn:aws:sns:eu-west-1:123456789012:elsewhere"])),
+    ("missing data left to the default", "public-new", checks.check_alarms,
+     lambda t: _props(t, "ProxyTarget5xxAlarm").pop("TreatMissingData")),
+    ("e-mail subscription without AlarmEmail", "private-new", checks.check_alarms,
+     lambda t: _res(t, "AlarmEmailSubscription").pop("Condition")),
+    ("e-mail subscription to another address", "public-new", checks.check_alarms,
+     lambda t: _props(t, "AlarmEmailSubscription").update(Endpoint="someone@elsewhere.example")),
+    ("denied alarm is a plain count", "private-new", checks.check_alarms,
+     lambda t: _denied_query(t, "rate").update(Expression="FILL(denied, 0)")),
+    ("denied share counts pings", "private-new", checks.check_alarms,
+     lambda t: _denied_query(t, "errored")["MetricStat"]["Metric"]["Dimensions"][1].update(Value="ping")),
+    ("denied share without the volume floor", "private-existing", checks.check_alarms,
+     lambda t: _denied_query(t, "rate").update(Expression="100 * FILL(denied, 0) / judged")),
+    ("denied share undefined when a decision has no data", "private-new", checks.check_alarms,
+     lambda t: _denied_query(t, "judged").update(Expression="inlined + redirected + relayed + denied + errored")),
+    ("denied share of another bucket", "public-existing", checks.check_alarms,
+     lambda t: _denied_query(t, "denied")["MetricStat"]["Metric"]["Dimensions"][0].update(Value="other-bucket")),
+    # dashboard
+    ("dashboard body is not JSON", "private-new", checks.check_dashboard,
+     _dashboard_edit('"widgets": [', '"widgets" [')),
+    ("dashboard misses the relay decision", "public-new", checks.check_dashboard,
+     _dashboard_edit('"Decision", "relay", {"label": "relay"}', '"Decision", "inline", {"label": "relay"}')),
+    ("dashboard reads another namespace", "private-existing", checks.check_dashboard,
+     _dashboard_edit('"S3Proxy"', '"s3proxy"', count=3)),
+    ("dashboard shows latency without p99", "private-new", checks.check_dashboard,
+     _dashboard_edit('"stat": "p99", "label": "inline p99"', '"stat": "p90", "label": "inline p90"')),
+    ("dashboard shows another bucket", "public-existing", checks.check_dashboard,
+     _dashboard_edit('"Bucket", "${BucketName}", "Decision", "inline"', '"Bucket", "media", "Decision", "inline"')),
+    ("dashboard without the ALB 5xx", "private-new", checks.check_dashboard,
+     _dashboard_edit('"HTTPCode_ELB_5XX_Count"', '"HTTPCode_ELB_502_Count"')),
+    ("dashboard in another region", "private-new", checks.check_dashboard,
+     _dashboard_edit('"region": "${AWS::Region}"', '"region": "us-east-1"')),
+    ("alarm widget misses an alarm", "public-new", checks.check_dashboard,
+     _dashboard_edit('"${DeniedRateAlarm.Arn}"', '"${ProxyTarget5xxAlarm.Arn}"')),
+    ("log widget reads another log group", "private-new", checks.check_dashboard,
+     _dashboard_edit("SOURCE '${ProxyLogGroup}'", "SOURCE '/aws/lambda/other'")),
+    ("dashboard URL for another region", "private-new", checks.check_monitoring_outputs,
+     lambda t: t["Outputs"]["DashboardUrl"].update(Value={"Fn::Sub": "https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/${Dashboard}"})),
 ]
 
 RULE_MUTATIONS = [

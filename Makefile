@@ -19,7 +19,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0
 
 .PHONY: all build build-ProxyFunction build-EndpointTargetsFunction run test \
-	test-go test-template lint tools deps bench fuzz clean
+	test-go test-template lint tools deps bench fuzz load clean
 
 all: build
 
@@ -87,6 +87,11 @@ test-template:
 bench:
 	mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/... | tee build/bench.txt
+
+# The load run, relay comparison and cold start (minutes; not in `make test`,
+# which runs the smoke version). Summaries land in build/load/.
+load: tools deps
+	bash scripts/load.sh
 
 # Each fuzz target for FUZZTIME, one after another.
 FUZZTIME ?= 30s

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -56,11 +57,18 @@ func BootstrapFor(t testing.TB, goarch string) string {
 			b.err = err
 			return
 		}
+		// Test binaries of several packages build at once, and another may
+		// be running the file: build beside it and rename into place, so
+		// a running bootstrap keeps its inode and no reader sees half a
+		// file.
 		out := filepath.Join(root, "build", "test", goarch, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/proxy")
+		tmp := out + "." + strconv.Itoa(os.Getpid())
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", tmp, "./functions/proxy")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-		b.out, b.err = cmd.CombinedOutput()
+		if b.out, b.err = cmd.CombinedOutput(); b.err == nil {
+			b.err = os.Rename(tmp, out)
+		}
 		b.path = out
 	})
 	if b.err != nil {

@@ -2,6 +2,8 @@ package peertest
 
 import (
 	"context"
+	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaisolation/s3proxy/pkg/albhttp"
+	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
+	"github.com/mediaisolation/s3proxy/pkg/proxy"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
 
@@ -112,4 +118,27 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("function: %s", p)
 	return len(p), nil
+}
+
+// Function is the proxy function for the S3PROXY_* settings in env, built
+// as `s3proxy serve` builds it: in this process, or, in process mode, as the
+// real bootstrap under the emulator. The peer's credentials sign the
+// function's redirects, as the execution role's do in AWS. env is not
+// changed.
+func Function(t testing.TB, env map[string]string, peer *S3, logger *slog.Logger) (*config.Config, twin.Invoker) {
+	t.Helper()
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("peertest: function config: %v", err)
+	}
+	if ProcessMode() {
+		vars := maps.Clone(env)
+		vars["AWS_ACCESS_KEY_ID"], vars["AWS_SECRET_ACCESS_KEY"], vars["AWS_REGION"] = peer.AccessKeyID, peer.SecretAccessKey, peer.Region
+		if vars["S3PROXY_LOG_LEVEL"] == "" {
+			vars["S3PROXY_LOG_LEVEL"] = "warn"
+		}
+		return cfg, StartFunction(t, vars)
+	}
+	h := proxy.Wire(cfg, peer.AWSConfig(), logger, lambdalog.RequestID)
+	return cfg, twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
 }

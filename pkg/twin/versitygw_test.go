@@ -106,30 +106,20 @@ func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 		"S3PROXY_REDIRECT_VIA":     o.via,
 		"S3PROXY_ALLOWED_ORIGINS":  o.allowedOrigins,
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	st.cfg = cfg
 	logger := lambdalog.New(t.Output(), slog.LevelWarn)
-	var invoker twin.Invoker
-	if peertest.ProcessMode() {
-		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"] = gw.AccessKeyID, gw.SecretAccessKey, vgwRegion
-		env["S3PROXY_LOG_LEVEL"] = "warn"
-		invoker = peertest.StartFunction(t, env)
-	} else {
+	cfg, invoker := peertest.Function(t, env, gw, logger)
+	st.cfg = cfg
+	if o.now != nil {
+		// The one stack that needs an injected clock is built by hand.
 		awsCfg := gw.AWSConfig()
-		var h http.Handler = proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-		if o.now != nil {
-			h = proxy.New(cfg, proxy.Deps{
-				Upstream:    proxy.NewUpstreamClient(),
-				Presigner:   proxy.NewPresigner(awsCfg, cfg),
-				Credentials: awsCfg.Credentials,
-				Logger:      logger,
-				RequestID:   lambdalog.RequestID,
-				Now:         o.now,
-			})
-		}
+		h := proxy.New(cfg, proxy.Deps{
+			Upstream:    proxy.NewUpstreamClient(),
+			Presigner:   proxy.NewPresigner(awsCfg, cfg),
+			Credentials: awsCfg.Credentials,
+			Logger:      logger,
+			RequestID:   lambdalog.RequestID,
+			Now:         o.now,
+		})
 		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
 	}
 	gwURL, err := url.Parse(gw.URL)

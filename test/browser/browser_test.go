@@ -45,11 +45,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/mediaisolation/s3proxy/pkg/albhttp"
-	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/peertest"
-	"github.com/mediaisolation/s3proxy/pkg/proxy"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
@@ -325,22 +322,8 @@ func (f *fixture) startProxy(t *testing.T, edgeURL *url.URL, extra map[string]st
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	// Wired as `s3proxy serve` wires it: in-process, or as the real
-	// bootstrap under the emulator (S3PROXY_TWIN_LAMBDA=process).
 	logger := lambdalog.New(t.Output(), slog.LevelWarn)
-	var invoker twin.Invoker
-	if peertest.ProcessMode() {
-		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"] = f.gw.AccessKeyID, f.gw.SecretAccessKey, region
-		env["S3PROXY_LOG_LEVEL"] = "warn"
-		invoker = peertest.StartFunction(t, env)
-	} else {
-		h := proxy.Wire(cfg, f.gw.AWSConfig(), logger, lambdalog.RequestID)
-		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
-	}
+	cfg, invoker := peertest.Function(t, env, f.gw, logger)
 	// Passthrough writes go to the endpoint with the signed host, as the
 	// ALB's rule sends them to the interface endpoint's addresses.
 	alb := twin.New(twin.Options{

@@ -45,11 +45,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/mediaisolation/s3proxy/pkg/albhttp"
-	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/peertest"
-	"github.com/mediaisolation/s3proxy/pkg/proxy"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
@@ -157,22 +154,8 @@ func newMatrix(t *testing.T) *matrix {
 		"S3PROXY_INLINE_MAX_BYTES": strconv.Itoa(inlineMax),
 		"S3PROXY_REDIRECT_TTL":     redirectTTL.String(),
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	// Wired as `s3proxy serve` wires it: in-process, or as the real
-	// bootstrap under the emulator (S3PROXY_TWIN_LAMBDA=process).
 	logger := lambdalog.New(t.Output(), slog.LevelWarn)
-	var invoker twin.Invoker
-	if peertest.ProcessMode() {
-		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"] = gw.AccessKeyID, gw.SecretAccessKey, region
-		env["S3PROXY_LOG_LEVEL"] = "warn"
-		invoker = peertest.StartFunction(t, env)
-	} else {
-		h := proxy.Wire(cfg, gw.AWSConfig(), logger, lambdalog.RequestID)
-		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
-	}
+	cfg, invoker := peertest.Function(t, env, gw, logger)
 	alb := twin.New(twin.Options{
 		Config: cfg, Passthrough: true, Logger: logger, FunctionTimeout: 30 * time.Second,
 		Invoker: invoker,

@@ -154,7 +154,7 @@ func TestCheckEmbeddedDefault(t *testing.T) {
 
 	// With an origin, preflights go to the embedded S3's CORS rule, which
 	// allows every origin: the site's preflight passes, and the check says
-	// that a foreign one passes too (docs/check.md tells users of make run
+	// that a foreign one passes too (docs/deploy.md §7.1 tells users of make run
 	// to leave --origin out).
 	r = runCheck(t, []string{"--url", proxyURL, "--bucket", bucket, "--region", region, "--s3-endpoint", s3URL, "--origin", "https://studio.shotgrid.autodesk.com"}, env)
 	r.wantFail(t, s3check.StepCORSForeign, "allowed")

@@ -31,6 +31,10 @@ build/proxy/bootstrap: FORCE
 build/endpointtargets/bootstrap: FORCE
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $@ ./functions/endpointtargets
 
+# The same function for this machine, for `s3proxy serve --lambda=process`.
+build/native/bootstrap: FORCE
+	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $@ ./functions/proxy
+
 # SAM's makefile builder calls build-<LogicalId> with ARTIFACTS_DIR set.
 build-ProxyFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/proxy

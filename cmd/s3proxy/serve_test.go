@@ -7,27 +7,42 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaisolation/s3proxy/pkg/peertest"
 )
 
 // The README promises that `make run` serves the two printed URLs as
 // described: this runs the same command on free ports and uses them.
 func TestServeEmbeddedDefault(t *testing.T) {
+	testServe(t, nil)
+}
+
+// --lambda=process runs the real bootstrap under the emulator behind the
+// same emulated ALB; the printed URLs must behave the same.
+func TestServeProcessMode(t *testing.T) {
+	rie := peertest.Binary(t, "aws-lambda-rie")
+	testServe(t, []string{"--lambda", "process", "--rie", rie, "--bootstrap", peertest.Bootstrap(t)})
+}
+
+func testServe(t *testing.T, extra []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, w := io.Pipe()
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	done := make(chan int, 1)
 	getenv := func(string) string { return "" } // a fresh machine: nothing configured
+	args := append([]string{"--addr", "127.0.0.1:0", "--embedded-s3-addr", "127.0.0.1:0"}, extra...)
 	go func() {
-		done <- serve(ctx, []string{"--addr", "127.0.0.1:0", "--embedded-s3-addr", "127.0.0.1:0"}, getenv, w, &stderr)
+		done <- serve(ctx, args, getenv, w, &stderr)
 		w.Close()
 	}()
 
 	var small, large, ping string
 	lines := bufio.NewScanner(out)
-	deadline := time.AfterFunc(10*time.Second, func() { w.CloseWithError(io.ErrUnexpectedEOF) })
+	deadline := time.AfterFunc(30*time.Second, func() { w.CloseWithError(io.ErrUnexpectedEOF) })
 	for lines.Scan() {
 		line := lines.Text()
 		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "curl -i '"); ok {
@@ -126,4 +141,22 @@ func TestServeReportsBadConfig(t *testing.T) {
 		!strings.Contains(stderr.String(), "S3PROXY_REGION") {
 		t.Errorf("got %d, %q", code, stderr.String())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the emulator's output goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

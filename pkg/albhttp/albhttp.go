@@ -357,9 +357,21 @@ func textual(ct string) bool {
 	return strings.HasPrefix(ct, "text/") || ct == "application/json" || ct == "application/xml" || ct == "application/javascript"
 }
 
-// size is the length of r's JSON. A base64 body needs no escaping, so its
-// length is known without encoding it a second time.
+// size is the length of r's JSON, or a bound on it. A base64 body needs no
+// escaping, so its length is known without encoding it; JSON escaping grows
+// any other string at most sixfold, so the exact length is only computed
+// when that bound comes near the limit.
 func size(r Response) int {
+	bound := 128 + 6*(len(r.StatusDescription)+len(r.Body)) + base64.StdEncoding.EncodedLen(len(r.raw))
+	for k, vs := range r.MultiValueHeaders {
+		bound += 6*len(k) + 6
+		for _, v := range vs {
+			bound += 6*len(v) + 3
+		}
+	}
+	if bound <= ResponseLimit {
+		return bound
+	}
 	if r.IsBase64Encoded {
 		n := len(r.Body) + base64.StdEncoding.EncodedLen(len(r.raw))
 		r.Body, r.raw = "", nil

@@ -100,7 +100,7 @@ func (l *hostileLogBuffer) String() string {
 // hostileStack is the twin and in-process function in front of one S3.
 type hostileStack struct {
 	addr   string // the twin's listener
-	fn     *albhttp.Function
+	fn     twin.Invoker // in-process, or the bootstrap under the emulator
 	signer *sgurl.Signer
 	creds  aws.Credentials
 	put    func(t *testing.T, key string, body []byte)
@@ -135,10 +135,34 @@ func newHostileStack(t *testing.T, e *hostileEnv, s3URL string, creds aws.Creden
 	}
 	logger := lambdalog.New(e.logs, slog.LevelDebug)
 	provider := credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
-	awsCfg := aws.Config{Region: hostileRegion, Credentials: provider}
-	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-	fn := albhttp.NewFunction(h, albhttp.WithLogger(logger))
-	alb := twin.New(twin.Options{Config: cfg, Invoker: twin.InProcess{Function: fn}, FunctionTimeout: 20 * time.Second, Logger: logger})
+	var fn twin.Invoker
+	if peertest.ProcessMode() {
+		// The real bootstrap; its stdout and stderr land in the same log
+		// buffer, so the secret scan and the panic check read them too.
+		env["S3PROXY_LOG_LEVEL"] = "debug"
+		vars := []string{"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(),
+			"AWS_REGION=" + hostileRegion, "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+			"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_SESSION_TOKEN=" + creds.SessionToken}
+		for k, v := range env {
+			vars = append(vars, k+"="+v)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		em, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
+			RIE: peertest.Binary(t, "aws-lambda-rie"), Bootstrap: peertest.Bootstrap(t), Env: vars,
+			FunctionTimeout: 20 * time.Second, Stdout: e.logs, Stderr: e.logs,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = em.Close() })
+		fn = em
+	} else {
+		awsCfg := aws.Config{Region: hostileRegion, Credentials: provider}
+		h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
+		fn = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+	}
+	alb := twin.New(twin.Options{Config: cfg, Invoker: fn, FunctionTimeout: 20 * time.Second, Logger: logger})
 	srv := httptest.NewUnstartedServer(alb)
 	srv.Config.ErrorLog = log.New(e.srvLog, "", 0)
 	srv.Start()
@@ -345,7 +369,7 @@ func (st *hostileStack) invoke(t *testing.T, event []byte) hostileResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	payload, err := twin.InProcess{Function: st.fn}.Invoke(ctx, event)
+	payload, err := st.fn.Invoke(ctx, event)
 	if err != nil {
 		return hostileALBPage(http.StatusBadGateway)
 	}

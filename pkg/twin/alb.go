@@ -29,6 +29,16 @@ const (
 	ResponseLimit    = config.ALBResponseLimit
 )
 
+// The ALB's own request limits, which apply on every route: 16 KiB for the
+// request line and for any one header, 64 KiB of headers in all. See
+// "Troubleshoot your Application Load Balancers" (HTTP 400 and 414) in the
+// Elastic Load Balancing user guide.
+const (
+	RequestLineLimit = 16 << 10
+	HeaderLimit      = 16 << 10
+	HeadersLimit     = 64 << 10
+)
+
 // Invoker runs the function once with an ALB event and returns its raw
 // response payload.
 type Invoker interface {
@@ -85,8 +95,13 @@ func New(opts Options) *ALB {
 	return a
 }
 
-// ServeHTTP applies the listener rules in priority order.
+// ServeHTTP applies the ALB's request limits, then the listener rules in
+// priority order.
 func (a *ALB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if status := requestLimits(r); status != 0 {
+		albError(w, status)
+		return
+	}
 	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
 	rule := routes.Match(r.Method, rawPath, a.opts.Passthrough)
 	switch {
@@ -99,6 +114,28 @@ func (a *ALB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		albError(w, http.StatusServiceUnavailable)
 	}
+}
+
+// requestLimits returns the status the ALB would answer for a request over
+// its size limits, or 0.
+func requestLimits(r *http.Request) int {
+	if len(r.Method)+len(r.RequestURI)+len(" HTTP/1.1") > RequestLineLimit {
+		return http.StatusRequestURITooLong
+	}
+	total := len("Host: ") + len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n := len(k) + len(": ") + len(v)
+			if n > HeaderLimit {
+				return http.StatusBadRequest
+			}
+			total += n
+		}
+	}
+	if total > HeadersLimit {
+		return http.StatusBadRequest
+	}
+	return 0
 }
 
 // reverseProxy forwards to target with Host rewritten, keeping the raw path

@@ -691,12 +691,22 @@ func hostileCases() []hostileCase {
 		{name: "multi-range on the large object redirects to the whole", vgw: true, request: hostileRanged(large, "bytes=0-9,20-29"), status: 307, check: hostileWantRedirect},
 		{name: "range within the large object stays inline", request: hostileRanged(large, "bytes=1000-1999"), status: 206,
 			check: hostileWantBody("range", func(e *hostileEnv) []byte { return e.large[1000:2000] })},
-		{name: "range header of ~64 KiB, S3's header limit", vgw: true, request: hostileRanged(small, "bytes="+strings.Repeat("0-0,", 16000)+"0-0"), status: 400, code: "RequestHeaderSectionTooLarge"},
+		{name: "range header of ~64 KiB is the ALB's 400", request: hostileRanged(small, "bytes="+strings.Repeat("0-0,", 16000)+"0-0"), status: 400, code: hostileALB},
 
 		// --- Oversized headers and bodies -------------------------------------
-		{name: "header of ~60 KiB is forwarded, and S3 refuses it", vgw: true, request: func(t *testing.T, st *hostileStack) (string, string, http.Header, []byte) {
+		{name: "header of ~60 KiB is the ALB's 400", request: func(t *testing.T, st *hostileStack) (string, string, http.Header, []byte) {
 			return http.MethodGet, st.target(t, small, time.Hour), http.Header{"X-Junk": {strings.Repeat("j", 60<<10)}}, nil
-		}, status: 400, code: "RequestHeaderSectionTooLarge"},
+		}, status: 400, code: hostileALB},
+		{name: "headers of 70 KiB in all are the ALB's 400", request: func(t *testing.T, st *hostileStack) (string, string, http.Header, []byte) {
+			h := http.Header{}
+			for i := 0; i < 7; i++ {
+				h.Set("X-Junk-"+strconv.Itoa(i), strings.Repeat("j", 10<<10))
+			}
+			return http.MethodGet, st.target(t, small, time.Hour), h, nil
+		}, status: 400, code: hostileALB},
+		{name: "URL over 16 KiB is the ALB's 414", request: func(t *testing.T, st *hostileStack) (string, string, http.Header, []byte) {
+			return http.MethodGet, st.target(t, small, time.Hour) + "&pad=" + strings.Repeat("p", 17<<10), nil, nil
+		}, status: 414, code: hostileALB},
 		{name: "header of 4 KiB is forwarded and harmless", request: func(t *testing.T, st *hostileStack) (string, string, http.Header, []byte) {
 			return http.MethodGet, st.target(t, small, time.Hour), http.Header{"X-Junk": {strings.Repeat("j", 4<<10)}}, nil
 		}, status: 200, check: ok},
@@ -708,8 +718,8 @@ func hostileCases() []hostileCase {
 		// S3's error echoes the canonical request; above the inline limit
 		// the proxy cannot pass it on and answers 502 instead (unreachable
 		// behind a real ALB, whose request line stops at 16 KiB).
-		{name: "query of 64 KiB, S3's error larger than the inline limit", request: hostileGetOf(hostileEdited(func(u string) string { return u + "&junk=" + strings.Repeat("q", 64<<10) })),
-			status: 502, code: "InternalError"},
+		{name: "query of 64 KiB is the ALB's 414", request: hostileGetOf(hostileEdited(func(u string) string { return u + "&junk=" + strings.Repeat("q", 64<<10) })),
+			status: 414, code: hostileALB},
 		{name: "PUT body over 1 MB is the ALB's 413", request: func(t *testing.T, st *hostileStack) (string, string, http.Header, []byte) {
 			return http.MethodPut, st.target(t, "shotgun/upload.bin", time.Hour), nil, bytes.Repeat([]byte("u"), 1_000_001)
 		}, status: 413, code: hostileALB},

@@ -99,7 +99,7 @@ func (l *hostileLogBuffer) String() string {
 
 // hostileStack is the twin and in-process function in front of one S3.
 type hostileStack struct {
-	addr   string // the twin's listener
+	addr   string       // the twin's listener
 	fn     twin.Invoker // in-process, or the bootstrap under the emulator
 	signer *sgurl.Signer
 	creds  aws.Credentials

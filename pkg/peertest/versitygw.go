@@ -227,6 +227,9 @@ func startProcess(t testing.TB, bin string, args, env []string) (*process, error
 	out := &tailBuffer{max: 16 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
+	// Children of the peer that keep its output pipes open must not make
+	// Wait, and so the test's clean-up, block.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

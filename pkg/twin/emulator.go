@@ -66,6 +66,10 @@ func StartEmulator(ctx context.Context, o EmulatorOptions) (*Emulator, error) {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(int(o.FunctionTimeout/time.Second)))
 	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A function process that outlives the emulator would hold the output
+	// pipes open and make Wait block for ever; give up on them shortly
+	// after the emulator itself has exited.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the emulator: %w", err)
 	}

@@ -84,6 +84,8 @@ func startChrome(t *testing.T) *chrome {
 	// Its own process group, so the renderer, GPU and utility processes go
 	// with it; and killed by the kernel should the test binary die first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Zygote children handed to init may hold the output pipes open.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)
 	}

@@ -80,10 +80,10 @@ test: deps tools lint test-go test-template
 # bootstrap under the Lambda Runtime Interface Emulator.
 TWIN_SUITES := ./pkg/twin/ ./test/...
 test-go: tools deps
-	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
-	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_TWIN_LAMBDA=process $(GO) test -count=1 -timeout 30m $(TWIN_SUITES)
+	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 10m ./...
+	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_TWIN_LAMBDA=process $(GO) test -count=1 -timeout 10m $(TWIN_SUITES)
 	@echo "reference run: the signature suite against SeaweedFS"
-	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_S3_PEER=seaweedfs $(GO) test -count=1 -timeout 30m -run 'VersityGW' ./pkg/twin/
+	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_S3_PEER=seaweedfs $(GO) test -count=1 -timeout 10m -run 'VersityGW' ./pkg/twin/
 
 test-template:
 	bash scripts/test-template.sh

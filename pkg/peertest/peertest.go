@@ -89,3 +89,17 @@ func moduleRoot() (string, error) {
 	}
 	return "", errors.New("no go.mod above the working directory")
 }
+
+// WrongSecret returns a secret that differs from secret in its first
+// character, whatever that character is, so a signature made with it is
+// always wrong.
+func WrongSecret(secret string) string {
+	if secret == "" {
+		return "x"
+	}
+	c := byte('x')
+	if secret[0] == 'x' {
+		c = 'y'
+	}
+	return string(c) + secret[1:]
+}

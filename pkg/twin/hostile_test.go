@@ -604,7 +604,7 @@ func hostileCases() []hostileCase {
 		}), status: 403, code: "SignatureDoesNotMatch"},
 		{name: "signed with the wrong secret", vgw: true, request: hostileGetOf(func(t *testing.T, st *hostileStack) string {
 			c := st.creds
-			c.SecretAccessKey = "x" + c.SecretAccessKey[1:]
+			c.SecretAccessKey = peertest.WrongSecret(c.SecretAccessKey)
 			wrong := &hostileStack{creds: c}
 			return wrong.targetAt(t, large, time.Now(), hostileRegion, time.Hour)
 		}), status: 403, code: "SignatureDoesNotMatch"},

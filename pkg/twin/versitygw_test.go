@@ -722,7 +722,7 @@ func TestVersityGWDenied(t *testing.T) {
 			return vgwFlipSignature(t, st.getURL(t, key, vgwClientTTL))
 		}, 1},
 		{"wrong secret", func(t *testing.T, key, _ string) string {
-			wrong := credentials.NewStaticCredentialsProvider(gw.AccessKeyID, "x"+gw.SecretAccessKey[1:], "")
+			wrong := credentials.NewStaticCredentialsProvider(gw.AccessKeyID, peertest.WrongSecret(gw.SecretAccessKey), "")
 			signed, err := sgurl.NewSigner(wrong, vgwRegion, vgwBucket, vgwSignedHost).Get(context.Background(), key, vgwClientTTL)
 			if err != nil {
 				t.Fatal(err)

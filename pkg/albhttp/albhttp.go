@@ -337,7 +337,7 @@ func (r *recorder) response(method string) Response {
 		body = nil
 	}
 	if len(body) > 0 {
-		if textual(r.header.Get("Content-Type")) && utf8.Valid(body) {
+		if Textual(r.header.Get("Content-Type")) && utf8.Valid(body) {
 			resp.Body = string(body)
 		} else {
 			resp.raw = body
@@ -350,8 +350,9 @@ func (r *recorder) response(method string) Response {
 	return resp
 }
 
-// textual mirrors the content types an ALB itself passes as text.
-func textual(ct string) bool {
+// Textual reports whether an ALB passes a body of content type ct as text
+// rather than base64, in either direction.
+func Textual(ct string) bool {
 	ct, _, _ = strings.Cut(strings.ToLower(ct), ";")
 	ct = strings.TrimSpace(ct)
 	return strings.HasPrefix(ct, "text/") || ct == "application/json" || ct == "application/xml" || ct == "application/javascript"

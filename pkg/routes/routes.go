@@ -4,7 +4,10 @@
 // applies, so the two cannot drift apart.
 package routes
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Target names where a matched request is sent.
 type Target string
@@ -82,7 +85,7 @@ func Match(method, path string, passthrough bool) Rule {
 }
 
 func (r Rule) matches(method, path string) bool {
-	if len(r.Methods) > 0 && !contains(r.Methods, method) {
+	if len(r.Methods) > 0 && !slices.Contains(r.Methods, method) {
 		return false
 	}
 	if len(r.PathPatterns) == 0 {
@@ -94,15 +97,6 @@ func (r Rule) matches(method, path string) bool {
 				return true
 			}
 		} else if path == p {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
 			return true
 		}
 	}

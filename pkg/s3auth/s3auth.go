@@ -9,6 +9,7 @@ package s3auth
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,7 +146,7 @@ func parseV4(v url.Values) (*Auth, error) {
 		return nil, s3error.ErrMalformedAuth
 	}
 	headers := strings.Split(sh, ";")
-	if !contains(headers, "host") {
+	if !slices.Contains(headers, "host") {
 		return nil, s3error.ErrMalformedAuth
 	}
 	if !sigV4.MatchString(v.Get("X-Amz-Signature")) {
@@ -199,13 +200,4 @@ func sameDay(day, t time.Time) bool {
 	y1, m1, d1 := day.Date()
 	y2, m2, d2 := t.Date()
 	return y1 == y2 && m1 == m2 && d1 == d2
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -41,8 +41,6 @@ var (
 	ErrCredentials      = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The proxy's credentials are unavailable or about to expire. Please retry."}
 	ErrInternal         = &Error{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
 	ErrBadRequest       = &Error{http.StatusBadRequest, "BadRequest", "The request could not be understood."}
-	ErrBodyTooLarge     = &Error{http.StatusRequestEntityTooLarge, "EntityTooLarge", "Request bodies over 1 MB cannot reach the proxy function; enable upload passthrough."}
-	ErrBadGateway       = &Error{http.StatusBadGateway, "InternalError", "The proxy function returned an invalid response."}
 	ErrMethodNotAllowed = &Error{http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource."}
 )
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/routes"
 )
@@ -256,7 +257,7 @@ func Event(r *http.Request, body []byte) events.ALBTargetGroupRequest {
 	ev.MultiValueHeaders["x-forwarded-port"] = []string{localPort(r, port)}
 	ev.MultiValueHeaders["x-amzn-trace-id"] = []string{fmt.Sprintf("Root=1-%08x-%024x", time.Now().Unix(), time.Now().UnixNano())}
 	if len(body) > 0 {
-		if textual(r.Header.Get("Content-Type")) {
+		if albhttp.Textual(r.Header.Get("Content-Type")) {
 			ev.Body = string(body)
 		} else {
 			ev.Body = base64.StdEncoding.EncodeToString(body)
@@ -273,13 +274,6 @@ func localPort(r *http.Request, fallback string) string {
 		}
 	}
 	return fallback
-}
-
-// textual mirrors which bodies an ALB passes to Lambda as text.
-func textual(ct string) bool {
-	ct, _, _ = strings.Cut(strings.ToLower(ct), ";")
-	ct = strings.TrimSpace(ct)
-	return strings.HasPrefix(ct, "text/") || ct == "application/json" || ct == "application/javascript" || ct == "application/xml"
 }
 
 // Response is a function response the ALB accepted.

@@ -4,23 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
-
-	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 )
 
-// InProcess invokes the function's handler in this process, through the same
-// JSON encoding the Lambda runtime applies. Function, when set, is used as
-// the runtime would use it (raw bytes in and out); otherwise Handler's
-// response is encoded with encoding/json.
+// InProcess invokes the function in this process, raw bytes in and out, as
+// the Lambda runtime invokes it.
 type InProcess struct {
 	Function interface {
 		Invoke(context.Context, []byte) ([]byte, error)
 	}
-	Handler func(context.Context, json.RawMessage) (albhttp.Response, error)
 }
 
 // Invoke runs one invocation with a fresh request ID.
@@ -29,16 +23,7 @@ func (p InProcess) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 		AwsRequestID:       newRequestID(),
 		InvokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:s3proxy-local",
 	})
-	var out []byte
-	var err error
-	if p.Function != nil {
-		out, err = p.Function.Invoke(ctx, event)
-	} else {
-		var resp albhttp.Response
-		if resp, err = p.Handler(ctx, event); err == nil {
-			out, err = json.Marshal(resp)
-		}
-	}
+	out, err := p.Function.Invoke(ctx, event)
 	if err != nil {
 		return nil, fmt.Errorf("handler error: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ func testServe(t *testing.T, extra []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, w := io.Pipe()
-	var stderr syncBuffer
+	var stderr peertest.Output
 	done := make(chan int, 1)
 	getenv := func(string) string { return "" } // a fresh machine: nothing configured
 	args := append([]string{"--addr", "127.0.0.1:0", "--embedded-s3-addr", "127.0.0.1:0"}, extra...)
@@ -141,22 +140,4 @@ func TestServeReportsBadConfig(t *testing.T) {
 		!strings.Contains(stderr.String(), "S3PROXY_REGION") {
 		t.Errorf("got %d, %q", code, stderr.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulator's output goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

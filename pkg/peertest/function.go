@@ -2,6 +2,7 @@ package peertest
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -88,23 +89,45 @@ func BootstrapFor(t testing.TB, goarch string) string {
 // loopback, and stops it when the test ends. Its output goes to the test log.
 func StartFunction(t testing.TB, env map[string]string) *twin.Emulator {
 	t.Helper()
-	return StartFunctionWith(t, env, Bootstrap(t), "")
+	return StartFunctionWith(t, env, FunctionOptions{})
 }
 
-// StartFunctionWith runs bin (through wrapper, when set, such as
-// qemu-aarch64-static for the arm64 artifact) under the emulator.
-func StartFunctionWith(t testing.TB, env map[string]string, bin, wrapper string) *twin.Emulator {
+// FunctionOptions adjust StartFunctionWith. The zero value is
+// StartFunction's behaviour.
+type FunctionOptions struct {
+	// Bootstrap is the function binary; empty builds the native one.
+	Bootstrap string
+	// Wrapper runs the bootstrap through another program, such as
+	// qemu-aarch64-static for the arm64 artifact.
+	Wrapper string
+	// Output receives the emulator's and the function's output; nil sends
+	// it to the test log.
+	Output io.Writer
+	// Timeout is the function's timeout; zero is 30s.
+	Timeout time.Duration
+}
+
+// StartFunctionWith is StartFunction with o's adjustments.
+func StartFunctionWith(t testing.TB, env map[string]string, o FunctionOptions) *twin.Emulator {
 	t.Helper()
 	rie := Binary(t, "aws-lambda-rie")
+	if o.Bootstrap == "" {
+		o.Bootstrap = Bootstrap(t)
+	}
+	if o.Output == nil {
+		o.Output = testWriter{t}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
 	vars := []string{"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir()}
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	w := testWriter{t}
 	e, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
-		RIE: rie, Bootstrap: bin, Wrapper: wrapper, Env: vars, FunctionTimeout: 30 * time.Second, Stdout: w, Stderr: w,
+		RIE: rie, Bootstrap: o.Bootstrap, Wrapper: o.Wrapper, Env: vars, FunctionTimeout: o.Timeout, Stdout: o.Output, Stderr: o.Output,
 	})
 	if err != nil {
 		t.Fatalf("starting the function under aws-lambda-rie: %v", err)

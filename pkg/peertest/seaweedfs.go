@@ -7,10 +7,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // PeerEnv names the S3 peer the signature suites run against:
@@ -36,15 +32,7 @@ func StartPeer(t testing.TB, opts VersityGWOptions) *S3 {
 func StartSeaweedFS(t testing.TB, opts VersityGWOptions) *S3 {
 	t.Helper()
 	bin := Binary(t, "weed")
-	if opts.Region == "" {
-		opts.Region = "us-east-1"
-	}
-	if opts.VirtualDomain == "" {
-		opts.VirtualDomain = "s3.amazonaws.com"
-	}
-	if opts.StartTimeout == 0 {
-		opts.StartTimeout = 60 * time.Second
-	}
+	opts.defaults(60 * time.Second)
 	dir := t.TempDir()
 	access, secret := generateKeys(t)
 	identities := map[string]any{"identities": []any{map[string]any{
@@ -77,19 +65,7 @@ func StartSeaweedFS(t testing.TB, opts VersityGWOptions) *S3 {
 	if err := waitHTTP(p, url+"/healthz", opts.StartTimeout); err != nil {
 		t.Fatalf("peertest: SeaweedFS did not start: %v\n%s", err, p.output())
 	}
-	s := &S3{
-		URL: url, Region: opts.Region, AccessKeyID: access, SecretAccessKey: secret,
-		Credentials: credentials.NewStaticCredentialsProvider(access, secret, ""),
-		PID:         p.cmd.Process.Pid,
-	}
-	s.Client = s3.New(s3.Options{
-		Region:                     s.Region,
-		Credentials:                s.Credentials,
-		BaseEndpoint:               aws.String(s.URL),
-		UsePathStyle:               true,
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	s := newS3(url, opts.Region, access, secret, p.cmd.Process.Pid)
 	// The filer can answer /healthz a moment before buckets can be made.
 	deadline := time.Now().Add(opts.StartTimeout)
 	for {

@@ -1,7 +1,6 @@
 package peertest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,15 +72,7 @@ func (s *S3) AWSConfig() aws.Config {
 func StartVersityGW(t testing.TB, opts VersityGWOptions) *S3 {
 	t.Helper()
 	bin := Binary(t, "versitygw")
-	if opts.Region == "" {
-		opts.Region = "us-east-1"
-	}
-	if opts.VirtualDomain == "" {
-		opts.VirtualDomain = "s3.amazonaws.com"
-	}
-	if opts.StartTimeout == 0 {
-		opts.StartTimeout = 10 * time.Second
-	}
+	opts.defaults(10 * time.Second)
 	// Registered before the process's own cleanup, so it runs after it:
 	// the directory is removed only once the gateway has stopped.
 	root := t.TempDir()
@@ -105,19 +95,7 @@ func StartVersityGW(t testing.TB, opts VersityGWOptions) *S3 {
 			t.Fatalf("peertest: starting versitygw: %v", err)
 		}
 		if err = waitHTTP(p, "http://"+addr+"/", opts.StartTimeout); err == nil {
-			s := &S3{
-				URL: "http://" + addr, Region: opts.Region, AccessKeyID: access, SecretAccessKey: secret,
-				Credentials: credentials.NewStaticCredentialsProvider(access, secret, ""),
-				PID:         p.cmd.Process.Pid,
-			}
-			s.Client = s3.New(s3.Options{
-				Region:                     s.Region,
-				Credentials:                s.Credentials,
-				BaseEndpoint:               aws.String(s.URL),
-				UsePathStyle:               true,
-				RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-				ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-			})
+			s := newS3("http://"+addr, opts.Region, access, secret, p.cmd.Process.Pid)
 			createBuckets(t, s, opts.Buckets)
 			return s
 		}
@@ -130,14 +108,41 @@ func StartVersityGW(t testing.TB, opts VersityGWOptions) *S3 {
 	return nil
 }
 
+// newS3 describes a running peer and builds its SDK client.
+func newS3(url, region, access, secret string, pid int) *S3 {
+	s := &S3{
+		URL: url, Region: region, AccessKeyID: access, SecretAccessKey: secret,
+		Credentials: credentials.NewStaticCredentialsProvider(access, secret, ""),
+		PID:         pid,
+	}
+	s.Client = s3.New(s3.Options{
+		Region:                     s.Region,
+		Credentials:                s.Credentials,
+		BaseEndpoint:               aws.String(s.URL),
+		UsePathStyle:               true,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	return s
+}
+
 func createBuckets(t testing.TB, s *S3, buckets []string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, b := range buckets {
-		if _, err := s.Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
-			t.Fatalf("peertest: creating bucket %q: %v", b, err)
-		}
+	if err := tryCreateBuckets(s, buckets); err != nil {
+		t.Fatalf("peertest: creating buckets %q: %v", buckets, err)
+	}
+}
+
+// defaults fills the zero fields of o, with startTimeout for the wait.
+func (o *VersityGWOptions) defaults(startTimeout time.Duration) {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.VirtualDomain == "" {
+		o.VirtualDomain = "s3.amazonaws.com"
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = startTimeout
 	}
 }
 
@@ -215,7 +220,7 @@ func waitHTTP(p *process, url string, timeout time.Duration) error {
 type process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *tailBuffer
+	out  *Output
 }
 
 // stopGrace is how long a peer has to exit after SIGTERM before SIGKILL.
@@ -224,7 +229,7 @@ const stopGrace = 5 * time.Second
 func startProcess(t testing.TB, bin string, args, env []string) (*process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	out := &tailBuffer{max: 16 << 10}
+	out := &Output{Max: 16 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
 	// Children of the peer that keep its output pipes open must not make
@@ -270,29 +275,6 @@ func (p *process) stop() {
 }
 
 func (p *process) output() string { return strings.TrimSpace(p.out.String()) }
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if over := b.buf.Len() - b.max; over > 0 {
-		b.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func splitHostPort(addr string) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)

@@ -32,7 +32,7 @@ func TestArm64Artifact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := peertest.StartFunctionWith(t, env, bin, qemu)
+	fn := peertest.StartFunctionWith(t, env, peertest.FunctionOptions{Bootstrap: bin, Wrapper: qemu})
 	alb := httptest.NewServer(twin.New(twin.Options{Config: cfg, Invoker: fn, FunctionTimeout: 30 * time.Second}))
 	defer alb.Close()
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,6 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/peertest"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
-
-// syncBuffer collects a child process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
 
 // buildBootstrap builds the function as deployed, for this machine's
 // architecture so it runs natively under the emulator.
@@ -51,7 +32,7 @@ func buildBootstrap(t *testing.T) string {
 	}
 	out := filepath.Join(t.TempDir(), "bootstrap")
 	cmd := exec.Command(goBin, "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/proxy")
-	cmd.Dir = sampleModuleRoot(t)
+	cmd.Dir = peertest.ModuleRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building ./functions/proxy: %v\n%s", err, msg)
@@ -80,9 +61,9 @@ func emulatorEnv(t *testing.T, env map[string]string) []string {
 	return out
 }
 
-func startEmulator(t *testing.T, rie, bootstrap string, env []string) (*twin.Emulator, *syncBuffer, *syncBuffer) {
+func startEmulator(t *testing.T, rie, bootstrap string, env []string) (*twin.Emulator, *peertest.Output, *peertest.Output) {
 	t.Helper()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &peertest.Output{}, &peertest.Output{}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	e, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
@@ -120,7 +101,7 @@ func functionLog(out []byte) []byte {
 
 // waitReports waits until the emulator has reported n invocations on stdout,
 // since its output arrives after the invocation's answer.
-func waitReports(t *testing.T, stdout *syncBuffer, n int) {
+func waitReports(t *testing.T, stdout *peertest.Output, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for bytes.Count(stdout.Bytes(), []byte("REPORT RequestId:")) < n {
@@ -234,7 +215,7 @@ func TestEmulator(t *testing.T) {
 		env := sampleEnv("http://127.0.0.1:1")
 		delete(env, "S3PROXY_BUCKET")
 		e, stdout, stderr := startEmulator(t, rie, bootstrap, emulatorEnv(t, env))
-		event, _ := loadSample(t, filepath.Join(sampleModuleRoot(t), "events", "ping.json"), false, time.Time{})
+		event, _ := loadSample(t, filepath.Join(peertest.ModuleRoot(t), "events", "ping.json"), false, time.Time{})
 		for i := range 3 {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			payload, err := e.Invoke(ctx, event)

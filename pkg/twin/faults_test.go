@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -242,10 +243,10 @@ type faultStack struct {
 	upstream *http.Client
 	invoker  *faultInvoker
 	signer   *sgurl.Signer
-	logs     *hostileLogBuffer
+	logs     *peertest.Output
 }
 
-func newFaultStack(t *testing.T, upstreamURL string, logs *hostileLogBuffer) *faultStack {
+func newFaultStack(t *testing.T, upstreamURL string, logs *peertest.Output) *faultStack {
 	t.Helper()
 	env := map[string]string{
 		"S3PROXY_BUCKET":           hostileBucket,
@@ -271,23 +272,11 @@ func newFaultStack(t *testing.T, upstreamURL string, logs *hostileLogBuffer) *fa
 	if peertest.ProcessMode() {
 		// The real bootstrap, with the same timeout as the twin gives the
 		// in-process function, so its deadline arithmetic is what is tested.
-		vars := []string{"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(),
-			"AWS_REGION=" + hostileRegion, "AWS_ACCESS_KEY_ID=AKIAFAULTFUNCTION000",
-			"AWS_SECRET_ACCESS_KEY=faultFunctionSecretKey0123456789abcdefghij", "S3PROXY_LOG_LEVEL=debug"}
-		for k, v := range env {
-			vars = append(vars, k+"="+v)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		em, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
-			RIE: peertest.Binary(t, "aws-lambda-rie"), Bootstrap: peertest.Bootstrap(t), Env: vars,
-			FunctionTimeout: faultTimeout, Stdout: logs, Stderr: logs,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Close() })
-		fn = em
+		vars := maps.Clone(env)
+		vars["S3PROXY_LOG_LEVEL"] = "debug"
+		vars["AWS_REGION"], vars["AWS_ACCESS_KEY_ID"] = hostileRegion, "AKIAFAULTFUNCTION000"
+		vars["AWS_SECRET_ACCESS_KEY"] = "faultFunctionSecretKey0123456789abcdefghij"
+		fn = peertest.StartFunctionWith(t, vars, peertest.FunctionOptions{Output: logs, Timeout: faultTimeout})
 	}
 	st.invoker = &faultInvoker{next: fn}
 	st.srv = httptest.NewServer(twin.New(twin.Options{Config: cfg, Invoker: st.invoker, FunctionTimeout: faultTimeout, Logger: logger}))
@@ -362,7 +351,7 @@ func faultWantS3Error(t *testing.T, r hostileResponse, status int, code string) 
 
 func TestFaults(t *testing.T) {
 	leak := faultGoroutines()
-	logs := &hostileLogBuffer{}
+	logs := &peertest.Output{}
 	up := startFaultUpstream(t)
 	st := newFaultStack(t, up.url(), logs)
 

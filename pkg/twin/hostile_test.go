@@ -38,6 +38,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -79,24 +80,6 @@ const (
 	hostileListener = "listener"
 )
 
-// hostileLogBuffer is the JSON logger's output, shared by every stack.
-type hostileLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *hostileLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *hostileLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // hostileStack is the twin and in-process function in front of one S3.
 type hostileStack struct {
 	addr   string       // the twin's listener
@@ -107,8 +90,8 @@ type hostileStack struct {
 }
 
 type hostileEnv struct {
-	logs     *hostileLogBuffer
-	srvLog   *hostileLogBuffer // net/http's own error log: a panic shows here
+	logs     *peertest.Output
+	srvLog   *peertest.Output // net/http's own error log: a panic shows here
 	local    *hostileStack
 	vgw      *hostileStack
 	small    []byte
@@ -139,24 +122,11 @@ func newHostileStack(t *testing.T, e *hostileEnv, s3URL string, creds aws.Creden
 	if peertest.ProcessMode() {
 		// The real bootstrap; its stdout and stderr land in the same log
 		// buffer, so the secret scan and the panic check read them too.
-		env["S3PROXY_LOG_LEVEL"] = "debug"
-		vars := []string{"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(),
-			"AWS_REGION=" + hostileRegion, "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-			"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_SESSION_TOKEN=" + creds.SessionToken}
-		for k, v := range env {
-			vars = append(vars, k+"="+v)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		em, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
-			RIE: peertest.Binary(t, "aws-lambda-rie"), Bootstrap: peertest.Bootstrap(t), Env: vars,
-			FunctionTimeout: 20 * time.Second, Stdout: e.logs, Stderr: e.logs,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Close() })
-		fn = em
+		vars := maps.Clone(env)
+		vars["S3PROXY_LOG_LEVEL"] = "debug"
+		vars["AWS_REGION"], vars["AWS_ACCESS_KEY_ID"] = hostileRegion, creds.AccessKeyID
+		vars["AWS_SECRET_ACCESS_KEY"], vars["AWS_SESSION_TOKEN"] = creds.SecretAccessKey, creds.SessionToken
+		fn = peertest.StartFunctionWith(t, vars, peertest.FunctionOptions{Output: e.logs, Timeout: 20 * time.Second})
 	} else {
 		awsCfg := aws.Config{Region: hostileRegion, Credentials: provider}
 		h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
@@ -175,7 +145,7 @@ func newHostileStack(t *testing.T, e *hostileEnv, s3URL string, creds aws.Creden
 
 func newHostileEnv(t *testing.T) *hostileEnv {
 	t.Helper()
-	e := &hostileEnv{logs: &hostileLogBuffer{}, srvLog: &hostileLogBuffer{}, secrets: map[string]bool{},
+	e := &hostileEnv{logs: &peertest.Output{}, srvLog: &peertest.Output{}, secrets: map[string]bool{},
 		small: vgwBytes(1000, 41), large: vgwBytes(3*hostileInlineMax, 42)}
 
 	// The data path: locals3, in process.

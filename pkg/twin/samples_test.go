@@ -27,6 +27,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mediaisolation/s3proxy/pkg/peertest"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
 
@@ -277,7 +278,7 @@ func eventQueryPairs(ev *events.ALBTargetGroupRequest) []string {
 // be forgotten.
 func sampleFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(sampleModuleRoot(t), "events", "*.json"))
+	files, err := filepath.Glob(filepath.Join(peertest.ModuleRoot(t), "events", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,24 +286,6 @@ func sampleFiles(t *testing.T) []string {
 		t.Fatal("no events/*.json samples found")
 	}
 	return files
-}
-
-func sampleModuleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // loadSample reads a sample. When fresh is set it re-dates the signature to

@@ -61,7 +61,7 @@ var chromeFlags = []string{
 type chrome struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *tailWriter
+	out  *peertest.Output
 	cdp  *cdpConn
 }
 
@@ -79,7 +79,7 @@ func startChrome(t *testing.T) *chrome {
 		"about:blank")
 	cmd := exec.Command(bin, args...)
 	cmd.Env = chromeEnv(profile)
-	out := &tailWriter{max: 32 << 10}
+	out := &peertest.Output{Max: 32 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so the renderer, GPU and utility processes go
 	// with it; and killed by the kernel should the test binary die first.
@@ -631,29 +631,6 @@ func (w *wsConn) close() error {
 }
 
 // ---- small helpers -------------------------------------------------------------
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if over := len(w.buf) - w.max; over > 0 {
-		w.buf = append([]byte(nil), w.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tailWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf)
-}
 
 // redactText drops the query of every URL in a message: presigned queries
 // hold signatures.

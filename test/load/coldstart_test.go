@@ -285,7 +285,7 @@ func TestColdStart(t *testing.T) {
 		Command: "S3PROXY_LOAD=1 go test -count=1 -timeout 30m -v -run 'TestColdStart' ./test/load/",
 		Machine: describeMachine(),
 	}
-	root := moduleRoot(t)
+	root := peertest.ModuleRoot(t)
 
 	// The deploy artifact, with the Makefile's LAMBDA_FLAGS and LAMBDA_ENV,
 	// into build/load so that it is current and no one else's build races it.

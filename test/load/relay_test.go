@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mediaisolation/s3proxy/pkg/peertest"
 )
 
 // The relay comparison's workload (issue 4 §5): what a studio's ShotGrid
@@ -54,12 +56,12 @@ func startRelay(t *testing.T, target string) *relayProc {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "relay")
 	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./test/load/relay")
-	build.Dir = moduleRoot(t)
+	build.Dir = peertest.ModuleRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the relay: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-target", target, "-host", signedHost)
-	logs := &tail{max: 16 << 10}
+	logs := &peertest.Output{Max: 16 << 10}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -99,7 +99,7 @@ func newStack(t *testing.T, gw *peertest.S3, process bool, inlineMax int) *stack
 		t.Fatalf("config: %v", err)
 	}
 	st := &stack{gw: gw, cfg: cfg, signer: sgurl.NewSigner(gw.Credentials, region, bucket, signedHost)}
-	logs := &tail{max: 64 << 10}
+	logs := &peertest.Output{Max: 64 << 10}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("twin/function log tail:\n%s", logs)
@@ -280,30 +280,12 @@ type function struct {
 // failure).
 func startFunction(t testing.TB, env map[string]string, bin, wrapper string) *function {
 	t.Helper()
-	rie := peertest.Binary(t, "aws-lambda-rie")
-	vars := map[string]string{"HOME": t.TempDir(), "AWS_EC2_METADATA_DISABLED": "true"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	var list []string
-	for k, v := range vars {
-		list = append(list, k+"="+v)
-	}
 	log := &fnLog{byID: map[string]*invocation{}}
 	before := childrenNamed(os.Getpid(), "aws-lambda-rie")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	started := time.Now()
-	em, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
-		RIE: rie, Bootstrap: bin, Wrapper: wrapper, Env: list, FunctionTimeout: 30 * time.Second,
-		Stdout: log, Stderr: log,
-	})
-	if err != nil {
-		t.Fatalf("starting the function under aws-lambda-rie: %v", err)
-	}
+	em := peertest.StartFunctionWith(t, env, peertest.FunctionOptions{Bootstrap: bin, Wrapper: wrapper, Output: log})
 	f := &function{em: em, log: log, startedAt: started}
 	t.Cleanup(func() {
-		_ = em.Close()
 		if t.Failed() {
 			t.Logf("emulator/function output tail:\n%s", log.tailString())
 		}
@@ -461,48 +443,6 @@ func (l *fnLog) tailString() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if over := len(w.buf) - w.max; over > 0 {
-		w.buf = append([]byte(nil), w.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf)
-}
-
-// moduleRoot is the directory holding go.mod, above the working directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // machine describes where the numbers were taken.
 type machine struct {
 	CPUModel   string  `json:"cpuModel"`
@@ -558,7 +498,7 @@ func procStatusKBFile(path, name string) (int64, error) {
 // writeSummary writes v as build/load/<name>.json under the module root.
 func writeSummary(t testing.TB, name string, v any) {
 	t.Helper()
-	dir := filepath.Join(moduleRoot(t), "build", "load")
+	dir := filepath.Join(peertest.ModuleRoot(t), "build", "load")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package twin_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/peertest"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
 
@@ -177,32 +177,9 @@ func startALB(t *testing.T, passthrough bool, invoke func(context.Context, []byt
 // normalises the target) and reads the answer.
 func rawRequest(t *testing.T, srv *httptest.Server, method, target string, header http.Header, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: s3-proxy.studio.example.com\r\nConnection: close\r\n", method, target)
-	for k, vs := range header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-		}
-	}
-	if body != nil {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
-	}
-	b.WriteString("\r\n")
-	b.Write(body)
-	go func() { _, _ = conn.Write(b.Bytes()) }()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	resp, got, err := peertest.RawRequest(srv.Listener.Addr().String(), "s3-proxy.studio.example.com", method, target, header, body, 10*time.Second)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return resp, got
 }

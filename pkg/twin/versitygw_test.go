@@ -11,12 +11,9 @@ package twin_test
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -293,20 +290,6 @@ func vgwObject(t *testing.T, gw *peertest.S3, key string) (*s3.GetObjectOutput, 
 	return out, b
 }
 
-// vgwBytes is n reproducible pseudo-random bytes.
-func vgwBytes(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	var s [32]byte
-	s[0], s[1] = byte(seed), byte(seed>>8)
-	_, _ = rand.NewChaCha8(s).Read(b)
-	return b
-}
-
-func vgwMD5ETag(b []byte) string {
-	sum := md5.Sum(b)
-	return `"` + hex.EncodeToString(sum[:]) + `"`
-}
-
 // vgwEscapeKey is the key's path as the SDK signs it: every byte
 // percent-encoded except unreserved characters and '/'.
 func vgwEscapeKey(key string) string {
@@ -355,9 +338,9 @@ func vgwErrorCode(body []byte) string {
 func TestVersityGWInline(t *testing.T) {
 	gw := startVGW(t)
 	st := newVGWStack(t, gw, vgwOptions{wire: true})
-	small := vgwBytes(1000, 1)
+	small := peertest.Bytes(1000, 1)
 	smallETag := vgwPut(t, gw, "shots/010/notes.txt", small, "text/plain; charset=utf-8")
-	large := vgwBytes(3*vgwInlineMax, 2)
+	large := peertest.Bytes(3*vgwInlineMax, 2)
 	vgwPut(t, gw, "shots/010/plate.mov", large, "video/quicktime")
 	smallURL := st.getURL(t, "shots/010/notes.txt", vgwClientTTL)
 
@@ -409,7 +392,7 @@ func TestVersityGWInline(t *testing.T) {
 	t.Run("object sizes around the inline limit", func(t *testing.T) {
 		for _, n := range []int{1, vgwInlineMax - 1, vgwInlineMax, vgwInlineMax + 1} {
 			key := "sizes/" + strconv.Itoa(n) + ".bin"
-			body := vgwBytes(n, uint64(n))
+			body := peertest.Bytes(n, uint64(n))
 			vgwPut(t, gw, key, body, "application/octet-stream")
 			r := vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, key, vgwClientTTL), nil, nil)
 			want := http.StatusOK
@@ -502,8 +485,8 @@ func TestVersityGWInline(t *testing.T) {
 		if got := r.header.Get("Content-Length"); got != strconv.Itoa(len(large)) {
 			t.Errorf("Content-Length = %q, want the object's %d", got, len(large))
 		}
-		if got := r.header.Get("ETag"); got != vgwMD5ETag(large) {
-			t.Errorf("ETag = %q, want %q", got, vgwMD5ETag(large))
+		if got := r.header.Get("ETag"); got != peertest.MD5ETag(large) {
+			t.Errorf("ETag = %q, want %q", got, peertest.MD5ETag(large))
 		}
 		vgwWantNoLocation(t, r)
 	})
@@ -512,7 +495,7 @@ func TestVersityGWInline(t *testing.T) {
 func TestVersityGWRedirect(t *testing.T) {
 	gw := startVGW(t)
 	const key = "shots/020/comp_v003.mov"
-	large := vgwBytes(5*vgwInlineMax+123, 3)
+	large := peertest.Bytes(5*vgwInlineMax+123, 3)
 	etag := vgwPut(t, gw, key, large, "video/quicktime")
 	gwURL, err := url.Parse(gw.URL)
 	if err != nil {
@@ -698,8 +681,8 @@ func TestVersityGWDenied(t *testing.T) {
 	gw := startVGW(t)
 	st := newVGWStack(t, gw, vgwOptions{})
 	objects := map[string][]byte{
-		"small": vgwBytes(2000, 4),
-		"large": vgwBytes(4*vgwInlineMax, 5),
+		"small": peertest.Bytes(2000, 4),
+		"large": peertest.Bytes(4*vgwInlineMax, 5),
 	}
 	keys := map[string]string{"small": "deny/small.jpg", "large": "deny/large.mov"}
 	for n, k := range keys {
@@ -828,8 +811,8 @@ func TestVersityGWKeys(t *testing.T) {
 		keys = keys[:len(keys)-1]
 	}
 	for i, key := range keys {
-		small := append([]byte("small:"+key+":"), vgwBytes(100, uint64(100+i))...)
-		large := vgwBytes(2*vgwInlineMax, uint64(200+i))
+		small := append([]byte("small:"+key+":"), peertest.Bytes(100, uint64(100+i))...)
+		large := peertest.Bytes(2*vgwInlineMax, uint64(200+i))
 		largeKey := "large/" + key
 		vgwPut(t, gw, key, small, "application/octet-stream")
 		vgwPut(t, gw, largeKey, large, "application/octet-stream")
@@ -875,9 +858,9 @@ func TestVersityGWUpstreamCounts(t *testing.T) {
 	gw := startVGW(t)
 	const origin = "https://studio.shotgrid.example"
 	st := newVGWStack(t, gw, vgwOptions{allowedOrigins: origin})
-	small := vgwBytes(500, 6)
+	small := peertest.Bytes(500, 6)
 	smallETag := vgwPut(t, gw, "count/small.png", small, "image/png")
-	vgwPut(t, gw, "count/large.mov", vgwBytes(2*vgwInlineMax, 7), "video/quicktime")
+	vgwPut(t, gw, "count/large.mov", peertest.Bytes(2*vgwInlineMax, 7), "video/quicktime")
 	creds, err := gw.Credentials.Retrieve(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -951,7 +934,7 @@ func TestVersityGWUploads(t *testing.T) {
 
 		t.Run("single 25 MB PUT", func(t *testing.T) {
 			const key = "uploads/single 25MB.mov"
-			body := vgwBytes(25_000_000, 8)
+			body := peertest.Bytes(25_000_000, 8)
 			signed, err := st.signer.Put(ctx, key, vgwClientTTL)
 			if err != nil {
 				t.Fatal(err)
@@ -960,8 +943,8 @@ func TestVersityGWUploads(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("PUT: status %d, want 200; body %.300s", r.status, r.body)
 			}
-			if got := r.header.Get("ETag"); got != vgwMD5ETag(body) {
-				t.Errorf("PUT ETag = %q, want %q", got, vgwMD5ETag(body))
+			if got := r.header.Get("ETag"); got != peertest.MD5ETag(body) {
+				t.Errorf("PUT ETag = %q, want %q", got, peertest.MD5ETag(body))
 			}
 			out, got := vgwObject(t, gw, key)
 			vgwEqualBytes(t, "stored object", got, body)
@@ -987,7 +970,7 @@ func TestVersityGWUploads(t *testing.T) {
 			var whole []byte
 			var parts []types.CompletedPart
 			for n := int32(1); n <= 3; n++ {
-				part := vgwBytes(5<<20+int(n)*1000, uint64(10+n))
+				part := peertest.Bytes(5<<20+int(n)*1000, uint64(10+n))
 				whole = append(whole, part...)
 				signed, err := st.signer.UploadPart(ctx, key, uploadID, n, vgwClientTTL)
 				if err != nil {
@@ -998,8 +981,8 @@ func TestVersityGWUploads(t *testing.T) {
 					t.Fatalf("UploadPart %d: status %d, want 200; body %.300s", n, r.status, r.body)
 				}
 				etag := r.header.Get("ETag")
-				if etag != vgwMD5ETag(part) {
-					t.Errorf("UploadPart %d: ETag = %q, want %q", n, etag, vgwMD5ETag(part))
+				if etag != peertest.MD5ETag(part) {
+					t.Errorf("UploadPart %d: ETag = %q, want %q", n, etag, peertest.MD5ETag(part))
 				}
 				parts = append(parts, types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(n)})
 			}
@@ -1034,7 +1017,7 @@ func TestVersityGWUploads(t *testing.T) {
 			name, key, contentType string
 			body                   []byte
 		}{
-			{"small binary PUT relayed by the function", "relay/thumb.jpg", "image/jpeg", vgwBytes(600_000, 20)},
+			{"small binary PUT relayed by the function", "relay/thumb.jpg", "image/jpeg", peertest.Bytes(600_000, 20)},
 			{"small text PUT relayed by the function", "relay/notes.txt", "text/plain", []byte(strings.Repeat("shot 030 notes\n", 1000))},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -1042,8 +1025,8 @@ func TestVersityGWUploads(t *testing.T) {
 				if r.status != http.StatusOK {
 					t.Fatalf("PUT: status %d, want 200; body %.300s", r.status, r.body)
 				}
-				if got := r.header.Get("ETag"); got != vgwMD5ETag(tc.body) {
-					t.Errorf("ETag = %q, want S3's %q", got, vgwMD5ETag(tc.body))
+				if got := r.header.Get("ETag"); got != peertest.MD5ETag(tc.body) {
+					t.Errorf("ETag = %q, want S3's %q", got, peertest.MD5ETag(tc.body))
 				}
 				if sent := st.counter.take(); len(sent) != 1 || sent[0].method != http.MethodPut {
 					t.Errorf("upstream requests %v, want one PUT", sent)
@@ -1078,7 +1061,7 @@ func TestVersityGWUploads(t *testing.T) {
 
 		t.Run("2 MB PUT gets 413 from the load balancer", func(t *testing.T) {
 			const key = "relay/too-big.mov"
-			r := put(t, key, vgwBytes(2_000_000, 21), "video/quicktime")
+			r := put(t, key, peertest.Bytes(2_000_000, 21), "video/quicktime")
 			if r.status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("status %d, want 413; body %.300s", r.status, r.body)
 			}

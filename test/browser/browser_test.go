@@ -20,7 +20,6 @@ package browser_test
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -28,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -270,7 +268,7 @@ func newFixture(t *testing.T) *fixture {
 		f.site, f.foreign, f.proxy, f.proxyVia, f.endpoint, gw.URL)
 
 	f.signer = sgurl.NewSigner(gw.Credentials, region, bucket, signedHost)
-	f.small, f.large = genBytes(smallSize, 1), genBytes(largeSize, 2)
+	f.small, f.large = peertest.Bytes(smallSize, 1), peertest.Bytes(largeSize, 2)
 	f.seed(t, smallKey, f.small, "image/jpeg")
 	for _, c := range "abcdef" {
 		f.seed(t, largeKey(string(c)), f.large, "video/quicktime")
@@ -515,7 +513,7 @@ func (r *result) wantTypeError(t *testing.T) {
 // response carries the bucket's CORS headers; the page reads the ETag.
 func (f *fixture) testPut(t *testing.T, p *page) {
 	const key, name = "uploads/browser/review.mov", "review.mov"
-	body := genBytes(1_500_000, 10) // above the ALB's 1 MB: passthrough only
+	body := peertest.Bytes(1_500_000, 10) // above the ALB's 1 MB: passthrough only
 	f.bodies.Store(name, body)
 	r := call(t, p, "put", f.putURL(t, key), "/body/"+name, "video/quicktime")
 	r.wantOK(t, http.StatusOK)
@@ -525,8 +523,8 @@ func (f *fixture) testPut(t *testing.T, p *page) {
 	if r.ETag == nil {
 		t.Fatalf("response.headers.get('ETag') is null: not exposed to the page\nconsole: %s", r.consoleText())
 	}
-	if *r.ETag != md5ETag(body) {
-		t.Errorf("ETag read by the page = %q, want the quoted MD5 %q", *r.ETag, md5ETag(body))
+	if *r.ETag != peertest.MD5ETag(body) {
+		t.Errorf("ETag read by the page = %q, want the quoted MD5 %q", *r.ETag, peertest.MD5ETag(body))
 	}
 
 	front := f.front.take(key)
@@ -571,8 +569,8 @@ func (f *fixture) testGetInline(t *testing.T, p *page) {
 	if r.Length != len(f.small) || r.SHA256 != sha256Hex(f.small) {
 		t.Errorf("body: %d bytes sha256 %s, want %d bytes sha256 %s", r.Length, r.SHA256, len(f.small), sha256Hex(f.small))
 	}
-	if r.ETag == nil || *r.ETag != md5ETag(f.small) {
-		t.Errorf("ETag read by the page = %v, want %q", r.ETag, md5ETag(f.small))
+	if r.ETag == nil || *r.ETag != peertest.MD5ETag(f.small) {
+		t.Errorf("ETag read by the page = %v, want %q", r.ETag, peertest.MD5ETag(f.small))
 	}
 	front := f.front.take(smallKey)
 	if get := find(front, http.MethodGet); get == nil || get.Origin != f.site || get.ACAO != f.site {
@@ -653,8 +651,8 @@ func (f *fixture) testRange(t *testing.T, p *page, rr rangeRead, ruleApplied boo
 	if wantCR := fmt.Sprintf("bytes %d-%d/%d", rr.first, rr.last, largeSize); r.ContentRange == nil || *r.ContentRange != wantCR {
 		t.Errorf("Content-Range read by the page = %v, want %q (exposed by the redirect rule)", r.ContentRange, wantCR)
 	}
-	if r.ETag == nil || *r.ETag != md5ETag(f.large) {
-		t.Errorf("ETag read by the page = %v, want %q", r.ETag, md5ETag(f.large))
+	if r.ETag == nil || *r.ETag != peertest.MD5ETag(f.large) {
+		t.Errorf("ETag read by the page = %v, want %q", r.ETag, peertest.MD5ETag(f.large))
 	}
 	if get == nil || get.Status != http.StatusPartialContent || get.Range != rr.header {
 		t.Errorf("GET at the endpoint: %v, want Range %s answered 206", get, rr.header)
@@ -679,8 +677,8 @@ func (f *fixture) testRangeViaProxy(t *testing.T, p *page, rr rangeRead) {
 	if r.Length != len(want) || r.SHA256 != sha256Hex(want) {
 		t.Errorf("body: %d bytes sha256 %s, want %d bytes sha256 %s", r.Length, r.SHA256, len(want), sha256Hex(want))
 	}
-	if r.ETag == nil || *r.ETag != md5ETag(f.large) {
-		t.Errorf("ETag read by the page = %v, want %q", r.ETag, md5ETag(f.large))
+	if r.ETag == nil || *r.ETag != peertest.MD5ETag(f.large) {
+		t.Errorf("ETag read by the page = %v, want %q", r.ETag, peertest.MD5ETag(f.large))
 	}
 	f.wantOneUpstreamGET(t, rr.key)
 	if len(edge) == 0 {
@@ -720,7 +718,7 @@ func checkPreflight(t *testing.T, where string, pre *hop, want bool, origin, all
 // browser never sends the PUT.
 func (f *fixture) testForeignPut(t *testing.T, p *page) {
 	const key, name = "uploads/browser/foreign.mov", "foreign.mov"
-	body := genBytes(100_000, 11)
+	body := peertest.Bytes(100_000, 11)
 	f.bodies.Store(name, body)
 	r := call(t, p, "put", f.putURL(t, key), "/body/"+name, "video/quicktime")
 	r.wantTypeError(t)
@@ -891,20 +889,6 @@ func (w *statusWriter) Flush() {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ---- bytes -------------------------------------------------------------------------
-
-// genBytes is n reproducible pseudo-random bytes.
-func genBytes(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	var s [32]byte
-	s[0], s[1] = byte(seed), byte(seed>>8)
-	_, _ = rand.NewChaCha8(s).Read(b)
-	return b
-}
-
-func md5ETag(b []byte) string {
-	sum := md5.Sum(b)
-	return `"` + hex.EncodeToString(sum[:]) + `"`
-}
 
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)

@@ -19,7 +19,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -28,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
@@ -167,8 +165,8 @@ func newMatrix(t *testing.T) *matrix {
 	m := &matrix{
 		gw: gw, base: srv.URL, dir: t.TempDir(),
 		signer: sgurl.NewSigner(gw.Credentials, region, bucket, signedHost),
-		small:  genBytes(smallSize, 1),
-		large:  genBytes(largeSize, 2),
+		small:  peertest.Bytes(smallSize, 1),
+		large:  peertest.Bytes(largeSize, 2),
 	}
 	m.env = childEnv(m.dir)
 	m.smallETag = m.seed(t, smallKey, m.small, "image/jpeg")
@@ -297,20 +295,6 @@ func (m *matrix) onGateway(u string) bool {
 }
 
 func (m *matrix) onTwin(u string) bool { return strings.HasPrefix(u, m.base+"/") }
-
-// genBytes is n reproducible pseudo-random bytes.
-func genBytes(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	var s [32]byte
-	s[0], s[1] = byte(seed), byte(seed>>8)
-	_, _ = rand.NewChaCha8(s).Read(b)
-	return b
-}
-
-func md5ETag(b []byte) string {
-	sum := md5.Sum(b)
-	return `"` + hex.EncodeToString(sum[:]) + `"`
-}
 
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
@@ -481,13 +465,13 @@ func (m *matrix) sgapi(t *testing.T, op string, spec any) *pyResponse {
 func (m *matrix) testURLLib(t *testing.T) {
 	cell(t, "put-single-20000000-bytes", func(t *testing.T) {
 		const key = "uploads/sgapi/plate_v001.mov"
-		body := genBytes(sgChunk, 10)
+		body := peertest.Bytes(sgChunk, 10)
 		r := m.sgapi(t, "put", map[string]string{
 			"url": m.putURL(t, key), "file": m.file(t, "single.bin", body), "filename": "plate_v001.mov",
 		})
 		r.wantOK(t, http.StatusOK)
-		if r.ETag != md5ETag(body) {
-			t.Errorf(`result.info()["Etag"] = %q, want %q`, r.ETag, md5ETag(body))
+		if r.ETag != peertest.MD5ETag(body) {
+			t.Errorf(`result.info()["Etag"] = %q, want %q`, r.ETag, peertest.MD5ETag(body))
 		}
 		if r.Attempts != 1 {
 			t.Errorf("%d attempts, want 1", r.Attempts)
@@ -495,13 +479,13 @@ func (m *matrix) testURLLib(t *testing.T) {
 		if r.ContentType != "video/quicktime" {
 			t.Fatalf("the script guessed Content-Type %q for a .mov, want video/quicktime", r.ContentType)
 		}
-		m.checkStored(t, key, body, "video/quicktime", md5ETag(body))
+		m.checkStored(t, key, body, "video/quicktime", peertest.MD5ETag(body))
 	})
 
 	cell(t, "put-multipart-20000000-byte-parts", func(t *testing.T) {
 		const key = "uploads/sgapi/comp_v002.mov"
 		const last = 1_234_567
-		body := genBytes(2*sgChunk+last, 11)
+		body := peertest.Bytes(2*sgChunk+last, 11)
 		path := m.file(t, "multipart.bin", body)
 		ctx := context.Background()
 		// ShotGrid's server creates and completes the upload; the client
@@ -540,8 +524,8 @@ func (m *matrix) testURLLib(t *testing.T) {
 				t.Errorf("part %d: number %d, %d bytes; want %d bytes", i+1, p.Part, p.Size, len(want))
 			}
 			p.wantOK(t, http.StatusOK)
-			if p.ETag != md5ETag(want) {
-				t.Errorf(`part %d: result.info()["Etag"] = %q, want %q`, i+1, p.ETag, md5ETag(want))
+			if p.ETag != peertest.MD5ETag(want) {
+				t.Errorf(`part %d: result.info()["Etag"] = %q, want %q`, i+1, p.ETag, peertest.MD5ETag(want))
 			}
 			completed = append(completed, types.CompletedPart{ETag: aws.String(p.ETag), PartNumber: aws.Int32(int32(i + 1))})
 		}
@@ -621,7 +605,7 @@ func (m *matrix) testURLLib(t *testing.T) {
 			w.WriteHeader(http.StatusTemporaryRedirect)
 		}))
 		defer redirector.Close()
-		body := genBytes(1000, 12)
+		body := peertest.Bytes(1000, 12)
 		path := m.file(t, "redirected.jpg", body)
 
 		r := m.sgapi(t, "put", map[string]string{"url": redirector.URL + "/" + key, "file": path, "filename": "redirected.jpg"})
@@ -640,7 +624,7 @@ func (m *matrix) testURLLib(t *testing.T) {
 		// not the URL, is what fails.
 		d := m.sgapi(t, "put", map[string]string{"url": target, "file": path, "filename": "redirected.jpg"})
 		d.wantOK(t, http.StatusOK)
-		m.checkStored(t, key, body, "image/jpeg", md5ETag(body))
+		m.checkStored(t, key, body, "image/jpeg", peertest.MD5ETag(body))
 	})
 }
 
@@ -655,7 +639,7 @@ func (m *matrix) testBoto3(t *testing.T) {
 		putKey     = "uploads/boto3/contact sheet.png"
 		partKey    = "uploads/boto3/part upload.mov"
 	)
-	body := genBytes(3_000_000, 20)
+	body := peertest.Bytes(3_000_000, 20)
 	path := m.file(t, "boto3.bin", body)
 	created, err := m.gw.Client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(partKey), ContentType: aws.String("video/quicktime"),
@@ -747,18 +731,18 @@ func (m *matrix) testBoto3(t *testing.T) {
 	cell(t, "put", func(t *testing.T) {
 		r := result(t, "put")
 		r.wantOK(t, http.StatusOK)
-		if got := r.header("ETag"); got != md5ETag(body) {
-			t.Errorf("ETag = %q, want %q", got, md5ETag(body))
+		if got := r.header("ETag"); got != peertest.MD5ETag(body) {
+			t.Errorf("ETag = %q, want %q", got, peertest.MD5ETag(body))
 		}
-		m.checkStored(t, putKey, body, "image/png", md5ETag(body))
+		m.checkStored(t, putKey, body, "image/png", peertest.MD5ETag(body))
 	})
 
 	cell(t, "upload-part", func(t *testing.T) {
 		r := result(t, "upload-part")
 		r.wantOK(t, http.StatusOK)
 		etag := r.header("ETag")
-		if etag != md5ETag(body) {
-			t.Errorf("ETag = %q, want %q", etag, md5ETag(body))
+		if etag != peertest.MD5ETag(body) {
+			t.Errorf("ETag = %q, want %q", etag, peertest.MD5ETag(body))
 		}
 		_, err := m.gw.Client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 			Bucket: aws.String(bucket), Key: aws.String(partKey), UploadId: aws.String(uploadID),
@@ -976,7 +960,7 @@ func (m *matrix) testNetHTTP(t *testing.T) {
 		// Above the ALB's 1 MB body limit: only the passthrough rule can
 		// carry it.
 		const key = "uploads/nethttp/review.mp4"
-		body := genBytes(3_500_000, 30)
+		body := peertest.Bytes(3_500_000, 30)
 		req, err := http.NewRequest(http.MethodPut, m.putURL(t, key), bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -991,9 +975,9 @@ func (m *matrix) testNetHTTP(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d, want 200; body %.300s", resp.StatusCode, rb)
 		}
-		if got := resp.Header.Get("ETag"); got != md5ETag(body) {
-			t.Errorf("ETag = %q, want %q", got, md5ETag(body))
+		if got := resp.Header.Get("ETag"); got != peertest.MD5ETag(body) {
+			t.Errorf("ETag = %q, want %q", got, peertest.MD5ETag(body))
 		}
-		m.checkStored(t, key, body, "video/mp4", md5ETag(body))
+		m.checkStored(t, key, body, "video/mp4", peertest.MD5ETag(body))
 	})
 }

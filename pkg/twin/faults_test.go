@@ -67,6 +67,10 @@ type faultUpstream struct {
 	mode  faultMode
 	conns map[net.Conn]bool
 	seen  []faultSeen
+	// gen counts setMode calls: a request still being answered from an
+	// earlier case (the emulator lets an abandoned invocation run on) must
+	// not write into the new case's record.
+	gen int
 }
 
 type faultSeen struct {
@@ -95,6 +99,7 @@ func (f *faultUpstream) setMode(m faultMode) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mode, f.seen = m, nil
+	f.gen++
 }
 
 func (f *faultUpstream) requests() []faultSeen {
@@ -149,11 +154,13 @@ func (f *faultUpstream) serve(c net.Conn) {
 		f.mu.Lock()
 		mode := f.mode
 		f.seen = append(f.seen, faultSeen{rng: req.Header.Get("Range"), at: time.Now()})
-		i := len(f.seen) - 1
+		i, gen := len(f.seen)-1, f.gen
 		f.mu.Unlock()
 		written, gone, keep := f.answer(c, br, mode)
 		f.mu.Lock()
-		f.seen[i].written, f.seen[i].peerGone, f.seen[i].done = written, gone, time.Now()
+		if f.gen == gen {
+			f.seen[i].written, f.seen[i].peerGone, f.seen[i].done = written, gone, time.Now()
+		}
 		f.mu.Unlock()
 		if !keep {
 			return

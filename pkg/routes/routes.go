@@ -39,7 +39,8 @@ const (
 type Rule struct {
 	Name     string `json:"name"`
 	Priority int    `json:"priority"` // 0 for the default action
-	// PathPatterns are ALB path-pattern values: exact, or with a trailing '*'.
+	// PathPatterns are ALB path-pattern values: literal characters with '*'
+	// (any run, possibly empty) and '?' (exactly one character) wildcards.
 	PathPatterns []string `json:"pathPatterns,omitempty"`
 	Methods      []string `json:"methods,omitempty"`
 	Target       Target   `json:"target"`
@@ -55,21 +56,79 @@ type Rule struct {
 // host to the endpoint (S3PROXY_REDIRECT_VIA=proxy).
 const DirectPrefix = "/_direct"
 
-// Table returns the listener rules in priority order, default last.
-func Table() []Rule {
-	return []Rule{
-		{Name: "ping", Priority: 10, PathPatterns: []string{"/ping"}, Target: Lambda},
-		{Name: "direct", Priority: 20, PathPatterns: []string{DirectPrefix + "/*"}, Target: Endpoint,
-			HostRewrite: EndpointHost, StripPrefix: DirectPrefix},
-		{Name: "passthrough", Priority: 30, Methods: []string{"PUT", "POST", "DELETE"}, Target: Endpoint,
-			HostRewrite: SignedHost, OnlyWithPassthrough: true},
-		{Name: "default", Priority: 0, Target: Lambda},
-	}
+// MaxKeyPrefixes is how many key prefixes the /_direct rules can express.
+const MaxKeyPrefixes = 5
+
+// ALB rule limits: at most three values in one condition, five across a
+// rule's conditions, and five wildcards in a rule.
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html
+// ("Condition basics").
+const (
+	maxConditionValues = 3
+	maxRuleValues      = 5
+	maxRuleWildcards   = 5
+)
+
+// Params are the deployment values the table depends on: the /_direct rules
+// match only object paths of this bucket under these prefixes.
+type Params struct {
+	Bucket      string
+	KeyPrefixes []string
 }
 
-// Match returns the first rule of Table that applies to the request.
-func Match(method, path string, passthrough bool) Rule {
-	rules := Table()
+// directMethods are the only methods /_direct carries: a minted URL is a
+// GetObject, and HEAD is what a client may send before it.
+var directMethods = []string{"GET", "HEAD"}
+
+// Table returns the listener rules in priority order, default last.
+//
+// /_direct carries GET and HEAD of this bucket's objects, under the allowed
+// key prefixes, to the endpoint. Anything else under /_direct (other
+// methods, the bucket's root, listing, other buckets, keys outside the
+// prefixes) goes to the function, which refuses it: the endpoint is reached
+// through the proxy only with what a minted URL can ask for.
+func Table(p Params) []Rule {
+	patterns := DirectPatterns(p)
+	rules := []Rule{
+		{Name: "ping", Priority: 10, PathPatterns: []string{"/ping"}, Target: Lambda},
+	}
+	for i := 0; i*maxConditionValues < len(patterns); i++ {
+		name := "direct"
+		if i > 0 {
+			name = "direct-" + string(rune('1'+i))
+		}
+		chunk := patterns[i*maxConditionValues : min(len(patterns), (i+1)*maxConditionValues)]
+		rules = append(rules, Rule{Name: name, Priority: 20 + i, PathPatterns: chunk,
+			Methods: directMethods, Target: Endpoint, HostRewrite: EndpointHost, StripPrefix: DirectPrefix})
+	}
+	return append(rules,
+		Rule{Name: "direct-refuse", Priority: 25, PathPatterns: []string{DirectPrefix + "/*"}, Target: Lambda},
+		Rule{Name: "passthrough", Priority: 30, Methods: []string{"PUT", "POST", "DELETE"}, Target: Endpoint,
+			HostRewrite: SignedHost, OnlyWithPassthrough: true},
+		Rule{Name: "default", Priority: 0, Target: Lambda},
+	)
+}
+
+// DirectPatterns are the path patterns of the /_direct rules: one per key
+// prefix, or any non-empty key when all keys are allowed. The ALB compares
+// patterns with the path as the client sent it, so a prefix is expressed
+// exactly only when it needs no percent-encoding and holds no '*' or '?'
+// (config refuses such prefixes where /_direct is used; the function's own
+// check still applies to every other read).
+func DirectPatterns(p Params) []string {
+	base := DirectPrefix + "/" + p.Bucket + "/"
+	if len(p.KeyPrefixes) == 0 {
+		return []string{base + "?*"}
+	}
+	out := make([]string, 0, len(p.KeyPrefixes))
+	for _, k := range p.KeyPrefixes {
+		out = append(out, base+k+"*")
+	}
+	return out
+}
+
+// Match returns the first rule of rules that applies to the request.
+func Match(rules []Rule, method, path string, passthrough bool) Rule {
 	for _, r := range rules {
 		if r.Priority == 0 {
 			continue
@@ -92,13 +151,61 @@ func (r Rule) matches(method, path string) bool {
 		return true
 	}
 	for _, p := range r.PathPatterns {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(path, prefix) {
-				return true
-			}
-		} else if path == p {
+		if wildcard(p, path) {
 			return true
 		}
 	}
 	return false
+}
+
+// wildcard matches s against an ALB pattern: '*' any run, '?' one byte.
+func wildcard(pattern, s string) bool {
+	star, mark := -1, 0
+	i, j := 0, 0
+	for j < len(s) {
+		switch {
+		case i < len(pattern) && (pattern[i] == '?' || pattern[i] == s[j]):
+			i++
+			j++
+		case i < len(pattern) && pattern[i] == '*':
+			star, mark = i, j
+			i++
+		case star >= 0:
+			i = star + 1
+			mark++
+			j = mark
+		default:
+			return false
+		}
+	}
+	for i < len(pattern) && pattern[i] == '*' {
+		i++
+	}
+	return i == len(pattern)
+}
+
+// Expressible reports whether an ALB path pattern can state prefix exactly:
+// unreserved URL characters and '/' only, so that the raw path the ALB sees
+// spells it the same way the decoded key does, with no wildcard in it.
+func Expressible(prefix string) bool {
+	for i := 0; i < len(prefix); i++ {
+		c := prefix[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~/", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Valid reports rules that break the ALB's documented condition limits.
+func Valid(r Rule) bool {
+	wild := 0
+	for _, p := range r.PathPatterns {
+		wild += strings.Count(p, "*") + strings.Count(p, "?")
+	}
+	return len(r.PathPatterns) <= maxConditionValues && len(r.Methods) <= maxConditionValues &&
+		len(r.PathPatterns)+len(r.Methods) <= maxRuleValues && wild <= maxRuleWildcards
 }

@@ -68,6 +68,7 @@ type Options struct {
 // ALB is the emulated load balancer; it is an http.Handler.
 type ALB struct {
 	opts        Options
+	rules       []routes.Rule
 	passthrough *httputil.ReverseProxy
 	direct      *httputil.ReverseProxy
 }
@@ -83,8 +84,8 @@ func New(opts Options) *ALB {
 	if opts.Transport == nil {
 		opts.Transport = &http.Transport{Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 32, IdleConnTimeout: 60 * time.Second}
 	}
-	a := &ALB{opts: opts}
 	cfg := opts.Config
+	a := &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes})}
 	target := cfg.UpstreamURL
 	if opts.PassthroughURL != nil {
 		target = opts.PassthroughURL
@@ -104,7 +105,7 @@ func (a *ALB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
-	rule := routes.Match(r.Method, rawPath, a.opts.Passthrough)
+	rule := routes.Match(a.rules, r.Method, rawPath, a.opts.Passthrough)
 	switch {
 	case rule.Target == routes.Lambda:
 		a.invoke(w, r)

@@ -35,6 +35,11 @@ type VersityGWOptions struct {
 	VirtualDomain string
 	// StartTimeout bounds the wait for the gateway to answer; default 10s.
 	StartTimeout time.Duration
+	// IAM runs the gateway with its internal IAM (--iam-dir, a fresh
+	// t.TempDir()), so that S3.CreateUser can add users and bucket policies
+	// can name them. The root credentials work exactly as without it.
+	// Only StartVersityGW honours it; StartSeaweedFS ignores it.
+	IAM bool
 }
 
 // S3 is a running S3 peer.
@@ -53,6 +58,13 @@ type S3 struct {
 	Client *s3.Client
 	// PID is the peer's process ID.
 	PID int
+
+	// iam says the peer is a versitygw with internal IAM (VersityGWOptions.IAM),
+	// which CreateUser needs.
+	iam bool
+	// root holds the root credentials when Credentials are another user's
+	// (see As); nil means Credentials are root's.
+	root aws.CredentialsProvider
 }
 
 // AWSConfig is a minimal aws.Config holding the peer's region and
@@ -77,6 +89,10 @@ func StartVersityGW(t testing.TB, opts VersityGWOptions) *S3 {
 	// the directory is removed only once the gateway has stopped.
 	root := t.TempDir()
 	access, secret := generateKeys(t)
+	var iamArgs []string
+	if opts.IAM {
+		iamArgs = []string{"--iam-dir", t.TempDir()}
+	}
 
 	var (
 		p   *process
@@ -89,13 +105,15 @@ func StartVersityGW(t testing.TB, opts VersityGWOptions) *S3 {
 		if addr, err = freeLoopbackAddr(); err != nil {
 			t.Fatalf("peertest: %v", err)
 		}
-		args := []string{"--port", addr, "--quiet", "--region", opts.Region, "--virtual-domain", opts.VirtualDomain, "posix", root}
+		args := []string{"--port", addr, "--quiet", "--region", opts.Region, "--virtual-domain", opts.VirtualDomain}
+		args = append(append(args, iamArgs...), "posix", root)
 		p, err = startProcess(t, bin, args, gatewayEnv(access, secret))
 		if err != nil {
 			t.Fatalf("peertest: starting versitygw: %v", err)
 		}
 		if err = waitHTTP(p, "http://"+addr+"/", opts.StartTimeout); err == nil {
 			s := newS3("http://"+addr, opts.Region, access, secret, p.cmd.Process.Pid)
+			s.iam = opts.IAM
 			createBuckets(t, s, opts.Buckets)
 			return s
 		}

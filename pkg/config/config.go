@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mediaisolation/s3proxy/pkg/routes"
 )
 
 // Defaults of the contract in DESIGN.md §3.
@@ -52,9 +54,12 @@ type Config struct {
 	// VirtualHosted is true when SignedHost names the bucket itself
 	// (<bucket>.s3…), so request paths are keys; otherwise paths are
 	// /<bucket>/<key>.
-	VirtualHosted  bool
-	UpstreamURL    *url.URL
-	EndpointURL    *url.URL // nil: redirects are not configured
+	VirtualHosted bool
+	UpstreamURL   *url.URL
+	EndpointURL   *url.URL // nil: redirects are not configured
+	// PublicURL is the proxy's own base URL, as clients reach it (ShotGrid's
+	// "S3 Proxy Host Address"); proxy-mode redirects point at it.
+	PublicURL      *url.URL
 	RedirectVia    RedirectVia
 	InlineMax      int64
 	RedirectTTL    time.Duration
@@ -78,7 +83,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	case c.Bucket == "":
 		bad("S3PROXY_BUCKET", "is required")
 	case !bucketName.MatchString(c.Bucket) || strings.Contains(c.Bucket, ".."):
-		bad("S3PROXY_BUCKET", "%q is not a valid S3 bucket name", c.Bucket)
+		bad("S3PROXY_BUCKET", "%q is not a valid S3 bucket name: 3 to 63 characters of lower-case letters, digits, '.' and '-', beginning and ending with a letter or digit, with no \"..\"", c.Bucket)
 	}
 
 	c.Region = get("S3PROXY_REGION")
@@ -119,6 +124,13 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	default:
 		bad("S3PROXY_REDIRECT_VIA", "%q must be %q or %q", c.RedirectVia, ViaEndpoint, ViaProxy)
 	}
+	if v := get("S3PROXY_PUBLIC_URL"); v != "" {
+		c.PublicURL = baseURL("S3PROXY_PUBLIC_URL", v, bad)
+	} else if c.RedirectVia == ViaProxy {
+		// The Location of a proxy-mode redirect names the proxy itself; taking
+		// that name from the request's Host header would let a client choose it.
+		bad("S3PROXY_PUBLIC_URL", "is required when S3PROXY_REDIRECT_VIA=proxy: the proxy's base URL as clients reach it, such as https://s3-proxy.studio.example")
+	}
 
 	c.InlineMax = DefaultInlineMax
 	if v := get("S3PROXY_INLINE_MAX_BYTES"); v != "" {
@@ -155,7 +167,17 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			bad("S3PROXY_KEY_PREFIXES", "%q: keys never start with '/'; write it without the slash", p)
 			continue
 		}
+		if c.RedirectVia == ViaProxy && !routes.Expressible(p) {
+			// /_direct is bounded by ALB path patterns, which see the raw
+			// path: a prefix that needs percent-encoding, or holds a
+			// wildcard, would not bound it.
+			bad("S3PROXY_KEY_PREFIXES", "%q: with S3PROXY_REDIRECT_VIA=proxy a prefix may hold only letters, digits and - . _ ~ /, which the load balancer's path patterns can match exactly", p)
+			continue
+		}
 		c.KeyPrefixes = append(c.KeyPrefixes, p)
+	}
+	if c.RedirectVia == ViaProxy && len(c.KeyPrefixes) > routes.MaxKeyPrefixes {
+		bad("S3PROXY_KEY_PREFIXES", "with S3PROXY_REDIRECT_VIA=proxy at most %d prefixes fit the load balancer's /_direct rules", routes.MaxKeyPrefixes)
 	}
 
 	for _, o := range list(get("S3PROXY_ALLOWED_ORIGINS")) {

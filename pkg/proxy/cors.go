@@ -29,8 +29,15 @@ func (h *Handler) setCORS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hdr.Set("Access-Control-Allow-Origin", origin)
+	hdr.Set("Access-Control-Allow-Credentials", "true")
 	hdr.Set("Access-Control-Expose-Headers", exposeHeaders)
 }
+
+// S3 answers a successful CORS evaluation for a named (not '*') origin with
+// Access-Control-Allow-Credentials: true, and the proxy only ever names
+// exact origins, so it always does the same; a page's fetch with
+// credentials: 'include' then works as it does against S3.
+// https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html
 
 // options answers a CORS preflight itself when origins are configured, and
 // otherwise forwards it so the bucket's CORS rules answer, as nginx did. A
@@ -63,6 +70,7 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request, o *outcome) {
 	}
 	hdr.Set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	hdr.Set("Access-Control-Allow-Origin", origin)
+	hdr.Set("Access-Control-Allow-Credentials", "true")
 	hdr.Set("Access-Control-Allow-Methods", corsMethods)
 	if reqHeaders != "" {
 		hdr.Set("Access-Control-Allow-Headers", reqHeaders)

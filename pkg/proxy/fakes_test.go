@@ -13,7 +13,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mediaisolation/s3proxy/pkg/config"
 )
 
 // fakeUpstream is S3 as far as the handler can tell: objects served with
@@ -81,29 +84,41 @@ func (f *fakeUpstream) last() *http.Request {
 	return f.reqs[len(f.reqs)-1]
 }
 
-// fakePresigner records what it was asked to mint.
+// fakePresigner is the production presign client, recording what it was
+// asked to mint. extraSigned, if set, is added to the URL's
+// X-Amz-SignedHeaders afterwards, as an SDK regression would.
 type fakePresigner struct {
-	mu      sync.Mutex
-	in      *s3.GetObjectInput
-	expires time.Duration
-	signed  string // X-Amz-SignedHeaders to report
+	mu          sync.Mutex
+	in          *s3.GetObjectInput
+	expires     time.Duration
+	extraSigned string
+	real        *s3.PresignClient
 }
 
-func (p *fakePresigner) PresignGetObject(_ context.Context, in *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
+func newFakePresigner(cfg *config.Config) *fakePresigner {
+	awsCfg := aws.Config{Region: cfg.Region, Credentials: credentials.NewStaticCredentialsProvider("ASIAFUNCTION", "fnsecret", "fntoken")}
+	return &fakePresigner{real: NewPresigner(awsCfg, cfg)}
+}
+
+func (p *fakePresigner) PresignGetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
 	var o s3.PresignOptions
 	for _, f := range optFns {
 		f(&o)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.in, p.expires = in, o.Expires
-	signed := p.signed
-	if signed == "" {
-		signed = "host"
+	extra := p.extraSigned
+	p.mu.Unlock()
+	minted, err := p.real.PresignGetObject(ctx, in, optFns...)
+	if err != nil || extra == "" {
+		return minted, err
 	}
-	u := "https://bucket.vpce-1.s3.us-east-1.vpce.amazonaws.com/media/" + escapeKey(aws.ToString(in.Key)) +
-		"?X-Amz-Expires=" + itoa(int(o.Expires/time.Second)) + "&X-Amz-SignedHeaders=" + url.QueryEscape(signed) + "&X-Amz-Signature=minted"
-	return &v4.PresignedHTTPRequest{URL: u, Method: http.MethodGet}, nil
+	u, _ := url.Parse(minted.URL)
+	q := u.Query()
+	q.Set("X-Amz-SignedHeaders", q.Get("X-Amz-SignedHeaders")+";"+extra)
+	u.RawQuery = q.Encode()
+	minted.URL = u.String()
+	return minted, nil
 }
 
 func escapeKey(k string) string {

@@ -18,8 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/s3auth"
@@ -251,18 +250,13 @@ type fuzzErrReader struct{}
 
 func (fuzzErrReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 
-// fuzzPresigner mints a plausible URL without any secret in it.
-type fuzzPresigner struct{}
+// fuzzPresigner is the production presign client with the function's
+// static test credentials; presigning makes no network call.
+var fuzzPresigner = sync.OnceValue(func() Presigner {
+	return NewPresigner(aws.Config{Region: "us-east-1", Credentials: fuzzCreds}, fuzzConfigs()[0])
+})
 
-func (fuzzPresigner) PresignGetObject(_ context.Context, in *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
-	var o s3.PresignOptions
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	u := "https://bucket.vpce-1.s3.us-east-1.vpce.amazonaws.com/media/" + url.PathEscape(aws.ToString(in.Key)) +
-		"?X-Amz-Expires=" + strconv.Itoa(int(o.Expires/time.Second)) + "&X-Amz-SignedHeaders=host&X-Amz-Signature=minted"
-	return &v4.PresignedHTTPRequest{URL: u, Method: http.MethodGet}, nil
-}
+var fuzzCreds = credentials.NewStaticCredentialsProvider("AKIAFUNCTIONFUZZ", "function-secret", "")
 
 // fuzzConfigs are the configurations the fuzzer picks from: virtual-hosted
 // or path-style, with or without key prefixes and CORS origins.
@@ -297,7 +291,7 @@ var fuzzConfigs = sync.OnceValue(func() []*config.Config {
 // fuzzStatuses are every status the handler may answer with: its own, and
 // those of the fake upstream, which it passes through.
 var fuzzStatuses = map[int]bool{
-	200: true, 206: true, 304: true, 307: true,
+	200: true, 206: true, 304: true, 307: true, 501: true,
 	400: true, 403: true, 404: true, 405: true, 412: true, 416: true,
 	500: true, 502: true, 503: true,
 }
@@ -352,7 +346,7 @@ func FuzzHandler(f *testing.F) {
 		var logs bytes.Buffer
 		h := New(cfg, Deps{
 			Upstream:  up,
-			Presigner: fuzzPresigner{},
+			Presigner: fuzzPresigner(),
 			Logger:    slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Now:       func() time.Time { return fuzzNow },
 		})

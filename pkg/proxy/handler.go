@@ -4,12 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/emf"
+	"github.com/mediaisolation/s3proxy/pkg/routes"
 	"github.com/mediaisolation/s3proxy/pkg/s3error"
 )
 
@@ -118,6 +121,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rawPath == "/ping":
 		h.ping(w, r, &o)
+	case rawPath == routes.DirectPrefix || strings.HasPrefix(rawPath, routes.DirectPrefix+"/"):
+		h.direct(w, r, &o)
 	case r.Method == http.MethodOptions:
 		h.options(w, r, &o)
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
@@ -125,7 +130,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete:
 		h.relay(w, r, &o)
 	default:
+		// Named in the log even though it is refused.
+		o.key, _ = objectKey(rawPath, h.cfg.Bucket, h.cfg.VirtualHosted)
 		h.fail(w, r, &o, s3error.ErrMethodNotAllowed)
+	}
+}
+
+// direct answers what reaches the function under /_direct. The load
+// balancer sends GET and HEAD of the bucket's objects under the allowed
+// prefixes straight to the endpoint (pkg/routes); anything else under the
+// prefix arrives here and is refused, so that the route cannot carry a
+// write, a listing or another bucket's read with a caller's own signature.
+// A CORS preflight for a redirected read is answered as one for the object.
+func (h *Handler) direct(w http.ResponseWriter, r *http.Request, o *outcome) {
+	switch r.Method {
+	case http.MethodOptions:
+		rawPath, rawQuery := rawTarget(r)
+		objPath, ok := strings.CutPrefix(rawPath, routes.DirectPrefix+"/"+h.cfg.Bucket+"/")
+		if !ok {
+			h.fail(w, r, o, s3error.ErrWrongBucket)
+			return
+		}
+		if !h.cfg.VirtualHosted {
+			objPath = h.cfg.Bucket + "/" + objPath
+		}
+		// The preflight is for the object the redirect names; ask as if the
+		// client had asked for it on the signed host.
+		r2 := r.Clone(r.Context())
+		r2.RequestURI = "/" + objPath
+		if rawQuery != "" {
+			r2.RequestURI += "?" + rawQuery
+		}
+		if u, err := url.ParseRequestURI(r2.RequestURI); err == nil {
+			r2.URL = u
+		}
+		h.options(w, r2, o)
+	case http.MethodGet, http.MethodHead:
+		h.fail(w, r, o, s3error.ErrDirectOnly)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		h.fail(w, r, o, s3error.ErrMethodNotAllowed)
 	}
 }
 

@@ -77,9 +77,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, o *outcome) {
 		return
 	}
 	requested := r.Header.Get("Range") != ""
-	if r.Method == http.MethodGet && !requested {
-		// Ranges are not signed, so the proxy may ask for just enough to
-		// decide between answering inline and redirecting.
+	if r.Method == http.MethodGet && !requested && plainGetObject(sr.query) {
+		// The client sent no Range, so its signature cannot cover one (S3
+		// would refuse it for a missing signed header): the proxy may ask for
+		// just enough to decide between answering inline and redirecting.
+		// A subresource is not an object read and gets no probe.
 		req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", h.cfg.InlineMax-1))
 	}
 	resp, err := h.roundTrip(req, o)
@@ -161,7 +163,12 @@ func (h *Handler) inline(w http.ResponseWriter, r *http.Request, o *outcome, res
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-	o.status, o.inlineBytes = status, len(body)
+	o.status = status
+	if status < http.StatusMultipleChoices {
+		// inlineBytes counts object bytes served inline; an error body
+		// passed on is not one.
+		o.inlineBytes = len(body)
+	}
 }
 
 // pass returns S3's answer as it is: status, headers and (bounded) body.
@@ -185,6 +192,12 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, o *outcome, resp 
 		return
 	}
 	if !complete {
+		if resp.StatusCode >= http.StatusMultipleChoices {
+			// S3's refusal keeps its status and code whatever the inline
+			// limit; only the body is rewritten to fit.
+			h.fail(w, r, o, s3error.Cut(resp.StatusCode, body))
+			return
+		}
 		h.fail(w, r, o, s3error.ErrTooLarge)
 		return
 	}

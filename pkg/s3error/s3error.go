@@ -10,7 +10,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Error is a client-facing S3-style error.
@@ -25,19 +27,26 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // Errors the proxy answers itself. Their messages are fixed text so nothing
 // from the request or the environment can leak through them.
 var (
-	ErrMissingAuth      = &Error{http.StatusForbidden, "AccessDenied", "Query-string authentication is required."}
-	ErrMalformedAuth    = &Error{http.StatusForbidden, "AccessDenied", "The query-string authentication parameters are malformed."}
-	ErrExpired          = &Error{http.StatusForbidden, "AccessDenied", "Request has expired."}
-	ErrNotYetValid      = &Error{http.StatusForbidden, "AccessDenied", "Request is not valid yet."}
-	ErrWrongRegion      = &Error{http.StatusForbidden, "AccessDenied", "The credential scope names a region this proxy does not serve."}
-	ErrKeyNotAllowed    = &Error{http.StatusForbidden, "AccessDenied", "Access to this key is not allowed through this proxy."}
-	ErrWrongBucket      = &Error{http.StatusForbidden, "AccessDenied", "Access to this bucket is not allowed through this proxy."}
-	ErrBadURI           = &Error{http.StatusBadRequest, "InvalidURI", "Couldn't parse the specified URI."}
-	ErrCORSDenied       = &Error{http.StatusForbidden, "AccessForbidden", "CORSResponse: This CORS request is not allowed."}
-	ErrCORSMissing      = &Error{http.StatusBadRequest, "BadRequest", "Insufficient information. Origin request header needed."}
-	ErrUnavailable      = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The storage service could not be reached in time. Please retry."}
-	ErrNoRedirect       = &Error{http.StatusBadGateway, "InternalError", "The object is too large to answer inline and redirects are not configured (S3PROXY_ENDPOINT_URL)."}
-	ErrTooLarge         = &Error{http.StatusBadGateway, "InternalError", "The response exceeds the load balancer's 1 MB limit for Lambda targets."}
+	ErrMissingAuth   = &Error{http.StatusForbidden, "AccessDenied", "Query-string authentication is required."}
+	ErrMalformedAuth = &Error{http.StatusForbidden, "AccessDenied", "The query-string authentication parameters are malformed."}
+	ErrExpired       = &Error{http.StatusForbidden, "AccessDenied", "Request has expired."}
+	ErrNotYetValid   = &Error{http.StatusForbidden, "AccessDenied", "Request is not valid yet."}
+	ErrWrongRegion   = &Error{http.StatusForbidden, "AccessDenied", "The credential scope names a region this proxy does not serve."}
+	ErrKeyNotAllowed = &Error{http.StatusForbidden, "AccessDenied", "Access to this key is not allowed through this proxy."}
+	ErrWrongBucket   = &Error{http.StatusForbidden, "AccessDenied", "Access to this bucket is not allowed through this proxy."}
+	ErrBadURI        = &Error{http.StatusBadRequest, "InvalidURI", "Couldn't parse the specified URI."}
+	ErrCORSDenied    = &Error{http.StatusForbidden, "AccessForbidden", "CORSResponse: This CORS request is not allowed."}
+	ErrCORSMissing   = &Error{http.StatusBadRequest, "BadRequest", "Insufficient information. Origin request header needed."}
+	ErrUnavailable   = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The storage service could not be reached in time. Please retry."}
+	ErrNoRedirect    = &Error{http.StatusBadGateway, "InternalError", "The object is too large to answer inline and redirects are not configured (S3PROXY_ENDPOINT_URL)."}
+	ErrTooLarge      = &Error{http.StatusBadGateway, "InternalError", "The response exceeds the load balancer's 1 MB limit for Lambda targets."}
+	// ErrNotMintable answers a request S3 accepted whose answer is too large
+	// to return inline, when no redirect can grant exactly what the client's
+	// URL did: a subresource (tagging, acl, …) or a signed header a minted URL
+	// cannot carry. 501 is S3's own status for functionality it does not
+	// implement, and no ShotGrid client retries it.
+	ErrNotMintable      = &Error{http.StatusNotImplemented, "NotImplemented", "S3's answer is larger than this proxy returns inline, and only a plain GetObject can be redirected with the signed headers it carries."}
+	ErrDirectOnly       = &Error{http.StatusForbidden, "AccessDenied", "This path carries only reads of this bucket's objects under the allowed key prefixes."}
 	ErrCredentials      = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The proxy's credentials are unavailable or about to expire. Please retry."}
 	ErrInternal         = &Error{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
 	ErrBadRequest       = &Error{http.StatusBadRequest, "BadRequest", "The request could not be understood."}
@@ -110,4 +119,40 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 		_, _ = w.Write(body)
 	}
 	return e
+}
+
+var (
+	codeElem    = regexp.MustCompile(`<Code>([A-Za-z0-9.]{1,64})</Code>`)
+	messageElem = regexp.MustCompile(`<Message>([ -;=?-~]{1,256})</Message>`)
+)
+
+// Cut is S3's own error, whose body is too large to pass on whole: the
+// status and code stay S3's, so a client sees the refusal S3 made and never
+// a server fault it might retry; the body is rebuilt around them. Only a
+// code and a short plain message are taken from S3's body: the rest (string
+// to sign, canonical request) is no business of the client's.
+func Cut(status int, partial []byte) *Error {
+	e := &Error{Status: status, Code: fallbackCode(status), Message: "The storage service refused the request; its full answer was too large to return through this proxy."}
+	if m := codeElem.FindSubmatch(partial); m != nil {
+		e.Code = string(m[1])
+	}
+	if m := messageElem.FindSubmatch(partial); m != nil {
+		e.Message = string(m[1])
+	}
+	return e
+}
+
+func fallbackCode(status int) string {
+	switch status {
+	case http.StatusForbidden:
+		return "AccessDenied"
+	case http.StatusNotFound:
+		return "NoSuchKey"
+	case http.StatusServiceUnavailable:
+		return "ServiceUnavailable"
+	}
+	if status >= 500 {
+		return "InternalError"
+	}
+	return strings.ReplaceAll(http.StatusText(status), " ", "")
 }

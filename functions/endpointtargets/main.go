@@ -1,6 +1,8 @@
 // Command endpointtargets is the Lambda behind the template's
 // Custom::EndpointTargets resource: it registers the S3 interface endpoint's
-// IPs in the ALB's IP target group. The logic is in pkg/endpointtargets; this
+// IPs in the ALB's IP target group, and behind Custom::NetworkChecks, which
+// checks what only EC2 knows about the network before the endpoint exists.
+// The logic is in pkg/endpointtargets; this
 // is wiring only.
 package main
 
@@ -28,10 +30,12 @@ func main() {
 		logger.Error("load AWS config", "error", err)
 		os.Exit(1)
 	}
+	ec2Client := ec2.NewFromConfig(cfg)
 	r := &endpointtargets.Reconciler{
-		EC2:    ec2.NewFromConfig(cfg),
-		ELB:    elbv2.NewFromConfig(cfg),
-		Logger: logger,
+		EC2:     ec2Client,
+		ELB:     elbv2.NewFromConfig(cfg),
+		Network: ec2Client,
+		Logger:  logger,
 	}
 	lambda.Start(cfn.LambdaWrap(endpointtargets.Guard(r.Handle, endpointtargets.DefaultMargin)))
 }

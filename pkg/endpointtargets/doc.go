@@ -5,8 +5,17 @@
 // their private IPs, and an IP target group can only hold IPs. The template's
 // Custom::EndpointTargets resource closes that gap: on Create and Update it
 // looks the IPs up and makes them the target group's only targets; on Delete it
-// removes them. The ALB then forwards /_direct and upload-passthrough requests
+// removes them. The template passes the endpoint's NetworkInterfaceIds as a
+// property, so a change of the endpoint's interfaces (a SubnetIds change
+// updates the endpoint in place) reaches the resource as an Update. It also
+// returns the endpoint's regional DNS name, chosen by its shape rather than
+// by its position in DnsEntries. The ALB then forwards /_direct and upload-passthrough requests
 // straight to S3 over PrivateLink, with no compute in the byte path.
+//
+// The same function serves Custom::NetworkChecks (network.go): before the
+// endpoint exists, it refuses a studio CIDR that overlaps the VPC and
+// endpoint zones that the S3 interface service or the load balancer do not
+// cover.
 //
 // The package is the logic only. functions/endpointtargets wires it to the
 // real EC2 and ELBv2 clients and to aws-lambda-go's cfn.LambdaWrap, which sends

@@ -64,6 +64,14 @@ type Properties struct {
 	TargetGroupArn string
 	// Port is the target port; DefaultPort when the template leaves it out.
 	Port int32
+	// NetworkInterfaceIDs are the endpoint's interfaces as CloudFormation
+	// last reported them (!GetAtt <endpoint>.NetworkInterfaceIds). They are
+	// passed so that every change of the endpoint's interfaces changes the
+	// resource's properties, which is what makes CloudFormation send an
+	// Update: a SubnetIds change updates the endpoint in place, keeping its
+	// ID. Optional; when set, the resource waits until DescribeVpcEndpoints
+	// reports the same set before it reads the IPs.
+	NetworkInterfaceIDs []string
 }
 
 // ParseProperties reads the resource properties. CloudFormation passes every
@@ -85,6 +93,13 @@ func ParseProperties(props map[string]any) (Properties, error) {
 	}
 	p.VpcEndpointID = str("VpcEndpointId")
 	p.TargetGroupArn = str("TargetGroupArn")
+	if v, ok := props["NetworkInterfaceIds"]; ok {
+		ids, err := stringList(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("property NetworkInterfaceIds: %w", err))
+		}
+		p.NetworkInterfaceIDs = ids
+	}
 	if v, ok := props["Port"]; ok {
 		port, err := parsePort(v)
 		if err != nil {
@@ -93,6 +108,41 @@ func ParseProperties(props map[string]any) (Properties, error) {
 		p.Port = port
 	}
 	return p, errors.Join(errs...)
+}
+
+// stringList reads a list property: CloudFormation passes a JSON array of
+// strings; a comma-separated string is accepted too. Empty entries are
+// dropped, and the result is sorted.
+func stringList(v any) ([]string, error) {
+	var out []string
+	switch v := v.(type) {
+	case string:
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("entry %v is %T, not a string", e, e)
+			}
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	case []string:
+		for _, s := range v {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unexpected type %T", v)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 func parsePort(v any) (int32, error) {
@@ -123,6 +173,9 @@ func parsePort(v any) (int32, error) {
 type Reconciler struct {
 	EC2 EC2API
 	ELB ELBAPI
+	// Network serves Custom::NetworkChecks (network.go). Nil refuses those
+	// events; the EndpointTargets resource does not use it.
+	Network NetworkAPI
 	// PollInterval is the wait between looks at an endpoint that is still
 	// coming up. Zero means DefaultPollInterval.
 	PollInterval time.Duration
@@ -149,9 +202,15 @@ func PhysicalID(event cfn.Event) string {
 	return "endpointtargets-" + event.LogicalResourceID + "-" + stack
 }
 
-// Handle is a cfn.CustomResourceFunction. Its data output has the key Ips:
-// the registered IPs, comma-separated and sorted.
+// Handle is a cfn.CustomResourceFunction. Its data output has the keys Ips,
+// the registered IPs, comma-separated and sorted, and RegionalDnsName, the
+// endpoint's regional DNS name without the leading "*." (see
+// RegionalDNSName). Events of a Custom::NetworkChecks resource go to
+// HandleNetworkChecks.
 func (r *Reconciler) Handle(ctx context.Context, event cfn.Event) (string, map[string]any, error) {
+	if event.ResourceType == NetworkChecksType {
+		return r.HandleNetworkChecks(ctx, event)
+	}
 	id := PhysicalID(event)
 	switch event.RequestType {
 	case cfn.RequestCreate, cfn.RequestUpdate:
@@ -159,14 +218,14 @@ func (r *Reconciler) Handle(ctx context.Context, event cfn.Event) (string, map[s
 		if err != nil {
 			return id, nil, err
 		}
-		ips, err := r.reconcile(ctx, props)
+		ips, dnsName, err := r.reconcile(ctx, props)
 		if err != nil {
 			return id, nil, err
 		}
 		if event.RequestType == cfn.RequestUpdate {
 			r.releaseOldTargetGroup(ctx, event.OldResourceProperties, props.TargetGroupArn)
 		}
-		return id, map[string]any{"Ips": strings.Join(ips, ",")}, nil
+		return id, map[string]any{"Ips": strings.Join(ips, ","), "RegionalDnsName": dnsName}, nil
 	case cfn.RequestDelete:
 		return id, nil, r.delete(ctx, event.ResourceProperties)
 	default:
@@ -177,10 +236,10 @@ func (r *Reconciler) Handle(ctx context.Context, event cfn.Event) (string, map[s
 // reconcile makes the target group hold exactly the endpoint's IPs. Register
 // first, then deregister, so the group is never empty while the endpoint has
 // interfaces.
-func (r *Reconciler) reconcile(ctx context.Context, p Properties) ([]string, error) {
-	ips, err := r.endpointIPs(ctx, p.VpcEndpointID)
+func (r *Reconciler) reconcile(ctx context.Context, p Properties) ([]string, string, error) {
+	ips, dnsName, err := r.endpointIPs(ctx, p.VpcEndpointID, p.NetworkInterfaceIDs)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	want := make([]elbtypes.TargetDescription, 0, len(ips))
 	for _, ip := range ips {
@@ -194,13 +253,13 @@ func (r *Reconciler) reconcile(ctx context.Context, p Properties) ([]string, err
 		})
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("register %s on %s: %w", strings.Join(ips, ","), p.TargetGroupArn, err)
+		return nil, "", fmt.Errorf("register %s on %s: %w", strings.Join(ips, ","), p.TargetGroupArn, err)
 	}
 	r.logger().Info("registered endpoint targets", "targetGroup", p.TargetGroupArn, "ips", ips, "port", p.Port)
 
 	registered, err := r.registered(ctx, p.TargetGroupArn)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var stale []elbtypes.TargetDescription
 	for _, t := range registered {
@@ -210,9 +269,9 @@ func (r *Reconciler) reconcile(ctx context.Context, p Properties) ([]string, err
 		stale = append(stale, t)
 	}
 	if err := r.deregister(ctx, p.TargetGroupArn, stale); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return ips, nil
+	return ips, dnsName, nil
 }
 
 // delete empties the target group. It tolerates a group or targets that are
@@ -256,10 +315,14 @@ func (r *Reconciler) releaseOldTargetGroup(ctx context.Context, old map[string]a
 	}
 }
 
-// endpointIPs waits until the endpoint is available with network interfaces,
-// then returns their primary private IPs, sorted. It gives up when ctx ends.
-func (r *Reconciler) endpointIPs(ctx context.Context, endpointID string) ([]string, error) {
+// endpointIPs waits until the endpoint is available with network interfaces
+// (with exactly wantENIs, when that is not empty: CloudFormation has already
+// seen the new set, and EC2's read side may lag behind it), then returns
+// their primary private IPs, sorted, and the endpoint's regional DNS name.
+// It gives up when ctx ends.
+func (r *Reconciler) endpointIPs(ctx context.Context, endpointID string, wantENIs []string) ([]string, string, error) {
 	var eniIDs []string
+	var dnsName string
 	for {
 		var out *ec2.DescribeVpcEndpointsOutput
 		err := r.settling(ctx, func() (err error) {
@@ -267,27 +330,34 @@ func (r *Reconciler) endpointIPs(ctx context.Context, endpointID string) ([]stri
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("describe endpoint %s: %w", endpointID, err)
+			return nil, "", fmt.Errorf("describe endpoint %s: %w", endpointID, err)
 		}
 		if len(out.VpcEndpoints) != 1 {
-			return nil, fmt.Errorf("describe endpoint %s: got %d endpoints, want 1", endpointID, len(out.VpcEndpoints))
+			return nil, "", fmt.Errorf("describe endpoint %s: got %d endpoints, want 1", endpointID, len(out.VpcEndpoints))
 		}
 		ep := out.VpcEndpoints[0]
 		if ep.VpcEndpointType != "" && ep.VpcEndpointType != ec2types.VpcEndpointTypeInterface {
-			return nil, fmt.Errorf("endpoint %s is of type %s; only interface endpoints have network interfaces", endpointID, ep.VpcEndpointType)
+			return nil, "", fmt.Errorf("endpoint %s is of type %s; only interface endpoints have network interfaces", endpointID, ep.VpcEndpointType)
 		}
 		// The API answers "available" although the SDK enum says "Available".
 		state := string(ep.State)
-		if strings.EqualFold(state, string(ec2types.StateAvailable)) && len(ep.NetworkInterfaceIds) > 0 {
-			eniIDs = ep.NetworkInterfaceIds
+		have := slices.Sorted(slices.Values(ep.NetworkInterfaceIds))
+		matches := len(wantENIs) == 0 || slices.Equal(have, wantENIs)
+		if strings.EqualFold(state, string(ec2types.StateAvailable)) && len(have) > 0 && matches {
+			eniIDs = have
+			if dnsName, err = RegionalDNSName(ep); err != nil {
+				return nil, "", err
+			}
 			break
 		}
 		if isTerminal(state) {
-			return nil, fmt.Errorf("endpoint %s is %s", endpointID, state)
+			return nil, "", fmt.Errorf("endpoint %s is %s", endpointID, state)
 		}
-		r.logger().Info("waiting for endpoint", "endpoint", endpointID, "state", state, "interfaces", len(ep.NetworkInterfaceIds))
+		r.logger().Info("waiting for endpoint", "endpoint", endpointID, "state", state,
+			"interfaces", have, "wantInterfaces", wantENIs)
 		if err := sleep(ctx, r.pollInterval()); err != nil {
-			return nil, fmt.Errorf("endpoint %s not available with interfaces (last state %q): %w", endpointID, state, err)
+			return nil, "", fmt.Errorf("endpoint %s not available with interfaces %v (last state %q, interfaces %v): %w",
+				endpointID, wantENIs, state, have, err)
 		}
 	}
 
@@ -296,7 +366,7 @@ func (r *Reconciler) endpointIPs(ctx context.Context, endpointID string) ([]stri
 	for {
 		out, err := r.EC2.DescribeNetworkInterfaces(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("describe interfaces %s of endpoint %s: %w", strings.Join(eniIDs, ","), endpointID, err)
+			return nil, "", fmt.Errorf("describe interfaces %s of endpoint %s: %w", strings.Join(eniIDs, ","), endpointID, err)
 		}
 		for _, ni := range out.NetworkInterfaces {
 			if ip := aws.ToString(ni.PrivateIpAddress); ip != "" {
@@ -309,10 +379,56 @@ func (r *Reconciler) endpointIPs(ctx context.Context, endpointID string) ([]stri
 		in.NextToken = out.NextToken
 	}
 	if len(ips) != len(eniIDs) {
-		return nil, fmt.Errorf("endpoint %s: got %d private IPs for %d network interfaces", endpointID, len(ips), len(eniIDs))
+		return nil, "", fmt.Errorf("endpoint %s: got %d private IPs for %d network interfaces", endpointID, len(ips), len(eniIDs))
 	}
 	slices.Sort(ips)
-	return slices.Compact(ips), nil
+	return slices.Compact(ips), dnsName, nil
+}
+
+// RegionalDNSName picks the endpoint's regional DNS name out of its DNS
+// entries, without the leading "*.": vpce-<id>-<suffix>.s3.<region>.vpce.amazonaws.com.
+// An S3 interface endpoint lists one regional name and one per zone
+// (vpce-<id>-<suffix>-<zone>.s3.…), and with private DNS the service's own
+// names; EC2 documents no order among them, so the entry is chosen by its
+// shape: a first label that starts with "vpce-" and does not end in one of
+// the region's zone names. Exactly one entry must have that shape.
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html
+func RegionalDNSName(ep ec2types.VpcEndpoint) (string, error) {
+	var found []string
+	var all []string
+	for _, e := range ep.DnsEntries {
+		name := strings.TrimSuffix(strings.ToLower(aws.ToString(e.DnsName)), ".")
+		all = append(all, name)
+		name = strings.TrimPrefix(name, "*.")
+		labels := strings.Split(name, ".")
+		// vpce-….s3.<region>.vpce.amazonaws.com: six labels.
+		if len(labels) != 6 || !strings.HasPrefix(labels[0], "vpce-") || labels[3] != "vpce" {
+			continue
+		}
+		region := labels[2]
+		if zonal(labels[0], region) {
+			continue
+		}
+		found = append(found, name)
+	}
+	slices.Sort(found)
+	found = slices.Compact(found)
+	if len(found) != 1 {
+		return "", fmt.Errorf("endpoint %s: want exactly one regional DNS name among %v, found %d",
+			aws.ToString(ep.VpcEndpointId), all, len(found))
+	}
+	return found[0], nil
+}
+
+// zonal reports a first label that ends in a zone name of region, such as
+// vpce-0a1b-abcdefgh-eu-west-1a (zone names are the region and a letter).
+func zonal(label, region string) bool {
+	i := strings.LastIndex(label, "-"+region)
+	if i < 0 {
+		return false
+	}
+	rest := label[i+1+len(region):]
+	return len(rest) >= 1 && len(rest) <= 2 && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
 }
 
 // registered lists the group's targets, except those already draining.

@@ -117,7 +117,8 @@ func endpoint(t *testing.T, id string, enis map[string]string) *fakeEC2 {
 			if !slices.Equal(in.VpcEndpointIds, []string{id}) {
 				return nil, &smithy.GenericAPIError{Code: "InvalidVpcEndpointId.NotFound", Message: "no such endpoint"}
 			}
-			ep := ec2types.VpcEndpoint{VpcEndpointId: aws.String(id), State: "available", VpcEndpointType: ec2types.VpcEndpointTypeInterface}
+			ep := ec2types.VpcEndpoint{VpcEndpointId: aws.String(id), State: "available", VpcEndpointType: ec2types.VpcEndpointTypeInterface,
+				DnsEntries: dnsEntries(id)}
 			for eni := range enis {
 				ep.NetworkInterfaceIds = append(ep.NetworkInterfaceIds, eni)
 			}
@@ -137,6 +138,17 @@ func endpoint(t *testing.T, id string, enis map[string]string) *fakeEC2 {
 			}
 			return out, nil
 		},
+	}
+}
+
+// dnsEntries are an S3 interface endpoint's DNS entries as EC2 lists them:
+// zonal names first here, since EC2 documents no order.
+func dnsEntries(id string) []ec2types.DnsEntry {
+	zone := aws.String("Z7HUB22UULQXV")
+	return []ec2types.DnsEntry{
+		{DnsName: aws.String("*." + id + "-abcdefgh-eu-west-1b.s3.eu-west-1.vpce.amazonaws.com"), HostedZoneId: zone},
+		{DnsName: aws.String("*." + id + "-abcdefgh-eu-west-1a.s3.eu-west-1.vpce.amazonaws.com"), HostedZoneId: zone},
+		{DnsName: aws.String("*." + id + "-abcdefgh.s3.eu-west-1.vpce.amazonaws.com"), HostedZoneId: zone},
 	}
 }
 
@@ -310,6 +322,11 @@ func TestHandle(t *testing.T) {
 			if got, _ := data["Ips"].(string); got != tt.wantIPs {
 				t.Errorf("data Ips = %q, want %q", got, tt.wantIPs)
 			}
+			if tt.event.RequestType != cfn.RequestDelete {
+				if got, want := data["RegionalDnsName"], "vpce-1-abcdefgh.s3.eu-west-1.vpce.amazonaws.com"; got != want {
+					t.Errorf("data RegionalDnsName = %v, want %q", got, want)
+				}
+			}
 			for arn, want := range tt.wantTGs {
 				got := slices.Clone(elb.groups[arn])
 				slices.Sort(got)
@@ -346,7 +363,7 @@ func TestHandleWaitsForEndpoint(t *testing.T) {
 				endpoints: func(*ec2.DescribeVpcEndpointsInput) (*ec2.DescribeVpcEndpointsOutput, error) {
 					st := tt.states[min(n, len(tt.states)-1)]
 					n++
-					ep := ec2types.VpcEndpoint{VpcEndpointId: aws.String("vpce-1"), State: st}
+					ep := ec2types.VpcEndpoint{VpcEndpointId: aws.String("vpce-1"), State: st, DnsEntries: dnsEntries("vpce-1")}
 					if strings.EqualFold(string(st), "available") {
 						ep.NetworkInterfaceIds = []string{"eni-1"}
 					}

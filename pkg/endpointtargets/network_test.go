@@ -1,0 +1,210 @@
+package endpointtargets
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// An Update after the endpoint's SubnetIds changed in place: same endpoint
+// ID, new interfaces. The new IPs are registered and the old ones removed,
+// and the resource waits while EC2 still reports the old interfaces.
+func TestUpdateFollowsNewInterfaces(t *testing.T) {
+	calls := 0
+	base := endpoint(t, "vpce-1", map[string]string{"eni-1": "10.100.0.10", "eni-3": "10.100.2.30"})
+	ec := &fakeEC2{
+		t: t,
+		endpoints: func(in *ec2.DescribeVpcEndpointsInput) (*ec2.DescribeVpcEndpointsOutput, error) {
+			calls++
+			out, err := base.endpoints(in)
+			if calls <= 2 { // EC2's read side still shows the old set
+				out.VpcEndpoints[0].NetworkInterfaceIds = []string{"eni-1", "eni-2"}
+			}
+			return out, err
+		},
+		interfaces: base.interfaces,
+	}
+	elb := &fakeELB{groups: map[string][]string{tgA: {"10.100.0.10:443", "10.100.1.20:443"}}}
+	r := &Reconciler{EC2: ec, ELB: elb, PollInterval: time.Millisecond, Logger: quiet()}
+	p := props("vpce-1", tgA)
+	p["NetworkInterfaceIds"] = []any{"eni-3", "eni-1"}
+	old := props("vpce-1", tgA)
+	old["NetworkInterfaceIds"] = []any{"eni-1", "eni-2"}
+
+	_, data, err := r.Handle(context.Background(), event(cfn.RequestUpdate, wantID, p, old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 3 {
+		t.Errorf("DescribeVpcEndpoints calls = %d, want 3 (two with the old interfaces)", calls)
+	}
+	if got := data["Ips"]; got != "10.100.0.10,10.100.2.30" {
+		t.Errorf("Ips = %v", got)
+	}
+	if got := strings.Join(elb.groups[tgA], " "); got != "10.100.0.10:443 10.100.2.30:443" {
+		t.Errorf("targets = %s, want the new interfaces' IPs only", got)
+	}
+}
+
+func TestParseNetworkInterfaceIds(t *testing.T) {
+	for _, v := range []any{[]any{"eni-b", "eni-a", ""}, "eni-a, eni-b", []string{"eni-b", "eni-a"}} {
+		p, err := ParseProperties(map[string]any{"VpcEndpointId": "vpce-1", "TargetGroupArn": tgA, "NetworkInterfaceIds": v})
+		if err != nil || strings.Join(p.NetworkInterfaceIDs, ",") != "eni-a,eni-b" {
+			t.Errorf("%#v: got %v, %v", v, p.NetworkInterfaceIDs, err)
+		}
+	}
+	if _, err := ParseProperties(map[string]any{"VpcEndpointId": "vpce-1", "TargetGroupArn": tgA, "NetworkInterfaceIds": []any{1}}); err == nil {
+		t.Error("a non-string interface ID was accepted")
+	}
+}
+
+func TestRegionalDNSName(t *testing.T) {
+	entry := func(names ...string) ec2types.VpcEndpoint {
+		ep := ec2types.VpcEndpoint{VpcEndpointId: aws.String("vpce-1")}
+		for _, n := range names {
+			ep.DnsEntries = append(ep.DnsEntries, ec2types.DnsEntry{DnsName: aws.String(n)})
+		}
+		return ep
+	}
+	const regional = "vpce-0a1b-abcdefgh.s3.us-east-1.vpce.amazonaws.com"
+	tests := []struct {
+		name    string
+		ep      ec2types.VpcEndpoint
+		want    string
+		wantErr bool
+	}{
+		{name: "regional first", ep: entry("*."+regional, "*.vpce-0a1b-abcdefgh-us-east-1a.s3.us-east-1.vpce.amazonaws.com"), want: regional},
+		{name: "regional last", ep: entry("*.vpce-0a1b-abcdefgh-us-east-1a.s3.us-east-1.vpce.amazonaws.com",
+			"*.vpce-0a1b-abcdefgh-us-east-1b.s3.us-east-1.vpce.amazonaws.com", "*."+regional), want: regional},
+		{name: "with private DNS names", ep: entry("s3.us-east-1.amazonaws.com", "*.s3.us-east-1.amazonaws.com", "*."+regional), want: regional},
+		{name: "without the wildcard label", ep: entry(regional + "."), want: regional},
+		{name: "only zonal names", ep: entry("*.vpce-0a1b-abcdefgh-us-east-1a.s3.us-east-1.vpce.amazonaws.com"), wantErr: true},
+		{name: "no entries", ep: entry(), wantErr: true},
+		{name: "two regional names", ep: entry("*."+regional, "*.vpce-0a1b-zzzzzzzz.s3.us-east-1.vpce.amazonaws.com"), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := RegionalDNSName(tt.ep)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("got %q, %v; want %q (error %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// fakeNetwork answers the network checks from fixed data.
+type fakeNetwork struct {
+	vpcCIDRs []string
+	zoneOf   map[string]string
+	offered  []string
+}
+
+func (f *fakeNetwork) DescribeVpcs(_ context.Context, in *ec2.DescribeVpcsInput, _ ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error) {
+	v := ec2types.Vpc{VpcId: aws.String(in.VpcIds[0]), CidrBlock: aws.String(f.vpcCIDRs[0])}
+	for _, c := range f.vpcCIDRs {
+		v.CidrBlockAssociationSet = append(v.CidrBlockAssociationSet, ec2types.VpcCidrBlockAssociation{
+			CidrBlock: aws.String(c), CidrBlockState: &ec2types.VpcCidrBlockState{State: ec2types.VpcCidrBlockStateCodeAssociated}})
+	}
+	return &ec2.DescribeVpcsOutput{Vpcs: []ec2types.Vpc{v}}, nil
+}
+
+func (f *fakeNetwork) DescribeSubnets(_ context.Context, in *ec2.DescribeSubnetsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error) {
+	out := &ec2.DescribeSubnetsOutput{}
+	for _, id := range in.SubnetIds {
+		if z, ok := f.zoneOf[id]; ok {
+			out.Subnets = append(out.Subnets, ec2types.Subnet{SubnetId: aws.String(id), AvailabilityZone: aws.String(z)})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeNetwork) DescribeVpcEndpointServices(_ context.Context, in *ec2.DescribeVpcEndpointServicesInput, _ ...func(*ec2.Options)) (*ec2.DescribeVpcEndpointServicesOutput, error) {
+	name := aws.String(in.ServiceNames[0])
+	return &ec2.DescribeVpcEndpointServicesOutput{ServiceDetails: []ec2types.ServiceDetail{
+		{ServiceName: name, ServiceType: []ec2types.ServiceTypeDetail{{ServiceType: ec2types.ServiceTypeGateway}},
+			AvailabilityZones: []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}},
+		{ServiceName: name, ServiceType: []ec2types.ServiceTypeDetail{{ServiceType: ec2types.ServiceTypeInterface}},
+			AvailabilityZones: f.offered},
+	}}, nil
+}
+
+func networkProps(studio string, endpointSubnets, albSubnets []any) map[string]any {
+	return map[string]any{"ServiceToken": "x", "VpcId": "vpc-1", "StudioCidr": studio, "ServiceName": "com.amazonaws.eu-west-1.s3",
+		"EndpointSubnetIds": endpointSubnets, "LoadBalancerSubnetIds": albSubnets}
+}
+
+func TestNetworkChecks(t *testing.T) {
+	zoneOf := map[string]string{"subnet-a": "eu-west-1a", "subnet-b": "eu-west-1b", "subnet-c": "eu-west-1c",
+		"subnet-pa": "eu-west-1a", "subnet-pb": "eu-west-1b"}
+	private := []any{"subnet-a", "subnet-b"}
+	tests := []struct {
+		name      string
+		props     map[string]any
+		vpcCIDRs  []string
+		offered   []string
+		kind      cfn.RequestType
+		wantErr   []string
+		wantZones string
+	}{
+		{name: "studio network outside the VPC", props: networkProps("192.168.0.0/16", private, private),
+			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1a", "eu-west-1b"}, wantZones: "eu-west-1a,eu-west-1b"},
+		{name: "the old 10.0.0.0/8 default contains the VPC", props: networkProps("10.0.0.0/8", private, private),
+			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1a", "eu-west-1b"}, wantErr: []string{"overlaps the VPC's CIDR block 10.100.0.0/16"}},
+		{name: "a studio range inside a secondary VPC block", props: networkProps("100.64.1.0/24", private, private),
+			vpcCIDRs: []string{"10.100.0.0/16", "100.64.0.0/16"}, offered: []string{"eu-west-1a", "eu-west-1b"}, wantErr: []string{"100.64.0.0/16"}},
+		{name: "public subnets miss an endpoint zone", props: networkProps("192.168.0.0/16", []any{"subnet-a", "subnet-c"}, []any{"subnet-pa", "subnet-pb"}),
+			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
+			wantErr: []string{"not all enabled on the load balancer", "[eu-west-1c] would get no traffic"}},
+		{name: "a zone without the S3 interface endpoint", props: networkProps("192.168.0.0/16", private, private),
+			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1b", "eu-west-1c"},
+			wantErr: []string{"not offered as an interface endpoint in [eu-west-1a]"}},
+		{name: "every problem at once", props: networkProps("10.0.0.0/8", []any{"subnet-a", "subnet-c"}, private),
+			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1b"},
+			wantErr: []string{"overlaps", "not all enabled", "not offered"}},
+		{name: "missing properties", props: map[string]any{"VpcId": "vpc-1"},
+			wantErr: []string{"StudioCidr must be", "EndpointSubnetIds is required", "LoadBalancerSubnetIds is required"}},
+		{name: "delete checks nothing", props: map[string]any{}, kind: cfn.RequestDelete},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kind := tt.kind
+			if kind == "" {
+				kind = cfn.RequestCreate
+			}
+			ev := event(kind, "", tt.props, nil)
+			ev.ResourceType = NetworkChecksType
+			ev.LogicalResourceID = "NetworkChecks"
+			r := &Reconciler{EC2: &fakeEC2{t: t}, ELB: &fakeELB{}, Logger: quiet(), IAMSettle: -1,
+				Network: &fakeNetwork{vpcCIDRs: tt.vpcCIDRs, zoneOf: zoneOf, offered: tt.offered}}
+
+			id, data, err := r.Handle(context.Background(), ev)
+
+			if !strings.HasPrefix(id, "endpointtargets-NetworkChecks-") {
+				t.Errorf("physical ID %q", id)
+			}
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if kind != cfn.RequestDelete && data["Zones"] != tt.wantZones {
+					t.Errorf("Zones = %v, want %s", data["Zones"], tt.wantZones)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("err = nil, want %q", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -57,6 +57,9 @@ func startLocal(t *testing.T, env map[string]string) *localStack {
 	for k, v := range env {
 		vars[k] = v
 	}
+	// The proxy's public URL is its own address, known once it listens.
+	proxySrv := httptest.NewUnstartedServer(nil)
+	vars["S3PROXY_PUBLIC_URL"] = "http://" + proxySrv.Listener.Addr().String()
 	if vars["S3PROXY_ENDPOINT_URL"] == "-" {
 		vars["S3PROXY_ENDPOINT_URL"] = "http://" + closedAddr(t)
 	}
@@ -68,7 +71,8 @@ func startLocal(t *testing.T, env map[string]string) *localStack {
 	logger := lambdalog.New(io.Discard, slog.LevelError)
 	h := proxy.Wire(cfg, aws.Config{Region: testRegion, Credentials: creds}, logger, lambdalog.RequestID)
 	alb := twin.New(twin.Options{Config: cfg, Passthrough: true, Invoker: twin.InProcess{Function: albhttp.NewFunction(h)}, Logger: logger})
-	proxySrv := httptest.NewServer(alb)
+	proxySrv.Config.Handler = alb
+	proxySrv.Start()
 	t.Cleanup(proxySrv.Close)
 	return &localStack{
 		proxyURL: proxySrv.URL, s3URL: s3srv.URL, creds: creds,

@@ -45,6 +45,7 @@ func TestFromEnvExplicit(t *testing.T) {
 		"S3PROXY_UPSTREAM_URL":     "http://127.0.0.1:9000/",
 		"S3PROXY_ENDPOINT_URL":     "https://bucket.vpce-0a1b-xyz.s3.us-west-2.vpce.amazonaws.com",
 		"S3PROXY_REDIRECT_VIA":     "proxy",
+		"S3PROXY_PUBLIC_URL":       "https://s3-proxy.studio.example",
 		"S3PROXY_INLINE_MAX_BYTES": "1024",
 		"S3PROXY_REDIRECT_TTL":     "2m",
 		"S3PROXY_KEY_PREFIXES":     "shotgun/, other/ ,",

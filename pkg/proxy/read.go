@@ -194,8 +194,10 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, o *outcome, resp 
 	if !complete {
 		if resp.StatusCode >= http.StatusMultipleChoices {
 			// S3's refusal keeps its status and code whatever the inline
-			// limit; only the body is rewritten to fit.
-			h.fail(w, r, o, s3error.Cut(resp.StatusCode, body))
+			// limit; only the body is rewritten to fit. The code comes
+			// early in S3's XML: a few KiB more always hold it.
+			head, _ := io.ReadAll(io.LimitReader(resp.Body, errorHeadBytes))
+			h.fail(w, r, o, s3error.Cut(resp.StatusCode, append(body, head...)))
 			return
 		}
 		h.fail(w, r, o, s3error.ErrTooLarge)
@@ -204,11 +206,16 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, o *outcome, resp 
 	h.inline(w, r, o, resp, resp.StatusCode, body, false)
 }
 
+// errorHeadBytes bounds what is read of an S3 error body too large to pass
+// on, to find its code.
+const errorHeadBytes = 4 << 10
+
 func bodyAllowed(status int) bool {
 	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
 }
 
-// readUpTo reads at most max bytes; complete is false when there was more.
+// readUpTo reads at most max bytes; complete is false when there was more,
+// and body then holds what was read (max+1 bytes).
 // A declared length sizes the buffer once.
 func readUpTo(r io.Reader, max, declared int64) (body []byte, complete bool, err error) {
 	if declared >= 0 && declared <= max {
@@ -228,7 +235,7 @@ func readUpTo(r io.Reader, max, declared int64) (body []byte, complete bool, err
 		return nil, false, err
 	}
 	if int64(len(body)) > max {
-		return nil, false, nil
+		return body, false, nil
 	}
 	return body, true, nil
 }

@@ -435,8 +435,14 @@ func TestALBRules(t *testing.T) {
 		{name: "direct GET", passthrough: true, method: "GET",
 			target: "/_direct/demo/shotgrid/a%20b%2Bc.mov?X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc",
 			to:     "endpoint", uri: "/demo/shotgrid/a%20b%2Bc.mov?X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc"},
-		{name: "direct without passthrough", passthrough: false, method: "GET", target: "/_direct/demo/k?x=%2F", to: "endpoint", uri: "/demo/k?x=%2F"},
-		{name: "direct PUT goes to the endpoint, not passthrough", passthrough: true, method: "PUT", target: "/_direct/demo/k", body: []byte("x"), to: "endpoint", uri: "/demo/k"},
+		{name: "direct without passthrough", passthrough: false, method: "GET", target: "/_direct/demo/shotgrid/k?x=%2F", to: "endpoint", uri: "/demo/shotgrid/k?x=%2F"},
+		{name: "direct HEAD", passthrough: true, method: "HEAD", target: "/_direct/demo/shotgrid/k", to: "endpoint", uri: "/demo/shotgrid/k"},
+		{name: "direct PUT goes to the function, not the endpoint", passthrough: true, method: "PUT", target: "/_direct/demo/shotgrid/k", body: []byte("x"), to: "lambda"},
+		{name: "direct DELETE goes to the function", passthrough: true, method: "DELETE", target: "/_direct/demo/shotgrid/k", to: "lambda"},
+		{name: "direct POST goes to the function", passthrough: false, method: "POST", target: "/_direct/demo/shotgrid/k?uploads", body: []byte{}, to: "lambda"},
+		{name: "direct listing goes to the function", passthrough: true, method: "GET", target: "/_direct/demo/?list-type=2", to: "lambda"},
+		{name: "direct outside the prefixes goes to the function", passthrough: true, method: "GET", target: "/_direct/demo/secret/k", to: "lambda"},
+		{name: "direct to another bucket goes to the function", passthrough: true, method: "GET", target: "/_direct/other/shotgrid/k", to: "lambda"},
 		{name: "PUT passthrough", passthrough: true, method: "PUT",
 			target: "/shotgrid/frame%200001.exr?partNumber=2&uploadId=a%2Fb%2Bc&X-Amz-Signature=abc", body: []byte("part bytes"),
 			to: "upstream", uri: "/shotgrid/frame%200001.exr?partNumber=2&uploadId=a%2Fb%2Bc&X-Amz-Signature=abc"},
@@ -506,7 +512,7 @@ func TestALBUnreachableTarget(t *testing.T) {
 	s.endpoint.Close()
 	for _, tc := range []struct{ method, target string }{
 		{"PUT", "/shotgrid/k?X-Amz-Signature=abc"},
-		{"GET", "/_direct/demo/k?X-Amz-Signature=abc"},
+		{"GET", "/_direct/demo/shotgrid/k?X-Amz-Signature=abc"},
 	} {
 		resp, body := rawRequest(t, s.alb, tc.method, tc.target, nil, []byte{})
 		checkALBError(t, resp, body, http.StatusBadGateway)

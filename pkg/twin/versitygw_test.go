@@ -10,6 +10,7 @@ package twin_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -56,6 +57,8 @@ type vgwOptions struct {
 	via            string // S3PROXY_REDIRECT_VIA; "" is the default (endpoint)
 	passthrough    bool
 	allowedOrigins string
+	keyPrefixes    string // S3PROXY_KEY_PREFIXES
+	inlineMax      int    // S3PROXY_INLINE_MAX_BYTES; 0 is vgwInlineMax
 	// wire is kept for readability at call sites: every stack is built as
 	// the function builds itself (proxy.Wire), in-process or as the real
 	// bootstrap under the emulator (peertest.ProcessMode).
@@ -92,13 +95,17 @@ func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 	// redirects point straight at the gateway, as they point at the
 	// endpoint in AWS.
 	st.counter = newVGWCounter(t, gw.URL)
+	// The twin's public URL is its own address, known once it listens.
+	srv := httptest.NewUnstartedServer(nil)
 	env := map[string]string{
+		"S3PROXY_PUBLIC_URL":       "http://" + srv.Listener.Addr().String(),
+		"S3PROXY_KEY_PREFIXES":     o.keyPrefixes,
 		"S3PROXY_BUCKET":           vgwBucket,
 		"S3PROXY_REGION":           vgwRegion,
 		"S3PROXY_SIGNED_HOST":      vgwSignedHost,
 		"S3PROXY_UPSTREAM_URL":     st.counter.url,
 		"S3PROXY_ENDPOINT_URL":     gw.URL,
-		"S3PROXY_INLINE_MAX_BYTES": strconv.Itoa(vgwInlineMax),
+		"S3PROXY_INLINE_MAX_BYTES": strconv.Itoa(cmp.Or(o.inlineMax, vgwInlineMax)),
 		"S3PROXY_REDIRECT_TTL":     vgwRedirectTTL.String(),
 		"S3PROXY_REDIRECT_VIA":     o.via,
 		"S3PROXY_ALLOWED_ORIGINS":  o.allowedOrigins,
@@ -127,7 +134,8 @@ func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 		Config: cfg, Passthrough: o.passthrough, PassthroughURL: gwURL, Invoker: invoker,
 		FunctionTimeout: 30 * time.Second, Logger: logger,
 	})
-	srv := httptest.NewServer(alb)
+	srv.Config.Handler = alb
+	srv.Start()
 	t.Cleanup(srv.Close)
 	st.base = srv.URL
 	return st

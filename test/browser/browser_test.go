@@ -320,6 +320,9 @@ func (f *fixture) startProxy(t *testing.T, edgeURL *url.URL, extra map[string]st
 	for k, v := range extra {
 		env[k] = v
 	}
+	// The proxy's public URL is its own address, known once it listens.
+	srv := httptest.NewUnstartedServer(nil)
+	env["S3PROXY_PUBLIC_URL"] = "http://" + srv.Listener.Addr().String()
 	logger := lambdalog.New(t.Output(), slog.LevelWarn)
 	cfg, invoker := peertest.Function(t, env, f.gw, logger)
 	// Passthrough writes go to the endpoint with the signed host, as the
@@ -328,7 +331,8 @@ func (f *fixture) startProxy(t *testing.T, edgeURL *url.URL, extra map[string]st
 		Config: cfg, Passthrough: true, PassthroughURL: edgeURL, Logger: logger,
 		FunctionTimeout: 30 * time.Second, Invoker: invoker,
 	})
-	srv := httptest.NewServer(f.front.wrap(alb))
+	srv.Config.Handler = f.front.wrap(alb)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

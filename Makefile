@@ -19,7 +19,12 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0
 
 .PHONY: all build build-ProxyFunction build-EndpointTargetsFunction run test \
-	test-go test-template lint tools deps bench fuzz load clean
+	test-go test-template lint tools rie deps prereqs bench fuzz load clean
+
+# PROGRESS runs a step that can take more than about 30 seconds, saying what
+# it does, roughly how long it takes the first time, and that it is still
+# going at least once a minute (scripts/progress.sh).
+PROGRESS := bash $(CURDIR)/scripts/progress.sh
 
 all: build
 
@@ -36,57 +41,83 @@ build/native/bootstrap: FORCE
 	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $@ ./functions/proxy
 
 # SAM's makefile builder calls build-<LogicalId> with ARTIFACTS_DIR set.
+# The CLI with its VCS revision stamped in, for `s3proxy version` (the
+# machine's GOFLAGS may turn stamping off).
+build/s3proxy: FORCE
+	$(GO) build -buildvcs=true -o $@ ./cmd/s3proxy
+
 build-ProxyFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/proxy
 
 build-EndpointTargetsFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/endpointtargets
 
-run:
-	$(GO) run ./cmd/s3proxy serve
+# Ctrl-C stops the server with one line and exit status 0, so make reports
+# no error. The binary runs directly: `go run` would exit 1 on the same
+# Ctrl-C whatever the program does.
+run: build/s3proxy
+	build/s3proxy serve
 
 tools: $(BIN)/versitygw $(BIN)/aws-lambda-rie $(BIN)/staticcheck $(BIN)/weed
 
-# Debian packages the suite drives (qemu-user-static, chromium).
+# The emulator alone, for `s3proxy serve --lambda=process`.
+rie: $(BIN)/aws-lambda-rie
+
+# What the suite needs and cannot build, checked in seconds before anything
+# long starts; each missing piece is named with its install command.
+prereqs:
+	@INSTALL=$(if $(filter 1,$(S3PROXY_SKIP_INSTALL)),0,1) bash scripts/prereqs.sh
+
+# Debian packages the suite drives (qemu-user-static, chromium, strace), and
+# the Python packages of requirements-test.txt when one is missing. Quiet
+# unless it fails; S3PROXY_SKIP_INSTALL=1 only checks.
 deps:
-	bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh
 
 # SeaweedFS, the reference S3 for the signature suite, is pinned in its own
 # module (tools/seaweedfs) because its go.mod carries a replace directive.
 # The cold build takes a few minutes; the Go build cache keeps later ones
 # short.
 $(BIN)/weed: tools/seaweedfs/go.mod
-	cd tools/seaweedfs && $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/weed github.com/seaweedfs/seaweedfs/weed
+	@cd tools/seaweedfs && $(PROGRESS) "building SeaweedFS, the reference S3 (~240 modules, up to 2.2 GB of memory)" \
+		"about 10 min on 2 cores the first time, under a minute with a warm build cache" -- \
+		$(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/weed github.com/seaweedfs/seaweedfs/weed
 
 $(BIN)/versitygw:
-	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@GOBIN=$(BIN) $(PROGRESS) "building versitygw $(VERSITYGW_VERSION), the S3 the tests sign against" "about 1 min the first time" -- \
+		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 $(BIN)/aws-lambda-rie:
-	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	@GOBIN=$(BIN) $(PROGRESS) "building the Lambda Runtime Interface Emulator" "about 15 s the first time" -- \
+		$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 $(BIN)/staticcheck:
-	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@GOBIN=$(BIN) $(PROGRESS) "building staticcheck $(STATICCHECK_VERSION)" "about 15 s the first time" -- \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 lint: $(BIN)/staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
-	$(GO) vet ./...
-	$(BIN)/staticcheck ./...
+	@$(PROGRESS) "go vet and staticcheck" "about 1 min the first time, seconds after" -- \
+		bash -c '$(GO) vet ./... && $(BIN)/staticcheck ./...'
 
 # The whole suite. S3PROXY_REQUIRE_PEERS turns a missing versitygw or
 # emulator into a failure instead of a skip.
-test: deps tools lint test-go test-template
+test: prereqs deps tools lint test-go test-template
 
 # Every package, then the twin suites again with the function as the real
 # bootstrap under the Lambda Runtime Interface Emulator.
 TWIN_SUITES := ./pkg/twin/ ./test/...
 test-go: tools deps
-	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 10m ./...
-	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_TWIN_LAMBDA=process $(GO) test -count=1 -timeout 10m $(TWIN_SUITES)
-	@echo "reference run: the signature suite against SeaweedFS"
-	S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_S3_PEER=seaweedfs $(GO) test -count=1 -timeout 10m -run 'VersityGW' ./pkg/twin/
+	@S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) $(PROGRESS) "every Go test (go test ./...)" "about 5 min the first time, 2 after" -- \
+		$(GO) test -count=1 -timeout 10m ./...
+	@S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_TWIN_LAMBDA=process $(PROGRESS) "the twin suites again, the function as the real bootstrap under the emulator" "about 1 min" -- \
+		$(GO) test -count=1 -timeout 10m $(TWIN_SUITES)
+	@S3PROXY_REQUIRE_PEERS=1 S3PROXY_BIN=$(BIN) S3PROXY_S3_PEER=seaweedfs $(PROGRESS) "reference run: the signature suite against SeaweedFS" "about 30 s" -- \
+		$(GO) test -count=1 -timeout 10m -run 'VersityGW' ./pkg/twin/
 
 test-template:
-	bash scripts/test-template.sh
+	@$(PROGRESS) "template checks: cfn-lint, the SAM translator and structural tests in every variant" "about 1 min" -- \
+		bash scripts/test-template.sh
 
 bench:
 	mkdir -p build

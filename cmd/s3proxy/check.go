@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,20 +14,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/spf13/cobra"
 
 	s3check "github.com/mediaisolation/s3proxy/pkg/check"
 )
-
-const checkUsage = `usage: s3proxy check --url URL --bucket B [--region R] [--prefix P] [--signed-host H]
-                     [--origin O] [--s3-endpoint URL] [--keep] [--json]
-
-Plays ShotGrid's part against a deployed proxy: presigns URLs for the signed
-host with your AWS credentials (the default chain), swaps the host for --url,
-and runs ping, uploads, reads, CORS preflights and refusals, each reported
-PASS or FAIL with a hint. Exit status 0 when every step passes, 1 otherwise,
-2 for bad usage.
-
-`
 
 type checkFlags struct {
 	url, bucket, region, prefix, signedHost, origin, s3Endpoint string
@@ -36,18 +25,41 @@ type checkFlags struct {
 	stepTimeout                                                 time.Duration
 }
 
-// check runs `s3proxy check`. Credentials and the region come from getenv
-// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE,
-// AWS_REGION) before the rest of the default chain (shared config, SSO,
-// instance roles).
+// check runs `s3proxy check args…`; tests call it with a map for getenv.
 func check(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, checkUsage)
-		fs.PrintDefaults()
-	}
+	return run(ctx, append([]string{"check"}, args...), getenv, stdout, stderr)
+}
+
+func newCheckCmd(cio cliIO) *cobra.Command {
 	var f checkFlags
+	cmd := &cobra.Command{
+		Use:   "check --url URL --bucket B [flags]",
+		Short: "Validate a deployed proxy end to end, as ShotGrid's clients use it",
+		Long: `Plays ShotGrid's part against a deployed proxy: presigns URLs for the signed
+host with your AWS credentials (the default chain), swaps the host for --url,
+and runs ping, uploads, reads, CORS preflights and refusals, each reported
+PASS or FAIL with a hint. Exit status 0 when every step passes, 1 otherwise,
+2 for bad usage.`,
+		Example: `  s3proxy check --url https://s3-proxy.studio.com --bucket media --region eu-west-1
+  s3proxy check --url https://s3-proxy.studio.com --bucket media --prefix shotgun/ \
+    --origin https://studio.shotgrid.autodesk.com --json`,
+		Annotations: map[string]string{"environment": `  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+                            static credentials, used when both key variables are set
+  AWS_PROFILE               the shared-config profile (SSO included)
+  AWS_REGION, AWS_DEFAULT_REGION
+                            the bucket's region when --region is not given
+  No S3PROXY_* variable is read: check tests the deployment from outside.`},
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return executeCheck(cmd.Context(), f, cio)
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&f.url, "url", "", "the proxy's base URL, as entered in ShotGrid's \"S3 Proxy Host Address\" (required)")
 	fs.StringVar(&f.bucket, "bucket", "", "the media bucket (required)")
 	fs.StringVar(&f.region, "region", "", "the bucket's region (default $AWS_REGION, then the profile's)")
@@ -58,14 +70,14 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.BoolVar(&f.keep, "keep", false, "leave the test objects in the bucket")
 	fs.BoolVar(&f.json, "json", false, "print a machine-readable JSON report instead of text")
 	fs.DurationVar(&f.stepTimeout, "step-timeout", s3check.DefaultStepTime, "time limit of each step")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "s3proxy check: unexpected arguments %q\n\n", fs.Args())
-		fs.Usage()
-		return 2
-	}
+	return cmd
+}
+
+// executeCheck runs the steps. Credentials and the region come from getenv
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE,
+// AWS_REGION) before the rest of the default chain (shared config, SSO,
+// instance roles).
+func executeCheck(ctx context.Context, f checkFlags, cio cliIO) error {
 	var missing []string
 	if f.url == "" {
 		missing = append(missing, "--url")
@@ -74,26 +86,21 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 		missing = append(missing, "--bucket")
 	}
 	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "s3proxy check: missing %s\n\n", strings.Join(missing, " and "))
-		fs.Usage()
-		return 2
+		return usageError{"missing " + strings.Join(missing, " and ")}
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	awsCfg, err := checkAWSConfig(ctx, f.region, getenv)
+	awsCfg, err := checkAWSConfig(ctx, f.region, cio.getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, "s3proxy check: loading the AWS configuration:", err)
-		return 1
+		return failed(fmt.Errorf("loading the AWS configuration: %w", err))
 	}
 	if awsCfg.Region == "" {
-		fmt.Fprintln(stderr, "s3proxy check: --region is required (no AWS_REGION and no region in the profile)")
-		return 2
+		return usageError{"--region is required (no AWS_REGION and no region in the profile)"}
 	}
 	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
-		fmt.Fprintln(stderr, "s3proxy check: no usable AWS credentials (set AWS_PROFILE, or run aws sso login):", err)
-		return 1
+		return failed(fmt.Errorf("no usable AWS credentials (set AWS_PROFILE, or run aws sso login): %w", err))
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -107,33 +114,31 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 	opts := s3check.Options{
 		URL: f.url, Bucket: f.bucket, Region: awsCfg.Region, SignedHost: f.signedHost, Prefix: f.prefix,
 		Origin: f.origin, Keep: f.keep, Credentials: awsCfg.Credentials, S3: client,
-		Progress: stderr, StepTimeout: f.stepTimeout,
+		Progress: cio.stderr, StepTimeout: f.stepTimeout,
 	}
 	if !f.json {
-		opts.OnStep = func(s s3check.Step) { fmt.Fprintln(stdout, s3check.Line(s)) }
+		opts.OnStep = func(s s3check.Step) { fmt.Fprintln(cio.stdout, s3check.Line(s)) }
 	}
 	if err := opts.Validate(); err != nil {
-		fmt.Fprintln(stderr, "s3proxy check:", strings.ReplaceAll(err.Error(), "\n", "; "))
-		return 2
+		return usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
 	report, err := s3check.Run(ctx, opts)
 	if err != nil {
-		fmt.Fprintln(stderr, "s3proxy check:", err)
-		return 2
+		return usageError{err.Error()}
 	}
 	if f.json {
-		err = s3check.WriteJSON(stdout, report)
+		err = s3check.WriteJSON(cio.stdout, report)
 	} else {
-		_, err = fmt.Fprintln(stdout, s3check.Summary(report))
+		_, err = fmt.Fprintln(cio.stdout, s3check.Summary(report))
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "s3proxy check:", err)
-		return 1
+		return failed(err)
 	}
 	if !report.OK {
-		return 1
+		// The report already says what failed; nothing more to print.
+		return failure{errSilent}
 	}
-	return 0
+	return nil
 }
 
 // checkAWSConfig loads the operator's configuration: the region from

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -19,12 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/spf13/cobra"
 
-	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/locals3"
-	"github.com/mediaisolation/s3proxy/pkg/proxy"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
@@ -44,48 +41,69 @@ type serveFlags struct {
 	s3Addr      string
 	passthrough bool
 	embedded    bool
-	lambdaMode  string
-	bootstrap   string
-	rie         string
-	wrapper     string
-	timeout     time.Duration
+	lambda      lambdaFlags
 }
 
+// serve runs `s3proxy serve args…`; tests call it with a map for getenv.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	return run(ctx, append([]string{"serve"}, args...), getenv, stdout, stderr)
+}
+
+func newServeCmd(cio cliIO) *cobra.Command {
 	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run the proxy locally behind an emulated ALB",
+		Long: `Runs the proxy on this machine: an emulated Application Load Balancer applies
+the template's listener rules in front of the proxy function, which runs
+in-process or as the real bootstrap under the Lambda Runtime Interface
+Emulator (--lambda=process).
+
+With S3PROXY_BUCKET unset it also starts an embedded in-memory S3 that checks
+SigV4, seeds a demo bucket and prints its credentials and ready-to-curl URLs.
+With S3PROXY_BUCKET set it reads the environment exactly as the Lambda function
+does. Ctrl-C (SIGINT) or SIGTERM stops it with exit status 0.`,
+		Example: `  s3proxy serve
+  s3proxy serve --lambda=process            # needs make build/native/bootstrap and make rie
+  S3PROXY_BUCKET=media S3PROXY_REGION=eu-west-1 \
+    S3PROXY_ENDPOINT_URL=https://bucket.vpce-0abc.s3.eu-west-1.vpce.amazonaws.com s3proxy serve`,
+		Annotations: map[string]string{"environment": functionEnvironment},
+		Args:        cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("embedded-s3") {
+				f.embedded = cio.getenv("S3PROXY_BUCKET") == ""
+			}
+			if err := f.lambda.validate(); err != nil {
+				return err
+			}
+			return failed(runServe(cmd.Context(), f, cio.getenv, cio.stdout, cio.stderr))
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address the emulated load balancer listens on")
-	fs.StringVar(&f.s3Addr, "embedded-s3-addr", "127.0.0.1:8081", "address of the embedded S3 (started when S3PROXY_BUCKET is unset)")
+	fs.StringVar(&f.s3Addr, "embedded-s3-addr", "127.0.0.1:8081", "address of the embedded S3")
 	fs.BoolVar(&f.passthrough, "passthrough", true, "send PUT, POST and DELETE straight to S3, as the UploadPassthrough rule does")
-	fs.BoolVar(&f.embedded, "embedded-s3", getenv("S3PROXY_BUCKET") == "", "start the embedded S3 and point the proxy at it")
-	fs.StringVar(&f.lambdaMode, "lambda", "inprocess", "how to run the function: inprocess, or process (the real bootstrap under the Lambda Runtime Interface Emulator)")
-	fs.StringVar(&f.bootstrap, "bootstrap", "build/native/bootstrap", "function binary for --lambda=process")
-	fs.StringVar(&f.rie, "rie", "bin/aws-lambda-rie", "aws-lambda-rie binary for --lambda=process")
-	fs.StringVar(&f.wrapper, "wrapper", "", "program to run the bootstrap through, e.g. qemu-aarch64-static")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "function timeout")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if f.lambdaMode != "inprocess" && f.lambdaMode != "process" {
-		fmt.Fprintf(stderr, "s3proxy serve: --lambda must be inprocess or process, not %q\n", f.lambdaMode)
-		return 2
-	}
-	if err := runServe(ctx, f, getenv, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "s3proxy serve:", err)
-		return 1
-	}
-	return 0
+	fs.BoolVar(&f.embedded, "embedded-s3", false, "start the embedded S3 and point the proxy at it (default: when S3PROXY_BUCKET is unset)")
+	f.lambda.register(cmd)
+	return cmd
 }
 
 func runServe(ctx context.Context, f serveFlags, getenv func(string) string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The signal is watched here rather than through NotifyContext, so that
+	// the one line printed on the way out can name it.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 
+	// Checked before anything listens, so a missing binary is the first and
+	// only thing the user reads.
+	if err := f.lambda.preflight(); err != nil {
+		return err
+	}
 	env := overlay(getenv)
 	var embedded *locals3.Server
-	var embeddedLn net.Listener
 	if f.embedded {
+		var embeddedLn net.Listener
 		var err error
 		embedded, embeddedLn, err = startEmbedded(f.s3Addr, env)
 		if err != nil {
@@ -93,23 +111,27 @@ func runServe(ctx context.Context, f serveFlags, getenv func(string) string, std
 		}
 		defer embeddedLn.Close()
 	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	proxyBase := "http://" + ln.Addr().String()
+	defaultPublicURL(env, proxyBase)
 	cfg, err := config.FromEnv(env.get)
 	if err != nil {
 		return err
 	}
+	warnNoEndpoint(stderr, "s3proxy serve", cfg)
 	logger := lambdalog.New(stderr, cfg.LogLevel)
 
-	invoker, closeInvoker, err := newInvoker(ctx, f, cfg, env, logger, stderr)
+	invoker, closeInvoker, err := f.lambda.start(ctx, cfg, env, logger, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeInvoker()
 
-	alb := twin.New(twin.Options{Config: cfg, Passthrough: f.passthrough, Invoker: invoker, FunctionTimeout: f.timeout, Logger: logger})
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return err
-	}
+	alb := twin.New(twin.Options{Config: cfg, Passthrough: f.passthrough, Invoker: invoker, FunctionTimeout: f.lambda.timeout, Logger: logger})
 	srv := &http.Server{Handler: alb, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
@@ -118,14 +140,48 @@ func runServe(ctx context.Context, f serveFlags, getenv func(string) string, std
 		_ = srv.Shutdown(sctx)
 	}()
 
-	fmt.Fprintf(stdout, "s3proxy: listening on http://%s (function %s, passthrough %v)\n", ln.Addr(), f.lambdaMode, f.passthrough)
+	fmt.Fprintf(stdout, "s3proxy: listening on %s (function %s, passthrough %v)\n", proxyBase, f.lambda.mode, f.passthrough)
 	if embedded != nil {
-		if err := seedDemo(ctx, embedded, cfg, env, "http://"+ln.Addr().String(), stdout); err != nil {
+		if err := seedDemo(ctx, embedded, cfg, env, proxyBase, stdout); err != nil {
 			return err
 		}
 	}
-	<-ctx.Done()
+	select {
+	case s := <-sigs:
+		fmt.Fprintf(stdout, "s3proxy: %s, stopped\n", signalName(s))
+	case <-ctx.Done():
+	}
 	return nil
+}
+
+// defaultPublicURL points proxy-mode redirects at this listener when the
+// user has named no public URL: locally, the twin is the proxy host.
+func defaultPublicURL(e *env, base string) {
+	if e.get("S3PROXY_REDIRECT_VIA") == string(config.ViaProxy) && e.get("S3PROXY_PUBLIC_URL") == "" {
+		e.set("S3PROXY_PUBLIC_URL", base)
+	}
+}
+
+// signalName is the name a user knows the signal by.
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "interrupted (SIGINT)"
+	case syscall.SIGTERM:
+		return "terminated (SIGTERM)"
+	}
+	return s.String()
+}
+
+// warnNoEndpoint says, at start, what a configuration without a redirect
+// endpoint means, instead of leaving it to the first large read's 502.
+func warnNoEndpoint(w io.Writer, prefix string, cfg *config.Config) {
+	if cfg.EndpointURL != nil {
+		return
+	}
+	fmt.Fprintf(w, "%s: warning: S3PROXY_ENDPOINT_URL is not set, so every read larger than %d bytes (S3PROXY_INLINE_MAX_BYTES) gets 502; "+
+		"set it to the S3 interface endpoint's URL, e.g. https://bucket.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.%s.vpce.amazonaws.com\n",
+		prefix, cfg.InlineMax, cfg.Region)
 }
 
 // env is the process environment with the embedded S3's settings laid over
@@ -188,25 +244,6 @@ func startEmbedded(addr string, e *env) (*locals3.Server, net.Listener, error) {
 	e.set("AWS_SESSION_TOKEN", "")
 	e.set("AWS_REGION", region)
 	return srv, ln, nil
-}
-
-func newInvoker(ctx context.Context, f serveFlags, cfg *config.Config, e *env, logger *slog.Logger, stderr io.Writer) (twin.Invoker, func(), error) {
-	if f.lambdaMode == "process" {
-		em, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
-			RIE: f.rie, Bootstrap: f.bootstrap, Wrapper: f.wrapper,
-			Env: functionEnv(e), FunctionTimeout: f.timeout, Stdout: stderr, Stderr: stderr,
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		return em, func() { _ = em.Close() }, nil
-	}
-	awsCfg, err := awsConfig(ctx, cfg, e)
-	if err != nil {
-		return nil, nil, err
-	}
-	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-	return twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}, func() {}, nil
 }
 
 // awsConfig loads the function's AWS configuration: the embedded S3's key

@@ -6,7 +6,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,5 +142,177 @@ func TestServeReportsBadConfig(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr.String(), "S3PROXY_REDIRECT_VIA") || !strings.Contains(stderr.String(), "S3PROXY_INLINE_MAX_BYTES") ||
 		!strings.Contains(stderr.String(), "S3PROXY_REGION") {
 		t.Errorf("got %d, %q", code, stderr.String())
+	}
+}
+
+// startServe runs serve with args and env until it prints its first
+// line, and returns that line, what follows, and its exit status.
+func startServe(t *testing.T, ctx context.Context, args []string, env map[string]string) (first string, stdout *peertest.Output, stderr *peertest.Output, done <-chan int) {
+	t.Helper()
+	out, w := io.Pipe()
+	stderr = &peertest.Output{}
+	stdout = &peertest.Output{}
+	ch := make(chan int, 1)
+	go func() {
+		ch <- serve(ctx, args, func(k string) string { return env[k] }, w, stderr)
+		w.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	deadline := time.AfterFunc(30*time.Second, func() { w.CloseWithError(io.ErrUnexpectedEOF) })
+	if lines.Scan() {
+		first = lines.Text()
+	}
+	deadline.Stop()
+	go func() {
+		for lines.Scan() {
+			_, _ = stdout.Write([]byte(lines.Text() + "\n"))
+		}
+	}()
+	return first, stdout, stderr, ch
+}
+
+// SIGINT and SIGTERM stop serve with one line and exit status 0, which is
+// what keeps `make run` from reporting an error on Ctrl-C.
+func TestServeStopsCleanlyOnSignal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sig  syscall.Signal
+		line string
+	}{
+		{"SIGINT", syscall.SIGINT, "s3proxy: interrupted (SIGINT), stopped"},
+		{"SIGTERM", syscall.SIGTERM, "s3proxy: terminated (SIGTERM), stopped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"S3PROXY_BUCKET": "media", "S3PROXY_REGION": "us-east-1", "S3PROXY_ENDPOINT_URL": "http://127.0.0.1:1"}
+			first, stdout, stderr, done := startServe(t, context.Background(), []string{"--addr", "127.0.0.1:0"}, env)
+			if !strings.Contains(first, "listening on") {
+				t.Fatalf("first line %q; stderr:\n%s", first, stderr.String())
+			}
+			// serve has its handler in place once it listens.
+			if err := syscall.Kill(os.Getpid(), tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("serve did not stop")
+			}
+			time.Sleep(50 * time.Millisecond) // let the reader drain the pipe
+			if got := strings.TrimSpace(stdout.String()); got != tc.line {
+				t.Errorf("after the listening line: %q, want %q", got, tc.line)
+			}
+		})
+	}
+}
+
+// Process mode without its binaries fails before anything listens, naming
+// each missing file and the make target that builds it.
+func TestServeProcessModeFailsFast(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "bootstrap-not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	env := map[string]string{"S3PROXY_BUCKET": "media", "S3PROXY_REGION": "us-east-1"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    []string
+		notWant []string
+	}{
+		{"no bootstrap", []string{"--bootstrap", missing, "--rie", "/bin/true"},
+			[]string{"--bootstrap " + missing + ": no such file; build it with `make build/native/bootstrap`"}, []string{"--rie"}},
+		{"no emulator", []string{"--bootstrap", "/bin/true", "--rie", missing},
+			[]string{"--rie " + missing + ": no such file; build it with `make rie`"}, []string{"--bootstrap"}},
+		{"neither", []string{"--bootstrap", missing, "--rie", missing}, []string{"make build/native/bootstrap", "make rie"}, nil},
+		{"bootstrap not executable", []string{"--bootstrap", notExec, "--rie", "/bin/true"}, []string{"not executable"}, nil},
+		{"bootstrap is a directory", []string{"--bootstrap", dir, "--rie", "/bin/true"}, []string{"is a directory"}, nil},
+		{"no wrapper", []string{"--bootstrap", "/bin/true", "--rie", "/bin/true", "--wrapper", "qemu-nowhere-static"}, []string{"--wrapper qemu-nowhere-static: not found", "qemu-user-static"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--lambda=process", "--addr", "127.0.0.1:0"}, tc.args...)
+			code := serve(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+			if code != 1 || stdout.Len() != 0 {
+				t.Errorf("exit %d, stdout %q; want 1 and nothing listening", code, stdout.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr has %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+// A bootstrap that is no Lambda runtime fails at start, not on the first
+// request.
+func TestServeProcessModeChecksTheFunctionAnswers(t *testing.T) {
+	rie := peertest.Binary(t, "aws-lambda-rie")
+	env := map[string]string{"S3PROXY_BUCKET": "media", "S3PROXY_REGION": "us-east-1"}
+	var stdout, stderr bytes.Buffer
+	args := []string{"--lambda=process", "--addr", "127.0.0.1:0", "--rie", rie, "--bootstrap", "/bin/true", "--timeout", "3s"}
+	code := serve(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	if code != 1 || strings.Contains(stdout.String(), "listening") || !strings.Contains(stderr.String(), "does not answer under the emulator") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+}
+
+// A configuration without a redirect endpoint starts, with a warning that
+// says what it means and how to fix it; the embedded default has one.
+func TestServeWarnsWithoutEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		warn bool
+	}{
+		{"no endpoint", map[string]string{"S3PROXY_BUCKET": "media", "S3PROXY_REGION": "eu-west-1"}, true},
+		{"endpoint", map[string]string{"S3PROXY_BUCKET": "media", "S3PROXY_REGION": "eu-west-1", "S3PROXY_ENDPOINT_URL": "https://bucket.vpce-1.s3.eu-west-1.vpce.amazonaws.com"}, false},
+		{"embedded default", map[string]string{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			first, _, stderr, done := startServe(t, ctx, []string{"--addr", "127.0.0.1:0", "--embedded-s3-addr", "127.0.0.1:0"}, tc.env)
+			cancel()
+			<-done
+			if !strings.Contains(first, "listening on") {
+				t.Fatalf("first line %q; stderr:\n%s", first, stderr.String())
+			}
+			warned := strings.Contains(stderr.String(), "warning: S3PROXY_ENDPOINT_URL is not set, so every read larger than 716800 bytes (S3PROXY_INLINE_MAX_BYTES) gets 502; set it to the S3 interface endpoint's URL, e.g. https://bucket.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.eu-west-1.vpce.amazonaws.com")
+			if warned != tc.warn {
+				t.Errorf("warned %v, want %v; stderr:\n%s", warned, tc.warn, stderr.String())
+			}
+		})
+	}
+}
+
+func TestDefaultPublicURL(t *testing.T) {
+	const base = "http://127.0.0.1:8080"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"proxy mode, unset", map[string]string{"S3PROXY_REDIRECT_VIA": "proxy"}, base},
+		{"proxy mode, set", map[string]string{"S3PROXY_REDIRECT_VIA": "proxy", "S3PROXY_PUBLIC_URL": "https://s3-proxy.studio.com"}, "https://s3-proxy.studio.com"},
+		{"endpoint mode", map[string]string{"S3PROXY_REDIRECT_VIA": "endpoint"}, ""},
+		{"default mode", map[string]string{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := overlay(func(k string) string { return tc.env[k] })
+			defaultPublicURL(e, base)
+			if got := e.get("S3PROXY_PUBLIC_URL"); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -39,7 +39,7 @@ or - for stdin. The environment is this process's, with the file given to
 {...}}, so one file serves both commands. Exit status 0 when the function
 answered (whatever the HTTP status in its answer), 1 when it failed.`,
 		Example: `  s3proxy invoke -e events/ping.json
-  s3proxy invoke ProxyFunction -e events/get-presigned.json --env-vars env.json
+  s3proxy invoke ProxyFunction -e events/get-presigned.json --env-vars build/env.json
   s3proxy invoke --lambda=process -e - < events/preflight.json`,
 		Annotations: map[string]string{"environment": functionEnvironment},
 		Args: func(_ *cobra.Command, args []string) error {

@@ -24,7 +24,10 @@ STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/0a1b2c
 # then one per AZ), per the EC2 DescribeVpcEndpoints documentation.
 ENDPOINT_ZONE = "Z7HUB22UULQXV"
 ENDPOINT_REGIONAL = f"*.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.{REGION}.vpce.amazonaws.com"
+# The template no longer reads DnsEntries (no documented order); the custom
+# resource returns the regional name, without "*.", as RegionalDnsName.
 DEFAULT_ATTRIBUTES = {
+    "EndpointTargets.RegionalDnsName": ENDPOINT_REGIONAL[2:],
     "S3InterfaceEndpoint.DnsEntries": [
         f"{ENDPOINT_ZONE}:{ENDPOINT_REGIONAL}",
         f"{ENDPOINT_ZONE}:*.vpce-0a1b2c3d4e5f60718-abcdefgh-{REGION}a.s3.{REGION}.vpce.amazonaws.com",

@@ -19,6 +19,7 @@ ENV_CONTRACT = {
     "S3PROXY_BUCKET", "S3PROXY_REGION", "S3PROXY_SIGNED_HOST", "S3PROXY_UPSTREAM_URL",
     "S3PROXY_ENDPOINT_URL", "S3PROXY_REDIRECT_VIA", "S3PROXY_INLINE_MAX_BYTES",
     "S3PROXY_REDIRECT_TTL", "S3PROXY_KEY_PREFIXES", "S3PROXY_ALLOWED_ORIGINS", "S3PROXY_LOG_LEVEL",
+    "S3PROXY_PUBLIC_URL",
 }
 # The largest inline body whose base64 still fits the ALB's 1 MB response
 # (pkg/config MaxInline).
@@ -36,6 +37,7 @@ KNOWN_MANAGED = {
 }
 CUSTOM_RESOURCE_ACTIONS = {
     "ec2:describevpcendpoints", "ec2:describenetworkinterfaces",
+    "ec2:describevpcs", "ec2:describesubnets", "ec2:describevpcendpointservices",
     "elasticloadbalancing:describetargethealth",
     "elasticloadbalancing:registertargets", "elasticloadbalancing:deregistertargets",
 }
@@ -148,10 +150,10 @@ def check_lambda_target_group(template, params):
 # --------------------------------------------------------------- rule table
 
 def _strip_prefix(pattern, rewrites):
-    """Apply the url-rewrite regexes to a sample path under pattern; return
-    what was removed from its front."""
-    assert pattern.endswith("/*"), f"url-rewrite on a non-prefix pattern {pattern}"
-    sample = pattern[:-1] + "media-bucket/shots/a+b%20c.mov?X-Amz-Signature=abc&partNumber=2"
+    """Apply the url-rewrite regexes to a sample path the pattern matches;
+    return what was removed from its front."""
+    assert pattern.endswith("*"), f"url-rewrite on a non-prefix pattern {pattern}"
+    sample = pattern[:-1].replace("?", "x") + "shots/a+b%20c.mov?X-Amz-Signature=abc&partNumber=2"
     out = sample
     for rw in rewrites:
         regex = rw["Regex"]
@@ -168,6 +170,34 @@ def _host_name(value, env):
     if "https://" + value == env["S3PROXY_ENDPOINT_URL"]:
         return "endpoint"
     return f"unknown host {value!r}"
+
+
+# ALB rule limits: three values in a condition, five across a rule's
+# conditions, five wildcards in a rule (pkg/routes Valid).
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html
+MAX_CONDITION_VALUES, MAX_RULE_VALUES, MAX_RULE_WILDCARDS = 3, 5, 5
+
+
+def _rule_name(logical_id):
+    """ProxyRuleDirectRefuse -> direct-refuse, ProxyRuleDirect2 -> direct-2:
+    the names `s3proxy rules` uses (logical IDs cannot hold hyphens)."""
+    bare = logical_id.removeprefix("ProxyRule")
+    return re.sub(r"(?<!^)(?=[A-Z0-9])", "-", bare).lower()
+
+
+def _check_alb_limits(logical_id, conditions):
+    values = 0
+    wildcards = 0
+    for c in conditions:
+        config = next(v for k, v in c.items() if k.endswith("Config"))
+        vals = config["Values"]
+        assert vals, f"{logical_id}: a {c['Field']} condition with no values"
+        assert len(vals) <= MAX_CONDITION_VALUES, f"{logical_id}: {len(vals)} values in one condition (ALB limit 3)"
+        values += len(vals)
+        if c["Field"] == "path-pattern":
+            wildcards += sum(v.count("*") + v.count("?") for v in vals)
+    assert values <= MAX_RULE_VALUES, f"{logical_id}: {values} condition values (ALB limit 5)"
+    assert wildcards <= MAX_RULE_WILDCARDS, f"{logical_id}: {wildcards} wildcards (ALB limit 5)"
 
 
 def rule_table(template, params):
@@ -187,7 +217,8 @@ def rule_table(template, params):
         if not is_ref(raw["ListenerArn"], https_id):
             continue
         p = ev.resolve(raw)
-        entry = {"name": logical_id.removeprefix("ProxyRule").lower(), "priority": int(p["Priority"])}
+        entry = {"name": _rule_name(logical_id), "priority": int(p["Priority"])}
+        _check_alb_limits(logical_id, p.get("Conditions", []))
         for c in p.get("Conditions", []):
             if c["Field"] == "path-pattern":
                 entry["pathPatterns"] = c["PathPatternConfig"]["Values"]
@@ -300,11 +331,19 @@ def check_vpc_mode(template, params):
     interfaces = {k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
                   if v["Properties"].get("VpcEndpointType") == "Interface"}
     assert len(interfaces) == 1, "there must be one S3 interface endpoint"
+    bucket = ev.params["BucketName"]
     for logical_id in list(gateways) + list(interfaces):
         p = ev.properties(logical_id)
         assert p["ServiceName"] == f"com.amazonaws.{ev.pseudo['AWS::Region']}.s3", f"{logical_id} is not S3"
+        if logical_id in gateways and not new:
+            # issue 9, item 3: in an existing VPC the gateway endpoint carries
+            # every same-region S3 request of those route tables' subnets; it
+            # keeps AWS's default full-access policy (no PolicyDocument).
+            assert "PolicyDocument" not in p, \
+                f"{logical_id} in an existing VPC must keep the default full-access policy, has {p['PolicyDocument']}"
+            continue
+        assert "PolicyDocument" in p, f"{logical_id} has the default full-access policy; limit it to the bucket"
         resources = {r for s in p["PolicyDocument"]["Statement"] for r in _as_list(s["Resource"])}
-        bucket = ev.params["BucketName"]
         assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, \
             f"{logical_id} policy must be limited to the bucket, covers {resources}"
 
@@ -319,6 +358,13 @@ def check_rules_section(template, params):
     if ev.params["ExistingVpcId"]:
         broken.append(dict(params, ExistingPrivateSubnetIds=""))
     broken.append(dict(params, BucketRegion="ap-south-1"))
+    # issue 9, item 5: a studio range that is everything, or the new VPC itself
+    broken.append(dict(params, StudioCidr="0.0.0.0/0"))
+    if not ev.params["ExistingVpcId"]:
+        broken.append(dict(params, StudioCidr=ev.params["VpcCidr"]))
+    else:
+        # item 7: zones are chosen by the existing subnets, not by a parameter
+        broken.append(dict(params, AvailabilityZones="eu-west-1a,eu-west-1b"))
     for p in broken:
         assert Evaluation(template, p).rule_failures(), f"Rules accept a broken combination: {p}"
 
@@ -390,6 +436,11 @@ def check_custom_resource_role(template, params):
     p = cr["Properties"]
     assert p["ServiceToken"] == {"Fn::GetAtt": ["EndpointTargetsFunction", "Arn"]}, "wrong service token"
     assert is_ref(p["TargetGroupArn"], "EndpointTargetGroup"), "custom resource fills the wrong group"
+    # issue 9, item 1: every change of the endpoint's interfaces (SubnetIds
+    # updates in place, keeping the endpoint ID) must change a property.
+    assert p.get("NetworkInterfaceIds") == {"Fn::GetAtt": ["S3InterfaceEndpoint", "NetworkInterfaceIds"]}, \
+        f"EndpointTargets must take the endpoint's NetworkInterfaceIds, has {p.get('NetworkInterfaceIds')}"
+    assert is_ref(p.get("VpcEndpointId"), "S3InterfaceEndpoint"), "EndpointTargets reads another endpoint"
     assert int(p.get("ServiceTimeout", 3600)) <= 600, "ServiceTimeout must keep a failure from hanging an hour"
     assert int(fn["Properties"]["Timeout"]) < int(p["ServiceTimeout"]), "function timeout must be below ServiceTimeout"
     assert role["Type"] == "AWS::IAM::Role"
@@ -448,6 +499,7 @@ def check_proxy_function(template, params):
         "S3PROXY_KEY_PREFIXES": ev.params["KeyPrefixes"],
         "S3PROXY_ALLOWED_ORIGINS": ev.params["AllowedOrigins"],
         "S3PROXY_LOG_LEVEL": ev.params["LogLevel"],
+        "S3PROXY_PUBLIC_URL": "https://" + ev.params["ProxyDomainName"],
     }
     assert env == want, f"environment\n got {env}\nwant {want}"
     assert int(template["Parameters"]["InlineMaxBytes"]["MaxValue"]) <= MAX_INLINE, "InlineMaxBytes may exceed 1 MB after base64"
@@ -472,17 +524,40 @@ def check_bucket_policy(template, params):
     ev = Evaluation(template, params)
     policy = bucket_policy(template, params)
     bucket = ev.params["BucketName"]
+    role = "<ProxyFunctionRole.Arn>"
+    endpoint = "<S3InterfaceEndpoint>"
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert set(by_sid) == POLICY_SIDS, f"policy statements {sorted(by_sid)}, want {sorted(POLICY_SIDS)}"
     tls = by_sid["DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, tls
     assert set(tls["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, tls["Resource"]
+    prefixes = [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
     reads = by_sid["DenyReadsOutsideProxyNetwork"]
     assert reads["Effect"] == "Deny" and reads["Action"] == "s3:GetObject*", reads
-    want = [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
-    assert reads["Resource"] == want, f"policy protects {reads['Resource']}, want {want}"
-    cond = reads["Condition"]["StringNotEquals"]
+    assert reads["Resource"] == prefixes, f"policy protects {reads['Resource']}, want {prefixes}"
+    cond = reads["Condition"]
     vpc = ev.params["ExistingVpcId"] or "<Vpc>"
-    assert cond == {"aws:SourceVpc": vpc, "aws:SourceVpce": "<S3InterfaceEndpoint>"}, cond
+    # One StringNotEquals with lists: the shape of ShotGrid's Fine Tuning
+    # deny, so its VPC IDs merge into the same list (docs/deploy.md §5).
+    assert cond == {"StringNotEquals": {"aws:SourceVpc": [vpc], "aws:SourceVpce": [endpoint]}}, cond
+    # Task 2 (issue 8): through the interface endpoint only the proxy role
+    # reads; writes there are not denied (ShotGrid's principals sign uploads).
+    ep = by_sid["DenyEndpointReadsExceptProxyRole"]
+    assert ep["Effect"] == "Deny" and ep["Principal"] == "*", ep
+    assert _as_list(ep["Action"]) == ["s3:GetObject*"], f"endpoint deny covers {ep['Action']}: reads only, never writes"
+    assert _as_list(ep["Resource"]) == [f"arn:aws:s3:::{bucket}/*"], f"endpoint deny covers {ep['Resource']}"
+    assert ep["Condition"] == {"StringEquals": {"aws:SourceVpce": endpoint},
+                               "ArnNotEquals": {"aws:PrincipalArn": role}}, ep["Condition"]
+    # issue 9, item 10: a bucket in another account needs the owner's grant.
+    allow = by_sid["AllowProxyRoleReads"]
+    assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": role}, allow
+    assert sorted(allow["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"], allow["Action"]
+    assert allow["Resource"] == prefixes, allow["Resource"]
+    assert ev.outputs().get("ProxyFunctionRoleArn") == role, "the ProxyFunctionRoleArn output names another role"
+
+
+POLICY_SIDS = {"DenyInsecureTransport", "DenyReadsOutsideProxyNetwork", "DenyEndpointReadsExceptProxyRole",
+               "AllowProxyRoleReads"}
 
 
 def check_outputs(template, params):
@@ -776,3 +851,116 @@ def check_monitoring_outputs(template, params):
     region = ev.pseudo["AWS::Region"]
     want = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/<{dash_id}>"
     assert out.get("DashboardUrl") == want, f"DashboardUrl {out.get('DashboardUrl')}, want {want}"
+
+
+# ------------------------------------------------------------------ issue 9
+
+def _walk(value, path=()):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, path + (k,))
+        yield path, value
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, path + (i,))
+
+
+def check_regional_dns_name(template, params):
+    """Item 9: no value takes a DNS entry by position; the endpoint host is
+    the custom resource's RegionalDnsName everywhere it is used."""
+    ev = Evaluation(template, params)
+    for section in ("Resources", "Outputs"):
+        for path, v in _walk(template.get(section, {})):
+            if isinstance(v, dict) and v.get("Fn::GetAtt") in (["S3InterfaceEndpoint", "DnsEntries"], "S3InterfaceEndpoint.DnsEntries"):
+                raise AssertionError(f"{section}/{'/'.join(map(str, path))} reads DnsEntries, whose order AWS does not document")
+            if isinstance(v, dict) and isinstance(v.get("Fn::Sub"), (str, list)):
+                text = v["Fn::Sub"] if isinstance(v["Fn::Sub"], str) else v["Fn::Sub"][0]
+                assert "DnsEntries" not in text, f"{section}/{'/'.join(map(str, path))} reads DnsEntries in a Sub"
+    regional = ENDPOINT_REGIONAL[2:]
+    env = ev.resolve(lambda_function(ev, "ProxyFunction")["Properties"]["Environment"]["Variables"])
+    assert env["S3PROXY_ENDPOINT_URL"] == f"https://bucket.{regional}", env["S3PROXY_ENDPOINT_URL"]
+    out = ev.outputs()
+    assert out["InterfaceEndpointDnsName"] == regional, out["InterfaceEndpointDnsName"]
+    assert out["InterfaceEndpointUrl"] == f"https://bucket.{regional}", out["InterfaceEndpointUrl"]
+
+
+def _pattern_ok(spec, value):
+    pattern = spec.get("AllowedPattern")
+    if pattern is None:
+        return True
+    values = value.split(",") if spec["Type"] == "CommaDelimitedList" else [value]
+    return all(re.fullmatch(pattern, v) for v in values)
+
+
+def check_network_parameters(template, params):
+    """Items 2, 5, 6 and 7 as the parameters state them."""
+    ev = Evaluation(template, params)
+    specs = template["Parameters"]
+    # 5: the studio network is asked for, never guessed.
+    assert "Default" not in specs["StudioCidr"], f"StudioCidr defaults to {specs['StudioCidr'].get('Default')}"
+    # 2: an existing VPC gets no second gateway endpoint unless asked.
+    assert specs["CreateS3GatewayEndpoint"]["Default"] == "false", "CreateS3GatewayEndpoint must default to false"
+    # 6: placeholders fail parameter validation; real IDs and empty pass.
+    for name, good in (("ExistingPrivateSubnetIds", "subnet-0aaaaaaaaaaaaaaa1,subnet-0123abcd"),
+                       ("ExistingPublicSubnetIds", "subnet-0bbbbbbbbbbbbbbb1"),
+                       ("ExistingRouteTableIds", "rtb-0aaaaaaaaaaaaaaa1,rtb-0123abcd"),
+                       ("AvailabilityZones", "eu-west-1a,us-gov-west-1b")):
+        spec = specs[name]
+        assert _pattern_ok(spec, good) and _pattern_ok(spec, ""), f"{name} refuses {good!r} or empty"
+        for bad in ("REPLACE_ME_subnet_a", "subnet-0aaaaaaaaaaaaaaa1,REPLACE_ME", "rtb-xyz", "subnet-1"):
+            assert not _pattern_ok(spec, bad), f"{name} accepts {bad!r}"
+        assert _pattern_ok(spec, ",".join(ev.params[name])), f"{name} refuses this combination's {ev.params[name]}"
+    # 7: a new VPC's subnets are in the chosen zones.
+    zones = [z for z in ev.params["AvailabilityZones"] if z]
+    subnets = ev.resources("AWS::EC2::Subnet")
+    if subnets:
+        want = zones or ["eu-west-1a", "eu-west-1b"]  # the evaluator's !GetAZs
+        for logical_id, sub in subnets.items():
+            index = 0 if logical_id.endswith("1") else 1
+            az = ev.properties(logical_id)["AvailabilityZone"]
+            assert az == want[index], f"{logical_id} is in {az}, want {want[index]}"
+
+
+def check_network_checks(template, params):
+    """Items 5 and 7: the checks Rules cannot make run before the endpoint,
+    on exactly the endpoint's and the ALB's subnets."""
+    ev = Evaluation(template, params)
+    found = {k: v for k, v in ev.resources().items() if v["Type"] == "Custom::NetworkChecks"}
+    nc_id, nc = one(found, "Custom::NetworkChecks")
+    p = ev.resolve(nc["Properties"])
+    assert nc["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["EndpointTargetsFunction", "Arn"]}, "wrong service token"
+    assert int(p.get("ServiceTimeout", 3600)) <= 600, "ServiceTimeout must keep a failure from hanging an hour"
+    _, ep = one({k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                 if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")
+    depends = ep.get("DependsOn", [])
+    assert nc_id in ([depends] if isinstance(depends, str) else depends), "the interface endpoint must wait for the network checks"
+    ep_props = ev.resolve(ep["Properties"])
+    _, lb = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+    assert p["VpcId"] == ep_props["VpcId"], f"checks VPC {p['VpcId']}, endpoint VPC {ep_props['VpcId']}"
+    assert p["StudioCidr"] == ev.params["StudioCidr"], p["StudioCidr"]
+    assert p["ServiceName"] == ep_props["ServiceName"], p["ServiceName"]
+    assert p["EndpointSubnetIds"] == ep_props["SubnetIds"], f"checks {p['EndpointSubnetIds']}, endpoint in {ep_props['SubnetIds']}"
+    assert p["LoadBalancerSubnetIds"] == ev.resolve(lb["Properties"]["Subnets"]), \
+        f"checks {p['LoadBalancerSubnetIds']}, ALB in {ev.resolve(lb['Properties']['Subnets'])}"
+
+
+def check_kms(template, params):
+    """Item 8: with BucketKmsKeyArn, the proxy role may kms:Decrypt with that
+    key through S3, and nothing more; without it, no KMS grant at all."""
+    ev = Evaluation(template, params)
+    fn = lambda_function(ev, "ProxyFunction")
+    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    kms = [s for who, s in statements(ev)
+           if any(a.lower().startswith("kms:") or a == "*" for a in _as_list(s["Action"]))]
+    key = ev.params["BucketKmsKeyArn"]
+    if not key:
+        assert not kms, f"no BucketKmsKeyArn, yet KMS is granted: {kms}"
+        return
+    assert len(kms) == 1, f"want one KMS statement, found {kms}"
+    s = kms[0]
+    owners = [who for who, st in statements(ev) if st is s or st == s]
+    assert owners == [role_id], f"the KMS grant is on {owners}, want the proxy role {role_id}"
+    assert s["Effect"] == "Allow" and _as_list(s["Action"]) == ["kms:Decrypt"], f"KMS grant {s['Action']}, want kms:Decrypt only"
+    assert _as_list(s["Resource"]) == [key], f"KMS grant on {s['Resource']}, want {key}"
+    assert s.get("Condition") == {"StringEquals": {"kms:ViaService": f"s3.{ev.pseudo['AWS::Region']}.amazonaws.com"}}, \
+        f"KMS grant condition {s.get('Condition')}: decrypt through S3 only"

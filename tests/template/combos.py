@@ -18,6 +18,7 @@ COMMON = {
     "BucketName": "media-bucket",
     "ProxyDomainName": "s3-proxy.studio.example.com",
     "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000",
+    "StudioCidr": "192.168.0.0/16",
 }
 EXISTING = {
     "ExistingVpcId": "vpc-0123456789abcdef0",
@@ -25,16 +26,23 @@ EXISTING = {
     "ExistingRouteTableIds": "rtb-0aaaaaaaaaaaaaaa1",
 }
 
+# Key prefixes: none (public-new), one (private-new), four (public-existing:
+# a second /_direct rule with one pattern) and five (private-existing: the
+# second rule with two). tests also run the rule table over other counts.
 COMBOS = {
-    "private-new": dict(COMMON, KeyPrefixes="shotgun/"),
+    "private-new": dict(COMMON, KeyPrefixes="shotgun/",
+                        BucketKmsKeyArn="arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000000"),
     "public-new": dict(COMMON, Visibility="public", RedirectVia="proxy", UploadPassthrough="false",
-                       AccessLogBucket="studio-alb-logs", AlarmEmail="media-ops@studio.example.com"),
-    "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,o'brien/(1)/,a,b",
+                       AccessLogBucket="studio-alb-logs", AlarmEmail="media-ops@studio.example.com",
+                       AvailabilityZones="eu-west-1b,eu-west-1c", StudioCidr="172.20.0.0/14"),
+    "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,plates~v2/,a,b.c_d-e",
                              SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64",
-                             AlarmEmail="ops+s3proxy@studio.example.com"),
+                             AlarmEmail="ops+s3proxy@studio.example.com", CreateS3GatewayEndpoint="true",
+                             StudioCidr="10.0.0.0/8"),
     "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
                             ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
-                            CreateS3GatewayEndpoint="false", BucketRegion="eu-west-1", KeyPrefixes=""),
+                            BucketRegion="eu-west-1", KeyPrefixes="shotgun/,review/,edit/,vfx/",
+                            BucketKmsKeyArn="arn:aws:kms:eu-west-1:210987654321:key/mrk-0123456789abcdef0123456789abcdef"),
 }
 
 

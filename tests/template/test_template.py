@@ -5,8 +5,9 @@ Run from the repository root with `make test-template`, or directly:
 
     python3 -m unittest discover -s tests/template -v
 
-The rule table is compared with `go run ./cmd/s3proxy rules`; set
-S3PROXY_RULES_JSON to a file holding that output to skip the go run.
+The rule table is compared with `s3proxy rules -bucket B -key-prefixes P`
+for each parameter set. Set S3PROXY_CLI to a built s3proxy binary
+(scripts/test-template.sh builds one); otherwise the tests build it once.
 """
 
 import copy
@@ -16,6 +17,7 @@ import os
 import re
 import shlex
 import subprocess
+import tempfile
 import tomllib
 import unittest
 
@@ -46,6 +48,11 @@ CHECKS = [
     checks.check_alarms,
     checks.check_dashboard,
     checks.check_monitoring_outputs,
+    # issue 9
+    checks.check_regional_dns_name,
+    checks.check_network_parameters,
+    checks.check_network_checks,
+    checks.check_kms,
 ]
 
 
@@ -55,14 +62,26 @@ def translated(combo):
 
 
 @functools.lru_cache(maxsize=None)
-def routes():
-    path = os.environ.get("S3PROXY_RULES_JSON")
+def cli():
+    """The s3proxy command: $S3PROXY_CLI, or built once for this run."""
+    path = os.environ.get("S3PROXY_CLI")
     if path:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    out = subprocess.run(["go", "run", "./cmd/s3proxy", "rules"], cwd=ROOT, check=True,
-                         capture_output=True, text=True)
+        return path
+    out = os.path.join(tempfile.mkdtemp(prefix="s3proxy-cli-"), "s3proxy")
+    subprocess.run(["go", "build", "-o", out, "./cmd/s3proxy"], cwd=ROOT, check=True)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def routes_for(bucket, key_prefixes):
+    out = subprocess.run([cli(), "rules", "-bucket", bucket, "-key-prefixes", key_prefixes], cwd=ROOT,
+                         check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
+
+
+def routes(params):
+    """`s3proxy rules` for one parameter set's BucketName and KeyPrefixes."""
+    return routes_for(params["BucketName"], params.get("KeyPrefixes", ""))
 
 
 class TestTranslation(unittest.TestCase):
@@ -109,6 +128,20 @@ class TestTranslation(unittest.TestCase):
                 self.assertLessEqual(set(overrides), set(parameters), "unknown parameter in overrides")
                 required = {k for k, v in parameters.items() if "Default" not in v}
                 self.assertLessEqual(required, set(overrides), "a required parameter has no placeholder")
+                # issue 9, item 6: every placeholder fails its parameter's
+                # constraints, so a forgotten one stops the deploy.
+                for key, value in overrides.items():
+                    if "REPLACE_ME" in value:
+                        with self.subTest(placeholder=key):
+                            self.assertFalse(checks._pattern_ok(parameters[key], value),
+                                             f"{key}={value} passes parameter validation")
+                # item 11: makefile builds in the checkout, not a copy of it
+                self.assertIs(config[env]["build"]["parameters"].get("build_in_source"), True)
+        # item 2: the shipped production config adopts an existing VPC whose
+        # route tables already have ShotGrid's S3 gateway endpoint.
+        prod = dict(kv.split("=", 1) for kv in shlex.split(config["prod"]["deploy"]["parameters"]["parameter_overrides"]))
+        self.assertTrue(prod.get("ExistingVpcId"))
+        self.assertEqual(prod.get("CreateS3GatewayEndpoint", parameters["CreateS3GatewayEndpoint"]["Default"]), "false")
 
     def test_conditions_drive_the_modes(self):
         conditions = load(TEMPLATE)["Conditions"]
@@ -126,10 +159,26 @@ class TestStructure(unittest.TestCase):
     def test_rule_table_matches_s3proxy_rules(self):
         for combo in COMBOS:
             with self.subTest(combo=combo):
-                checks.check_rule_table(translated(combo), COMBOS[combo], routes())
+                checks.check_rule_table(translated(combo), COMBOS[combo], routes(COMBOS[combo]))
+
+    def test_rule_table_for_every_prefix_count(self):
+        # 0, 1-3 (one /_direct rule) and 4-5 (a second one) key prefixes
+        for prefixes in ["", "a/", "a/,b/", "shotgun/,review/,x.y~z-_/", "a/,b/,c/,d/", "a/,b/,c/,d/,e/"]:
+            for combo in ("private-new", "public-existing"):
+                with self.subTest(combo=combo, prefixes=prefixes):
+                    params = dict(COMBOS[combo], KeyPrefixes=prefixes)
+                    checks.check_rule_table(translated(combo), params, routes(params))
+
+    def test_key_prefixes_are_expressible_as_path_patterns(self):
+        spec = load(TEMPLATE)["Parameters"]["KeyPrefixes"]
+        for ok in ["", "shotgun/", "a,b,c,d,e", "plates~v2/,x.y_z-1/"]:
+            self.assertTrue(re.fullmatch(spec["AllowedPattern"], ok), ok)
+        # percent-encoding, ALB wildcards, a leading slash, a sixth prefix
+        for bad in ["o'brien/", "(x)/", "a b/", "été/", "a*/", "a?/", "/shotgun/", "a,b,c,d,e,f", "a,,b"]:
+            self.assertFalse(re.fullmatch(spec["AllowedPattern"], bad), bad)
 
     def test_bucket_policy_is_json_for_any_prefixes(self):
-        for prefixes in ["", "shotgun/", "a,b,c,d,e", "o'brien/,(x)/!_.-"]:
+        for prefixes in ["", "shotgun/", "a,b,c,d,e", "plates~v2/,x.y_z-/"]:
             with self.subTest(prefixes=prefixes):
                 params = dict(COMBOS["private-new"], KeyPrefixes=prefixes)
                 checks.check_bucket_policy(translated("private-new"), params)
@@ -170,10 +219,45 @@ class TestDocs(unittest.TestCase):
             with self.subTest(output=name):
                 self.assertIn(f"`{name}`", deploy)
 
+    def test_bucket_policy_docs_match_the_output(self):
+        # issue 9, item 4: the migration-shaped section and docs/migrate.md
+        # name every statement the output holds, and the order to apply them.
+        deploy = self.read("docs/deploy.md")
+        migrate = self.read("docs/migrate.md")
+        for sid in checks.POLICY_SIDS:
+            with self.subTest(sid=sid):
+                self.assertIn(f"`{sid}`", deploy)
+                self.assertIn(f"`{sid}`", migrate)
+        for phrase in ("replace", "roll back", "aws:PrincipalArn", "Fine Tuning"):
+            self.assertIn(phrase, deploy.lower() if phrase.islower() else deploy)
+        for step in ("s3proxy check", "DNS", "S3 Proxy Host Address", "alarm", "sam delete"):
+            self.assertIn(step, migrate)
+
+    def test_checklist_names_real_outputs_and_steps(self):
+        # The first-deployment checklist: each row names an s3proxy check
+        # step (or says none can) and the outputs it uses exist.
+        deploy = self.read("docs/deploy.md")
+        m = re.search(r"^## 10\. First-deployment checklist.*?(?=^## )", deploy, re.S | re.M)
+        self.assertTrue(m, "docs/deploy.md has no '## 10. First-deployment checklist' section")
+        section = m.group(0)
+        rows = [r for r in section.splitlines() if re.match(r"^\| \d+ \|", r)]
+        self.assertGreaterEqual(len(rows), 10, "the checklist has too few rows")
+        self.assertIn("legacy global", rows[0], "the checklist must start with uploads to the endpoint with the legacy global host")
+        outputs = set(load(TEMPLATE)["Outputs"])
+        for name in re.findall(r"`out (\w+)`|\bout (\w+)\b", section):
+            name = name[0] or name[1]
+            with self.subTest(output=name):
+                self.assertIn(name, outputs)
+        for row in rows:
+            with self.subTest(row=row[:40]):
+                self.assertTrue(re.search(r"`[a-z-]+`|none", row), "row names no s3proxy check step")
+
     def test_check_flags_match_the_cli(self):
-        out = subprocess.run(["go", "run", "./cmd/s3proxy", "check", "-h"], cwd=ROOT,
+        out = subprocess.run([cli(), "check", "-h"], cwd=ROOT,
                              capture_output=True, text=True)
-        flags = set(re.findall(r"^  -([a-z0-9-]+)", out.stderr + out.stdout, re.M))
+        # Go's flag package ("  -url string") or a --long listing
+        # ("      --url string", "  -h, --help"); help is not a check flag.
+        flags = set(re.findall(r"^ {2,}(?:-[a-z], )?--?([a-z0-9-]+)\b", out.stderr + out.stdout, re.M)) - {"h", "help"}
         self.assertIn("url", flags, f"cannot read the flags from `s3proxy check -h`:\n{out.stderr}")
         deploy = self.read("docs/deploy.md")
         documented = set(re.findall(r"^\| `--([a-z0-9-]+)` \|", deploy, re.M))
@@ -277,7 +361,7 @@ MUTATIONS = [
          0, t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"][0].replace('"Deny",', '"Deny"', 1))),
     ("bucket policy without the VPC condition", "private-existing", checks.check_bucket_policy,
      lambda t: t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"].__setitem__(
-         0, t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"][0].replace('"aws:SourceVpc":"${TheVpc}",', ""))),
+         0, t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"][0].replace('"aws:SourceVpc":["${TheVpc}"],', ""))),
     ("CNAME target is the ALB in public mode", "public-new", checks.check_outputs,
      lambda t: t["Outputs"]["DnsNameToCname"].update(Value={"Fn::GetAtt": ["LoadBalancer", "DNSName"]})),
     # alarms
@@ -337,6 +421,16 @@ MUTATIONS = [
 
 RULE_MUTATIONS = [
     ("/_direct keeps its prefix", lambda t: _transforms(t, "ProxyRuleDirect").pop(0)),
+    ("/_direct carries PUT", lambda t: _props(t, "ProxyRuleDirect")["Conditions"][0]["HttpRequestMethodConfig"].update(
+        Values=["GET", "HEAD", "PUT"])),
+    ("/_direct open to every path", lambda t: _props(t, "ProxyRuleDirect")["Conditions"][1].update(
+        PathPatternConfig={"Values": ["/_direct/*"]})),
+    ("/_direct open to every bucket", lambda t: _props(t, "ProxyRuleDirect")["Conditions"][1]["PathPatternConfig"].update(
+        Values=[{"Fn::Sub": "/_direct/*/shotgun/*"}])),
+    ("no refusal rule for the rest of /_direct", lambda t: t["Resources"].pop("ProxyRuleDirectRefuse")),
+    ("refusal before the /_direct rules", lambda t: _props(t, "ProxyRuleDirectRefuse").update(Priority=15)),
+    ("refusal sends to the endpoint", lambda t: _props(t, "ProxyRuleDirectRefuse")["Actions"][0].update(
+        TargetGroupArn={"Ref": "EndpointTargetGroup"})),
     ("/_direct rewritten to the signed host", lambda t: _transforms(t, "ProxyRuleDirect")[1]["HostHeaderRewriteConfig"]["Rewrites"][0].update(
         Replace={"Fn::Sub": "${BucketName}.s3.amazonaws.com"})),
     ("passthrough without its condition", lambda t: _res(t, "ProxyRulePassthrough").pop("Condition")),
@@ -348,7 +442,112 @@ RULE_MUTATIONS = [
 ]
 
 
+def _cr(t, logical_id):
+    return t["Resources"][logical_id]["Properties"]
+
+
+def _policy_text(t, old, new):
+    value = t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"]
+    assert old in value[0], f"bucket policy text {old!r} not found"
+    value[0] = value[0].replace(old, new, 1)
+
+
+def _kms_statement(t):
+    for s in _proxy_statements(t):
+        if isinstance(s, dict) and "Fn::If" in s and s["Fn::If"][0] == "HasBucketKmsKey":
+            return s["Fn::If"][1]
+    raise AssertionError("no KMS statement")
+
+
+# Issue 9 (and issue 8's template side): each runs in every combination it
+# applies to, so every variant `make test-template` covers has proof that
+# the check can fail there. (name, check, change, applies(params)).
+ALWAYS = lambda p: True
+NEW_VPC = lambda p: not p.get("ExistingVpcId")
+EXISTING_VPC = lambda p: bool(p.get("ExistingVpcId"))
+WITH_KMS = lambda p: bool(p.get("BucketKmsKeyArn"))
+ISSUE9_MUTATIONS = [
+    ("1: endpoint targets blind to interface changes", checks.check_custom_resource_role,
+     lambda t: _cr(t, "EndpointTargets").pop("NetworkInterfaceIds"), ALWAYS),
+    ("1: endpoint targets fed the subnets instead", checks.check_custom_resource_role,
+     lambda t: _cr(t, "EndpointTargets").update(NetworkInterfaceIds={"Fn::GetAtt": ["S3InterfaceEndpoint", "Id"]}), ALWAYS),
+    ("2: gateway endpoint on by default", checks.check_network_parameters,
+     lambda t: t["Parameters"]["CreateS3GatewayEndpoint"].update(Default="true"), ALWAYS),
+    ("3: bucket-only gateway policy in an existing VPC", checks.check_vpc_mode,
+     lambda t: _props(t, "S3GatewayEndpoint").update(PolicyDocument=_props(t, "S3InterfaceEndpoint")["PolicyDocument"]),
+     lambda p: EXISTING_VPC(p) and p.get("CreateS3GatewayEndpoint") == "true"),
+    ("3: full-access gateway policy in a new VPC", checks.check_vpc_mode,
+     lambda t: _props(t, "S3GatewayEndpoint").pop("PolicyDocument"), NEW_VPC),
+    ("4/8: bucket policy loses the endpoint-reads deny", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":"${ProxyFunctionRole.Arn}"}', '"Null":{"aws:PrincipalArn":"false"}'), ALWAYS),
+    ("4/8: endpoint deny also blocks ShotGrid's uploads", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"DenyEndpointReadsExceptProxyRole","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
+                            '"DenyEndpointReadsExceptProxyRole","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
+    ("4: read deny in a shape ShotGrid's cannot merge into", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"aws:SourceVpc":["${TheVpc}"]', '"aws:SourceVpc":"${TheVpc}"'), ALWAYS),
+    ("5: StudioCidr guessed again", checks.check_network_parameters,
+     lambda t: t["Parameters"]["StudioCidr"].update(Default="10.0.0.0/8"), ALWAYS),
+    ("5: Rules accept 0.0.0.0/0", checks.check_rules_section,
+     lambda t: t["Rules"].pop("StudioCidrIsNotEverything"), ALWAYS),
+    ("5: Rules accept the VPC's own CIDR", checks.check_rules_section,
+     lambda t: t["Rules"].pop("NewVpcStudioCidrIsNotTheVpc"), NEW_VPC),
+    ("5/7: overlap and zones not checked", checks.check_network_checks,
+     lambda t: t["Resources"].pop("NetworkChecks"), ALWAYS),
+    ("5/7: endpoint created before the checks", checks.check_network_checks,
+     lambda t: _res(t, "S3InterfaceEndpoint").pop("DependsOn"), ALWAYS),
+    ("7: checks look at other subnets than the ALB's", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").update(LoadBalancerSubnetIds=_cr(t, "NetworkChecks")["EndpointSubnetIds"]),
+     lambda p: p.get("Visibility") == "public"),
+    ("7: checks skip the studio CIDR", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").update(StudioCidr="0.0.0.0/1"), ALWAYS),
+    ("6: subnet IDs without a pattern", checks.check_network_parameters,
+     lambda t: t["Parameters"]["ExistingPrivateSubnetIds"].pop("AllowedPattern"), ALWAYS),
+    ("6: route table IDs that take anything", checks.check_network_parameters,
+     lambda t: t["Parameters"]["ExistingRouteTableIds"].update(AllowedPattern=".*"), ALWAYS),
+    ("7: zones fixed to !GetAZs again", checks.check_network_parameters,
+     lambda t: _props(t, "PrivateSubnet1").update(AvailabilityZone={"Fn::Select": [2, {"Fn::GetAZs": ""}]}), NEW_VPC),
+    ("7: Rules let AvailabilityZones mislead in an existing VPC", checks.check_rules_section,
+     lambda t: t["Rules"].pop("ZonesOnlyForNewVpc"), EXISTING_VPC),
+    ("8: KMS grant on every key", checks.check_kms,
+     lambda t: _kms_statement(t).update(Resource="*"), WITH_KMS),
+    ("8: KMS grant without the S3 condition", checks.check_kms,
+     lambda t: _kms_statement(t).pop("Condition"), WITH_KMS),
+    ("8: KMS grant whatever the parameter", checks.check_kms,
+     lambda t: _proxy_statements(t).append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
+     lambda p: not WITH_KMS(p)),
+    ("9: endpoint URL by DnsEntries position", checks.check_regional_dns_name,
+     lambda t: _props(t, "ProxyFunction")["Environment"]["Variables"].update(S3PROXY_ENDPOINT_URL={"Fn::Join": ["", [
+         "https://bucket", {"Fn::Select": [1, {"Fn::Split": ["*", {"Fn::Select": [1, {"Fn::Split": [":", {"Fn::Select": [
+             0, {"Fn::GetAtt": ["S3InterfaceEndpoint", "DnsEntries"]}]}]}]}]}]}]]}), ALWAYS),
+    ("9: endpoint DNS output by position", checks.check_regional_dns_name,
+     lambda t: t["Outputs"]["InterfaceEndpointDnsName"].update(Value={"Fn::Select": [0, {"Fn::GetAtt": ["S3InterfaceEndpoint", "DnsEntries"]}]}), ALWAYS),
+    ("10: no grant for a bucket in another account", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"Sid":"AllowProxyRoleReads","Effect":"Allow","Principal":{"AWS":"${ProxyFunctionRole.Arn}"}',
+                            '"Sid":"AllowProxyRoleReads","Effect":"Allow","Principal":{"AWS":"${AWS::AccountId}"}'), ALWAYS),
+    ("issue 8: no public URL for proxy redirects", checks.check_proxy_function,
+     lambda t: _props(t, "ProxyFunction")["Environment"]["Variables"].pop("S3PROXY_PUBLIC_URL"), ALWAYS),
+    ("issue 8: public URL from another name", checks.check_proxy_function,
+     lambda t: _props(t, "ProxyFunction")["Environment"]["Variables"].update(S3PROXY_PUBLIC_URL={"Fn::Sub": "https://${LoadBalancer.DNSName}"}), ALWAYS),
+]
+
+
 class TestChecksCatchBreakage(unittest.TestCase):
+    def test_issue9_mutations_fail_in_every_combination(self):
+        for name, check, change, applies in ISSUE9_MUTATIONS:
+            ran = 0
+            for combo, params in COMBOS.items():
+                if not applies(params):
+                    continue
+                ran += 1
+                with self.subTest(mutation=name, combo=combo):
+                    original = translated(combo)
+                    check(original, params)  # passes as is
+                    broken = copy.deepcopy(original)
+                    change(broken)
+                    with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
+                        check(broken, params)
+            self.assertTrue(ran, f"mutation {name!r} applies to no combination")
+
     def test_mutations_fail_their_check(self):
         for name, combo, check, change in MUTATIONS:
             with self.subTest(mutation=name):
@@ -361,14 +560,31 @@ class TestChecksCatchBreakage(unittest.TestCase):
 
     def test_rule_mutations_fail_the_table_check(self):
         for name, change in RULE_MUTATIONS:
-            with self.subTest(mutation=name):
-                broken = copy.deepcopy(translated("private-new"))
-                change(broken)
-                with self.assertRaises(AssertionError, msg=f"rule table check missed: {name}"):
-                    checks.check_rule_table(broken, COMBOS["private-new"], routes())
+            for combo, params in COMBOS.items():
+                with self.subTest(mutation=name, combo=combo):
+                    broken = copy.deepcopy(translated(combo))
+                    change(broken)
+                    with self.assertRaises(AssertionError, msg=f"rule table check missed: {name}"):
+                        checks.check_rule_table(broken, params, routes(params))
+
+    def test_second_direct_rule_mutations(self):
+        for combo, params in COMBOS.items():
+            if len(params.get("KeyPrefixes", "").split(",")) < 4:
+                continue
+            for name, change in [
+                ("no second /_direct rule", lambda t: t["Resources"].pop("ProxyRuleDirect2")),
+                ("fourth prefix dropped", lambda t: _props(t, "ProxyRuleDirect2")["Conditions"][1]["PathPatternConfig"]["Values"].pop(0)),
+                ("six values in one rule", lambda t: _props(t, "ProxyRuleDirect2")["Conditions"][0]["HttpRequestMethodConfig"].update(
+                    Values=["GET", "HEAD", "OPTIONS", "PUT"])),
+            ]:
+                with self.subTest(mutation=name, combo=combo):
+                    broken = copy.deepcopy(translated(combo))
+                    change(broken)
+                    with self.assertRaises(AssertionError, msg=f"rule table check missed: {name}"):
+                        checks.check_rule_table(broken, params, routes(params))
 
     def test_routes_drift_fails_the_table_check(self):
-        drifted = copy.deepcopy(routes())
+        drifted = copy.deepcopy(routes(COMBOS["private-new"]))
         drifted[0]["priority"] += 1
         with self.assertRaises(AssertionError):
             checks.check_rule_table(translated("private-new"), COMBOS["private-new"], drifted)

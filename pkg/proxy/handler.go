@@ -148,6 +148,7 @@ func (h *Handler) direct(w http.ResponseWriter, r *http.Request, o *outcome) {
 		rawPath, rawQuery := rawTarget(r)
 		objPath, ok := strings.CutPrefix(rawPath, routes.DirectPrefix+"/"+h.cfg.Bucket+"/")
 		if !ok {
+			o.decision = Preflight
 			h.fail(w, r, o, s3error.ErrWrongBucket)
 			return
 		}

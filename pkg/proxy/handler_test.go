@@ -171,6 +171,36 @@ func TestRequestTable(t *testing.T) {
 			header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"PUT"}, "Access-Control-Request-Headers": {"content-type"}},
 			status: 200, upstream: 0, bodyLen: 0, decision: "preflight",
 			header1: map[string]string{"Access-Control-Allow-Origin": "https://site.shotgrid.test", "Access-Control-Allow-Headers": "content-type", "Access-Control-Max-Age": "3000"}},
+		{name: "preflight allows credentials", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "OPTIONS", target: "/shotgun/new.mov",
+			header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"GET"}},
+			status: 200, upstream: 0, bodyLen: 0, decision: "preflight", header1: map[string]string{"Access-Control-Allow-Credentials": "true"}},
+		{name: "inline allows credentials", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "GET", target: "/shotgun/small.mov?" + presigned(),
+			header: http.Header{"Origin": {"https://site.shotgrid.test"}}, status: 200, upstream: 1, bodyLen: 600, decision: "inline",
+			header1: map[string]string{"Access-Control-Allow-Origin": "https://site.shotgrid.test", "Access-Control-Allow-Credentials": "true"}},
+		{name: "foreign origin gets no credentials", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "GET", target: "/shotgun/small.mov?" + presigned(),
+			header: http.Header{"Origin": {"https://evil.test"}}, status: 200, upstream: 1, bodyLen: 600, decision: "inline",
+			noHeaders: []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"}},
+		{name: "tagging over the inline limit is not minted", method: "GET", target: "/shotgun/large.mov?" + presigned("tagging="), status: 501, upstream: 1,
+			bodyLen: -1, code: "NotImplemented", decision: "error", noHeaders: []string{"Location"}},
+		{name: "subresource gets no probe range", method: "GET", target: "/shotgun/small.mov?" + presigned("acl="), status: 200, upstream: 1, bodyLen: 600, decision: "inline"},
+		{name: "S3 error larger than the inline limit keeps its status", env: env{"S3PROXY_INLINE_MAX_BYTES": "10"}, method: "GET", target: "/shotgun/nope.mov?" + presigned(),
+			status: 404, upstream: 1, bodyLen: -1, code: "NoSuchKey", decision: "error", noHeaders: []string{"Location"}},
+		{name: "direct PUT refused", method: "PUT", target: "/_direct/media/shotgun/x.mov?" + presigned(), body: "x", status: 405, upstream: 0, bodyLen: -1,
+			code: "MethodNotAllowed", decision: "error", header1: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "direct DELETE refused", method: "DELETE", target: "/_direct/media/shotgun/x.mov?" + presigned(), status: 405, upstream: 0, bodyLen: -1,
+			code: "MethodNotAllowed", decision: "error"},
+		{name: "direct GET the rules did not carry", method: "GET", target: "/_direct/media/?list-type=2&" + presigned(), status: 403, upstream: 0, bodyLen: -1,
+			code: "AccessDenied", decision: "denied"},
+		{name: "direct bare prefix", method: "GET", target: "/_direct", status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "direct preflight answered for the object", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "OPTIONS",
+			target: "/_direct/media/shotgun/x.mov", header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"GET"}},
+			status: 200, upstream: 0, bodyLen: 0, decision: "preflight"},
+		{name: "direct preflight forwarded as the object's", method: "OPTIONS", target: "/_direct/media/shotgun/new.mov",
+			header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"GET"}},
+			status: 404, upstream: 1, bodyLen: -1, decision: "preflight"},
+		{name: "direct preflight for another bucket", method: "OPTIONS", target: "/_direct/other/shotgun/new.mov",
+			header: http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"GET"}},
+			status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "preflight"},
 		{name: "preflight foreign origin", env: env{"S3PROXY_ALLOWED_ORIGINS": "https://site.shotgrid.test"}, method: "OPTIONS", target: "/shotgun/new.mov",
 			header: http.Header{"Origin": {"https://evil.test"}, "Access-Control-Request-Method": {"PUT"}},
 			status: 403, upstream: 0, bodyLen: -1, code: "AccessForbidden", decision: "preflight", noHeaders: []string{"Access-Control-Allow-Origin"}},
@@ -438,5 +468,40 @@ func TestPanicBecomes500(t *testing.T) {
 	resp := f.do("GET", "/shotgun/small.mov?"+presigned(), nil, nil)
 	if resp.StatusCode != 500 {
 		t.Errorf("got %d", resp.StatusCode)
+	}
+}
+
+// A preflight for a /_direct URL is the object's: forwarded without the
+// prefix, on the path the signed host serves it at.
+func TestDirectPreflightPath(t *testing.T) {
+	f := newFixture(t, nil)
+	f.do("OPTIONS", "/_direct/media/shotgun/a%20b.mov?x=1", http.Header{"Origin": {"https://site.shotgrid.test"}, "Access-Control-Request-Method": {"GET"}}, nil)
+	up := f.up.last()
+	if up == nil || up.URL.EscapedPath() != "/shotgun/a%20b.mov" || up.URL.RawQuery != "x=1" || up.Host != "media.s3.amazonaws.com" {
+		t.Fatalf("forwarded %v", up)
+	}
+}
+
+// The log line names what happened: a refusal's error body is not inline
+// object bytes, and a refused method still names the key.
+func TestLogFields(t *testing.T) {
+	tests := []struct {
+		name, method, target string
+		want                 []string
+	}{
+		{"denied logs no inline bytes", "GET", "/shotgun/nope.mov?" + presigned(), []string{`"inlineBytes":0`, `"status":404`}},
+		{"405 names the key", "PATCH", "/shotgun/a.mov?" + presigned(), []string{`"key":"shotgun/a.mov"`, `"status":405`}},
+		{"inline logs its bytes", "GET", "/shotgun/small.mov?" + presigned(), []string{`"inlineBytes":600`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.do(tc.method, tc.target, nil, nil)
+			for _, w := range tc.want {
+				if !strings.Contains(f.logs.String(), w) {
+					t.Errorf("log lacks %s: %s", w, f.logs.String())
+				}
+			}
+		})
 	}
 }

@@ -59,3 +59,37 @@ func TestWrite(t *testing.T) {
 		t.Errorf("HEAD 405: %d, body %q, Allow %q", w.Code, w.Body.String(), w.Header().Get("Allow"))
 	}
 }
+
+func TestCut(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		partial string
+		code    string
+		noLeak  string
+		message string
+	}{
+		{"code and message kept", 403, `<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message><StringToSign>AWS4-HMAC-SHA256`,
+			"SignatureDoesNotMatch", "AWS4-HMAC-SHA256", "The request signature we calculated does not match."},
+		{"code only", 404, `<Error><Code>NoSuchKey</Code><Mess`, "NoSuchKey", "", ""},
+		{"nothing readable falls back by status", 403, `<Err`, "AccessDenied", "", ""},
+		{"5xx falls back to InternalError", 502, ``, "InternalError", "", ""},
+		{"a hostile code is not taken", 403, `<Error><Code><script>x</script></Code>`, "AccessDenied", "<script>", ""},
+		{"another 4xx", 409, ``, "Conflict", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Cut(tc.status, []byte(tc.partial))
+			if e.Status != tc.status || e.Code != tc.code {
+				t.Errorf("got %d %s, want %d %s", e.Status, e.Code, tc.status, tc.code)
+			}
+			body := string(e.Body(""))
+			if tc.noLeak != "" && strings.Contains(body, tc.noLeak) {
+				t.Errorf("body carries %q: %s", tc.noLeak, body)
+			}
+			if tc.message != "" && e.Message != tc.message {
+				t.Errorf("message %q, want %q", e.Message, tc.message)
+			}
+		})
+	}
+}

@@ -142,6 +142,8 @@ func TestBrowserMatrix(t *testing.T) {
 
 	cell(t, "put-preflight-etag", func(t *testing.T) { f.testPut(t, sitePage) })
 	cell(t, "get-inline", func(t *testing.T) { f.testGetInline(t, sitePage) })
+	cell(t, "get-credentials-include", func(t *testing.T) { f.testCredentialed(t, sitePage, "") })
+	cell(t, "get-credentials-include-preflighted", func(t *testing.T) { f.testCredentialed(t, sitePage, "bytes=-100") })
 	// Without the redirect rule first: a failed preflight is never cached,
 	// and each case reads its own copy of the object, so no case can lean on
 	// another's cached preflight.
@@ -586,6 +588,36 @@ func (f *fixture) testGetInline(t *testing.T, p *page) {
 	f.wantOneUpstreamGET(t, smallKey)
 }
 
+// testCredentialed: a page's fetch with credentials: 'include', which a
+// browser lets the page read only when the answer (and the preflight, for
+// a non-simple request) carries Access-Control-Allow-Credentials: true, as
+// S3 sends for a rule that names the origin.
+func (f *fixture) testCredentialed(t *testing.T, p *page, rng string) {
+	u := f.getURL(t, smallKey)
+	var r *result
+	if rng == "" {
+		r = call(t, p, "get", u, nil, "include")
+		r.wantOK(t, http.StatusOK)
+		if r.Length != len(f.small) || r.SHA256 != sha256Hex(f.small) {
+			t.Errorf("body: %d bytes, want %d", r.Length, len(f.small))
+		}
+	} else {
+		r = call(t, p, "get", u, rng, "include")
+		r.wantOK(t, http.StatusPartialContent)
+		if tail := f.small[len(f.small)-100:]; r.Length != 100 || r.SHA256 != sha256Hex(tail) {
+			t.Errorf("body: %d bytes, want the last 100", r.Length)
+		}
+	}
+	front := f.front.take(smallKey)
+	if get := find(front, http.MethodGet); get == nil || get.ACAO != f.site || get.ACAC != "true" {
+		t.Errorf("GET at the proxy: %+v, want Access-Control-Allow-Origin %s and Allow-Credentials true", get, f.site)
+	}
+	if pre := find(front, http.MethodOptions); rng != "" && (pre == nil || pre.ACAC != "true") {
+		t.Errorf("preflight at the proxy: %+v, want Access-Control-Allow-Credentials true", pre)
+	}
+	f.wantOneUpstreamGET(t, smallKey)
+}
+
 // wantOneUpstreamGET checks that the function made exactly one request to
 // S3 for key: the GET that S3 judged under the client's signature.
 func (f *fixture) wantOneUpstreamGET(t *testing.T, key string) {
@@ -795,6 +827,7 @@ type hop struct {
 	Range                string
 	Status               int
 	ACAO                 string // the answer's Access-Control-Allow-Origin
+	ACAC                 string // the answer's Access-Control-Allow-Credentials
 }
 
 func (h hop) String() string {
@@ -823,6 +856,7 @@ func (rec *recorder) wrap(next http.Handler) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w, record: func(status int) {
 			h.Status, h.ACAO = status, w.Header().Get("Access-Control-Allow-Origin")
+			h.ACAC = w.Header().Get("Access-Control-Allow-Credentials")
 			rec.mu.Lock()
 			rec.hops = append(rec.hops, h)
 			rec.mu.Unlock()

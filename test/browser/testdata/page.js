@@ -56,12 +56,13 @@
     },
 
     // get fetches a presigned GET URL cross-origin, with a Range header when
-    // range is given, and hashes the body it could read.
-    async get(url, range) {
+    // range is given, and hashes the body it could read. credentials is the
+    // fetch's credentials mode, 'omit' unless given.
+    async get(url, range, credentials) {
       const headers = {};
       if (range) headers.Range = range;
       try {
-        const resp = await fetch(url, { headers, mode: 'cors', credentials: 'omit', cache: 'no-store' });
+        const resp = await fetch(url, { headers, mode: 'cors', credentials: credentials || 'omit', cache: 'no-store' });
         const out = seen(resp);
         const buf = await resp.arrayBuffer();
         out.length = buf.byteLength;

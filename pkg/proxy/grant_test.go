@@ -267,3 +267,35 @@ func TestObjectKey(t *testing.T) {
 		})
 	}
 }
+
+// SigV2 signs every x-amz-* header sent and no Range or If-* header, so a
+// grant for a SigV2 URL carries the x-amz-* headers and nothing else.
+func TestGrantSigV2(t *testing.T) {
+	sseKey := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	v2 := func(hdr map[string]string) (*signedRequest, *http.Request) {
+		sr, r := clientRequest(t, "shotgun/a.mov", "", nil, hdr)
+		sr.auth = &s3auth.Auth{Version: s3auth.V2, ExpiresAt: time.Now().Add(time.Hour)}
+		return sr, r
+	}
+	sr, r := v2(map[string]string{"Range": "bytes=0-9", "If-Match": `"x"`})
+	g, err := grantFor(sr, r)
+	if err != nil || len(g.headers) != 0 {
+		t.Errorf("unsigned Range and If-Match: grant %+v, %v; want one carrying no header", g, err)
+	}
+	sr, r = v2(map[string]string{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256", "X-Amz-Server-Side-Encryption-Customer-Key": sseKey})
+	g, err = grantFor(sr, r)
+	if err != nil || g.headers["x-amz-server-side-encryption-customer-key"] != sseKey || len(g.headers) != 2 {
+		t.Errorf("SSE-C headers: grant %+v, %v; want both carried", g, err)
+	}
+	minted, err := realPresigner(t, "").PresignGetObject(context.Background(), g.input("media"), s3.WithPresignExpires(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.admits(minted, testConfig(t, nil).EndpointURL, "media"); err != nil {
+		t.Errorf("the SDK's URL for a SigV2 grant: %v", err)
+	}
+	sr, r = v2(map[string]string{"X-Amz-Meta-Anything": "x"})
+	if _, err := grantFor(sr, r); err != s3error.ErrNotMintable {
+		t.Errorf("an x-amz-* header a GetObject URL cannot carry: %v, want ErrNotMintable", err)
+	}
+}

@@ -77,11 +77,13 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, o *outcome) {
 		return
 	}
 	requested := r.Header.Get("Range") != ""
-	if r.Method == http.MethodGet && !requested && plainGetObject(sr.query) {
+	if r.Method == http.MethodGet && !requested && plainGetObject(sr.query) && !sr.query.Has("partNumber") {
 		// The client sent no Range, so its signature cannot cover one (S3
 		// would refuse it for a missing signed header): the proxy may ask for
 		// just enough to decide between answering inline and redirecting.
-		// A subresource is not an object read and gets no probe.
+		// A subresource is not an object read and gets no probe, and S3
+		// refuses a Range together with partNumber: the part is read up to
+		// the inline limit instead, and the rest left unread.
 		req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", h.cfg.InlineMax-1))
 	}
 	resp, err := h.roundTrip(req, o)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,18 +20,7 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/locals3"
-	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
-)
-
-// Demo objects seeded into the embedded S3: one answered inline, one large
-// enough to be redirected.
-const (
-	demoBucket    = "demo"
-	demoSmallKey  = "small.txt"
-	demoLargeKey  = "media/large.bin"
-	demoLargeSize = 5 << 20
-	demoURLTTL    = time.Hour
 )
 
 type serveFlags struct {
@@ -142,7 +129,7 @@ func runServe(ctx context.Context, f serveFlags, getenv func(string) string, std
 
 	fmt.Fprintf(stdout, "s3proxy: listening on %s (function %s, passthrough %v)\n", proxyBase, f.lambda.mode, f.passthrough)
 	if embedded != nil {
-		if err := seedDemo(ctx, embedded, cfg, env, proxyBase, stdout); err != nil {
+		if err := seedDemo(ctx, cfg, env, proxyBase, stdout); err != nil {
 			return err
 		}
 	}
@@ -274,56 +261,4 @@ func functionEnv(e *env) []string {
 		}
 	}
 	return out
-}
-
-func seedDemo(ctx context.Context, s3 *locals3.Server, cfg *config.Config, e *env, proxyBase string, stdout io.Writer) error {
-	prefix := ""
-	if len(cfg.KeyPrefixes) > 0 {
-		prefix = cfg.KeyPrefixes[0]
-	}
-	small := []byte("Hello from s3proxy. This object is small enough to be answered inline by the function.\n")
-	large := make([]byte, demoLargeSize)
-	if _, err := rand.Read(large); err != nil {
-		return err
-	}
-	smallKey, largeKey := prefix+demoSmallKey, prefix+demoLargeKey
-	if err := s3.PutObject(ctx, cfg.Bucket, smallKey, small, "text/plain"); err != nil {
-		return err
-	}
-	if err := s3.PutObject(ctx, cfg.Bucket, largeKey, large, "application/octet-stream"); err != nil {
-		return err
-	}
-	creds := credentials.NewStaticCredentialsProvider(e.get("AWS_ACCESS_KEY_ID"), e.get("AWS_SECRET_ACCESS_KEY"), "")
-	signer := sgurl.NewSigner(creds, cfg.Region, cfg.Bucket, cfg.SignedHost)
-	urls := make([]string, 0, 2)
-	for _, k := range []string{smallKey, largeKey} {
-		signed, err := signer.Get(ctx, k, demoURLTTL)
-		if err != nil {
-			return err
-		}
-		u, err := sgurl.Through(proxyBase, signed)
-		if err != nil {
-			return err
-		}
-		urls = append(urls, u)
-	}
-	if len(urls) != 2 {
-		return errors.New("could not mint the example URLs")
-	}
-	fmt.Fprintf(stdout, `s3proxy: embedded S3 on %s (bucket %q, region %s, signed host %s)
-  AWS_ACCESS_KEY_ID=%s
-  AWS_SECRET_ACCESS_KEY=%s
-
-Small object (%d bytes), answered inline by the function:
-  curl -i '%s'
-
-Large object (%d bytes), redirected (307) to a URL minted for the endpoint; -L follows it:
-  curl -i '%s'
-  curl -sSL -o /dev/null -w '%%{http_code} %%{size_download} bytes\n' '%s'
-
-Upload passthrough, presigned PUTs go straight to S3. Ping: curl -i %s/ping
-Stop with Ctrl-C.
-`, cfg.UpstreamURL, cfg.Bucket, cfg.Region, cfg.SignedHost, e.get("AWS_ACCESS_KEY_ID"), e.get("AWS_SECRET_ACCESS_KEY"),
-		len(small), urls[0], demoLargeSize, urls[1], urls[1], proxyBase)
-	return nil
 }

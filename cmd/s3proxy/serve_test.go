@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -42,7 +43,7 @@ func testServe(t *testing.T, extra []string) {
 		w.Close()
 	}()
 
-	var small, large, ping string
+	var small, large, multipart, ping, multipartLine string
 	lines := bufio.NewScanner(out)
 	deadline := time.AfterFunc(30*time.Second, func() { w.CloseWithError(io.ErrUnexpectedEOF) })
 	for lines.Scan() {
@@ -54,6 +55,12 @@ func testServe(t *testing.T, extra []string) {
 				large = strings.TrimSuffix(u, "'")
 			}
 		}
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "curl -sSL -D - -o /dev/null '"); ok {
+			multipart = strings.TrimSuffix(u, "'")
+		}
+		if strings.HasPrefix(line, "Multipart object") {
+			multipartLine = line
+		}
 		if _, p, ok := strings.Cut(line, "Ping: curl -i "); ok {
 			ping = p
 		}
@@ -63,7 +70,7 @@ func testServe(t *testing.T, extra []string) {
 	}
 	deadline.Stop()
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	if small == "" || large == "" || ping == "" {
+	if small == "" || large == "" || multipart == "" || ping == "" {
 		t.Fatalf("example URLs not printed; stderr:\n%s", stderr.String())
 	}
 
@@ -94,6 +101,17 @@ func testServe(t *testing.T, extra []string) {
 	resp, body = get(follow, large)
 	if resp.StatusCode != 200 || len(body) != demoLargeSize {
 		t.Errorf("large followed: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	// The multipart object is really in parts, and served by redirect.
+	if want := fmt.Sprintf("Multipart object (%d bytes in 3 parts,", demoMultipartSize); !strings.HasPrefix(multipartLine, want) {
+		t.Errorf("multipart line %q, want %q…", multipartLine, want)
+	}
+	if resp, _ = get(noFollow, multipart); resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Errorf("multipart: %d, want 307", resp.StatusCode)
+	}
+	resp, body = get(follow, multipart)
+	if resp.StatusCode != 200 || len(body) != demoMultipartSize || resp.Header.Get("ETag") == "" {
+		t.Errorf("multipart followed: %d, %d bytes, ETag %q", resp.StatusCode, len(body), resp.Header.Get("ETag"))
 	}
 	// A tampered signature is refused by the embedded S3 itself (the proxy
 	// cannot know), and the refusal carries no Location.

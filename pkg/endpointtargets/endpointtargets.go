@@ -49,6 +49,14 @@ const DefaultPort = 443
 // between retries of a call refused while IAM settles.
 const DefaultPollInterval = 5 * time.Second
 
+// DefaultInterfaceWait bounds the wait for DescribeVpcEndpoints to report
+// the interfaces the properties name. Past it, what EC2 reports wins: during
+// a rollback the endpoint gets new interfaces again, so the IDs in the
+// (previous) properties may never come back, and the target group must
+// follow the endpoint, not the template. It stays well inside the
+// function's time budget (template Timeout 120 s less Guard's margin).
+const DefaultInterfaceWait = 45 * time.Second
+
 // DefaultIAMSettle is how long a refused call is retried on Create. The
 // function's role and its policy are created moments before CloudFormation
 // first invokes it, and IAM changes take a few seconds to apply everywhere.
@@ -179,6 +187,9 @@ type Reconciler struct {
 	// PollInterval is the wait between looks at an endpoint that is still
 	// coming up. Zero means DefaultPollInterval.
 	PollInterval time.Duration
+	// InterfaceWait bounds the wait for the endpoint to report the
+	// interfaces named in the properties. Zero means DefaultInterfaceWait.
+	InterfaceWait time.Duration
 	// IAMSettle bounds the retries of calls refused with an authorisation
 	// error. Zero means DefaultIAMSettle; negative means no retries.
 	IAMSettle time.Duration
@@ -323,6 +334,11 @@ func (r *Reconciler) releaseOldTargetGroup(ctx context.Context, old map[string]a
 func (r *Reconciler) endpointIPs(ctx context.Context, endpointID string, wantENIs []string) ([]string, string, error) {
 	var eniIDs []string
 	var dnsName string
+	wait := r.InterfaceWait
+	if wait <= 0 {
+		wait = DefaultInterfaceWait
+	}
+	stopMatching := time.Now().Add(wait)
 	for {
 		var out *ec2.DescribeVpcEndpointsOutput
 		err := r.settling(ctx, func() (err error) {
@@ -343,7 +359,13 @@ func (r *Reconciler) endpointIPs(ctx context.Context, endpointID string, wantENI
 		state := string(ep.State)
 		have := slices.Sorted(slices.Values(ep.NetworkInterfaceIds))
 		matches := len(wantENIs) == 0 || slices.Equal(have, wantENIs)
-		if strings.EqualFold(state, string(ec2types.StateAvailable)) && len(have) > 0 && matches {
+		available := strings.EqualFold(state, string(ec2types.StateAvailable)) && len(have) > 0
+		if available && !matches && time.Now().After(stopMatching) {
+			r.logger().Warn("the endpoint's interfaces differ from the resource's properties; following the endpoint",
+				"endpoint", endpointID, "interfaces", have, "properties", wantENIs)
+			matches = true
+		}
+		if available && matches {
 			eniIDs = have
 			if dnsName, err = RegionalDNSName(ep); err != nil {
 				return nil, "", err

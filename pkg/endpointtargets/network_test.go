@@ -52,6 +52,34 @@ func TestUpdateFollowsNewInterfaces(t *testing.T) {
 	}
 }
 
+// A rollback: the properties name interfaces the endpoint no longer has
+// (it got new ones when its subnets were reverted). After InterfaceWait the
+// resource follows the endpoint instead of failing the rollback.
+func TestUpdateFollowsTheEndpointAfterInterfaceWait(t *testing.T) {
+	calls := 0
+	base := endpoint(t, "vpce-1", map[string]string{"eni-5": "10.100.0.50", "eni-6": "10.100.1.60"})
+	ec := &fakeEC2{t: t, interfaces: base.interfaces,
+		endpoints: func(in *ec2.DescribeVpcEndpointsInput) (*ec2.DescribeVpcEndpointsOutput, error) {
+			calls++
+			return base.endpoints(in)
+		}}
+	elb := &fakeELB{groups: map[string][]string{tgA: {"10.100.0.10:443", "10.100.2.30:443"}}}
+	r := &Reconciler{EC2: ec, ELB: elb, PollInterval: time.Millisecond, InterfaceWait: 20 * time.Millisecond, Logger: quiet()}
+	p := props("vpce-1", tgA)
+	p["NetworkInterfaceIds"] = []any{"eni-1", "eni-2"} // gone for good
+
+	_, data, err := r.Handle(context.Background(), event(cfn.RequestUpdate, wantID, p, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls < 2 {
+		t.Errorf("DescribeVpcEndpoints calls = %d, want a wait before giving up on the properties", calls)
+	}
+	if got := strings.Join(elb.groups[tgA], " "); got != "10.100.0.50:443 10.100.1.60:443" || data["Ips"] != "10.100.0.50,10.100.1.60" {
+		t.Errorf("targets = %s (Ips %v), want the endpoint's current interfaces", got, data["Ips"])
+	}
+}
+
 func TestParseNetworkInterfaceIds(t *testing.T) {
 	for _, v := range []any{[]any{"eni-b", "eni-a", ""}, "eni-a, eni-b", []string{"eni-b", "eni-a"}} {
 		p, err := ParseProperties(map[string]any{"VpcEndpointId": "vpce-1", "TargetGroupArn": tgA, "NetworkInterfaceIds": v})

@@ -8,6 +8,7 @@ package twin_test
 // policies, so it runs against versitygw only.
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/url"
@@ -248,4 +249,45 @@ func TestMintRefusesSubresourceIAM(t *testing.T) {
 	if in.status != http.StatusOK || !strings.Contains(string(in.body), "<Key>dept</Key>") {
 		t.Errorf("?tagging inline: status %d, body %.200s", in.status, in.body)
 	}
+}
+
+// A part of a multipart object is minted as that part: partNumber is
+// carried, and no probe Range is sent with it (S3 refuses the two together).
+func TestVersityGWMintPart(t *testing.T) {
+	gw := startVGW(t)
+	const key = "shots/034/multipart.mov"
+	ctx := context.Background()
+	part1, part2 := peertest.Bytes(5<<20, 35), peertest.Bytes(3*vgwInlineMax, 36)
+	up, err := gw.Client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(vgwBucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []s3types.CompletedPart
+	for i, b := range [][]byte{part1, part2} {
+		n := int32(i + 1)
+		out, err := gw.Client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(vgwBucket), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(n), Body: bytes.NewReader(b)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, s3types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+	}
+	if _, err := gw.Client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(vgwBucket), Key: aws.String(key),
+		UploadId: up.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+	st := newVGWStack(t, gw, vgwOptions{})
+	u := st.getURL(t, key, vgwClientTTL, func(in *s3.GetObjectInput) { in.PartNumber = aws.Int32(2) })
+	r := vgwDo(t, vgwStop, http.MethodGet, u, nil, nil)
+	if r.status != http.StatusTemporaryRedirect {
+		t.Fatalf("status %d, want 307; body %.300s", r.status, r.body)
+	}
+	if loc, _ := url.Parse(r.header.Get("Location")); loc.Query().Get("partNumber") != "2" {
+		t.Errorf("minted partNumber = %q, want 2", loc.Query().Get("partNumber"))
+	}
+	f := vgwDo(t, vgwFollow, http.MethodGet, u, nil, nil)
+	if f.status != http.StatusPartialContent && f.status != http.StatusOK {
+		t.Fatalf("followed: status %d", f.status)
+	}
+	vgwEqualBytes(t, "part 2", f.body, part2)
 }

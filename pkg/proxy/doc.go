@@ -7,5 +7,7 @@
 // The core never signs anything S3 has not first accepted under the client's
 // own signature: a GET is forwarded once, unchanged, and only when S3 has
 // answered it with the object does the handler either return the bytes inline
-// or mint a short-lived URL for the VPC endpoint and redirect.
+// or mint a short-lived URL for the VPC endpoint and redirect. What a minted
+// URL may grant (no more than the client's URL did) is stated and enforced in
+// one place, grant.go.
 package proxy

@@ -114,34 +114,7 @@ class TestTranslation(unittest.TestCase):
                 self.assertTrue(constrained, "no constraint")
 
     def test_samconfig_environments(self):
-        with open(os.path.join(ROOT, "samconfig.toml"), "rb") as f:
-            config = tomllib.load(f)
-        self.assertEqual(config["version"], 0.1)
-        parameters = load(TEMPLATE)["Parameters"]
-        for env in ("default", "prod"):
-            with self.subTest(env=env):
-                self.assertTrue(config[env]["global"]["parameters"]["stack_name"])
-                deploy = config[env]["deploy"]["parameters"]
-                self.assertIn("CAPABILITY_IAM", deploy["capabilities"])
-                self.assertTrue(deploy["resolve_s3"])
-                overrides = dict(kv.split("=", 1) for kv in shlex.split(deploy["parameter_overrides"]))
-                self.assertLessEqual(set(overrides), set(parameters), "unknown parameter in overrides")
-                required = {k for k, v in parameters.items() if "Default" not in v}
-                self.assertLessEqual(required, set(overrides), "a required parameter has no placeholder")
-                # issue 9, item 6: every placeholder fails its parameter's
-                # constraints, so a forgotten one stops the deploy.
-                for key, value in overrides.items():
-                    if "REPLACE_ME" in value:
-                        with self.subTest(placeholder=key):
-                            self.assertFalse(checks._pattern_ok(parameters[key], value),
-                                             f"{key}={value} passes parameter validation")
-                # item 11: makefile builds in the checkout, not a copy of it
-                self.assertIs(config[env]["build"]["parameters"].get("build_in_source"), True)
-        # item 2: the shipped production config adopts an existing VPC whose
-        # route tables already have ShotGrid's S3 gateway endpoint.
-        prod = dict(kv.split("=", 1) for kv in shlex.split(config["prod"]["deploy"]["parameters"]["parameter_overrides"]))
-        self.assertTrue(prod.get("ExistingVpcId"))
-        self.assertEqual(prod.get("CreateS3GatewayEndpoint", parameters["CreateS3GatewayEndpoint"]["Default"]), "false")
+        check_samconfig(read_samconfig(), load(TEMPLATE)["Parameters"])
 
     def test_conditions_drive_the_modes(self):
         conditions = load(TEMPLATE)["Conditions"]
@@ -220,37 +193,10 @@ class TestDocs(unittest.TestCase):
                 self.assertIn(f"`{name}`", deploy)
 
     def test_bucket_policy_docs_match_the_output(self):
-        # issue 9, item 4: the migration-shaped section and docs/migrate.md
-        # name every statement the output holds, and the order to apply them.
-        deploy = self.read("docs/deploy.md")
-        migrate = self.read("docs/migrate.md")
-        for sid in checks.POLICY_SIDS:
-            with self.subTest(sid=sid):
-                self.assertIn(f"`{sid}`", deploy)
-                self.assertIn(f"`{sid}`", migrate)
-        for phrase in ("replace", "roll back", "aws:PrincipalArn", "Fine Tuning"):
-            self.assertIn(phrase, deploy.lower() if phrase.islower() else deploy)
-        for step in ("s3proxy check", "DNS", "S3 Proxy Host Address", "alarm", "sam delete"):
-            self.assertIn(step, migrate)
+        check_policy_docs(self.read("docs/deploy.md"), self.read("docs/migrate.md"))
 
     def test_checklist_names_real_outputs_and_steps(self):
-        # The first-deployment checklist: each row names an s3proxy check
-        # step (or says none can) and the outputs it uses exist.
-        deploy = self.read("docs/deploy.md")
-        m = re.search(r"^## 10\. First-deployment checklist.*?(?=^## )", deploy, re.S | re.M)
-        self.assertTrue(m, "docs/deploy.md has no '## 10. First-deployment checklist' section")
-        section = m.group(0)
-        rows = [r for r in section.splitlines() if re.match(r"^\| \d+ \|", r)]
-        self.assertGreaterEqual(len(rows), 10, "the checklist has too few rows")
-        self.assertIn("legacy global", rows[0], "the checklist must start with uploads to the endpoint with the legacy global host")
-        outputs = set(load(TEMPLATE)["Outputs"])
-        for name in re.findall(r"`out (\w+)`|\bout (\w+)\b", section):
-            name = name[0] or name[1]
-            with self.subTest(output=name):
-                self.assertIn(name, outputs)
-        for row in rows:
-            with self.subTest(row=row[:40]):
-                self.assertTrue(re.search(r"`[a-z-]+`|none", row), "row names no s3proxy check step")
+        check_checklist(self.read("docs/deploy.md"), set(load(TEMPLATE)["Outputs"]))
 
     def test_check_flags_match_the_cli(self):
         out = subprocess.run([cli(), "check", "-h"], cwd=ROOT,
@@ -267,6 +213,80 @@ class TestDocs(unittest.TestCase):
             for command in re.findall(r"s3proxy check\b[^\n`]*", text):
                 with self.subTest(doc=path, command=command):
                     self.assertLessEqual(set(re.findall(r"--([a-z0-9-]+)", command)), flags)
+
+
+def read_samconfig():
+    with open(os.path.join(ROOT, "samconfig.toml"), "rb") as f:
+        return tomllib.load(f)
+
+
+def _overrides(config, env):
+    return dict(kv.split("=", 1) for kv in shlex.split(config[env]["deploy"]["parameters"]["parameter_overrides"]))
+
+
+def check_samconfig(config, parameters):
+    assert config["version"] == 0.1, config["version"]
+    for env in ("default", "prod"):
+        assert config[env]["global"]["parameters"]["stack_name"], f"[{env}] has no stack name"
+        deploy = config[env]["deploy"]["parameters"]
+        assert "CAPABILITY_IAM" in deploy["capabilities"] and deploy["resolve_s3"], f"[{env}] deploy parameters"
+        overrides = _overrides(config, env)
+        assert set(overrides) <= set(parameters), f"[{env}] unknown parameters {set(overrides) - set(parameters)}"
+        required = {k for k, v in parameters.items() if "Default" not in v}
+        assert required <= set(overrides), f"[{env}] no placeholder for {required - set(overrides)}"
+        # issue 9, item 6: every placeholder fails its parameter's
+        # constraints, so a forgotten one stops the deploy.
+        for key, value in overrides.items():
+            if "REPLACE_ME" in value:
+                assert not checks._pattern_ok(parameters[key], value), f"[{env}] {key}={value} passes parameter validation"
+        # item 11: makefile builds in the checkout, not in a copy of it
+        assert config[env]["build"]["parameters"].get("build_in_source") is True, f"[{env}] build_in_source is not on"
+    # item 2: the shipped production config adopts an existing VPC whose
+    # route tables already have ShotGrid's S3 gateway endpoint.
+    prod = _overrides(config, "prod")
+    assert prod.get("ExistingVpcId"), "[prod] is meant for an existing VPC"
+    gateway = prod.get("CreateS3GatewayEndpoint", parameters["CreateS3GatewayEndpoint"].get("Default"))
+    assert gateway == "false", f"[prod] CreateS3GatewayEndpoint={gateway}: a second gateway endpoint rolls back"
+
+
+def check_policy_docs(deploy, migrate):
+    """Item 4: the migration-shaped bucket-policy section and migrate.md
+    name every statement the output holds and say what to replace, in
+    which order, and how to roll back."""
+    m = re.search(r"^## 5\. Bucket policy.*?(?=^## )", deploy, re.S | re.M)
+    assert m, "docs/deploy.md has no '## 5. Bucket policy' section"
+    section = m.group(0)
+    for sid in checks.POLICY_SIDS:
+        assert f"`{sid}`" in section, f"deploy.md §5 does not name {sid}"
+        assert f"`{sid}`" in migrate, f"migrate.md does not name {sid}"
+    for phrase in ("**replace**", "Fine Tuning", "Rolling back", "aws:PrincipalArn", "another account",
+                   "PutObject", "kms:Decrypt", "1. **Before the stack serves anything**"):
+        assert phrase in section, f"deploy.md §5 lacks {phrase!r}"
+    for phrase in ("s3proxy check", "DNS", "S3 Proxy Host Address", "alarms", "Remove the old stack", "Rollback"):
+        assert phrase in migrate, f"migrate.md lacks {phrase!r}"
+
+
+def check_checklist(deploy, outputs):
+    """The first-deployment checklist: starts with upload passthrough and the
+    legacy global host; each row names a real `s3proxy check` step or none;
+    every output it reads exists."""
+    steps = set(re.findall(r"^\| `([a-z-]+)` \| ", deploy, re.M))
+    assert {"ping", "put-small", "get-large"} <= steps, f"cannot read the check steps from deploy.md: {steps}"
+    m = re.search(r"^## 10\. First-deployment checklist.*?(?=^## )", deploy, re.S | re.M)
+    assert m, "docs/deploy.md has no '## 10. First-deployment checklist' section"
+    section = m.group(0)
+    rows = [r for r in section.splitlines() if re.match(r"^\| \d+ \|", r)]
+    assert len(rows) >= 10, f"the checklist has {len(rows)} rows"
+    assert "legacy global" in rows[0] and "put-small" in rows[0], \
+        "the checklist must start with uploads to the endpoint with the legacy global host"
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 5, f"row {cells[0]} has {len(cells)} cells, want 5"
+        named = set(re.findall(r"`([a-z-]+)`", cells[2]))
+        assert cells[2].startswith("none") or named & steps, f"row {cells[0]} names no s3proxy check step: {cells[2]!r}"
+        assert named <= steps | {"NetworkChecks"}, f"row {cells[0]} names unknown steps {named - steps}"
+    for a, b in re.findall(r"\$\(out (\w+)\)|`out (\w+)`", section):
+        assert (a or b) in outputs, f"the checklist reads output {a or b}, which the template does not have"
 
 
 # Mutations: (name, combo, check, change). Each change breaks exactly what
@@ -473,6 +493,9 @@ ISSUE9_MUTATIONS = [
      lambda t: _cr(t, "EndpointTargets").update(NetworkInterfaceIds={"Fn::GetAtt": ["S3InterfaceEndpoint", "Id"]}), ALWAYS),
     ("2: gateway endpoint on by default", checks.check_network_parameters,
      lambda t: t["Parameters"]["CreateS3GatewayEndpoint"].update(Default="true"), ALWAYS),
+    ("2: gateway endpoint created in an existing VPC without asking", checks.check_vpc_mode,
+     lambda t: _res(t, "S3GatewayEndpoint").pop("Condition"),
+     lambda p: EXISTING_VPC(p) and p.get("CreateS3GatewayEndpoint") != "true"),
     ("3: bucket-only gateway policy in an existing VPC", checks.check_vpc_mode,
      lambda t: _props(t, "S3GatewayEndpoint").update(PolicyDocument=_props(t, "S3InterfaceEndpoint")["PolicyDocument"]),
      lambda p: EXISTING_VPC(p) and p.get("CreateS3GatewayEndpoint") == "true"),
@@ -532,6 +555,65 @@ ISSUE9_MUTATIONS = [
 
 
 class TestChecksCatchBreakage(unittest.TestCase):
+    def test_samconfig_breakages(self):
+        parameters = load(TEMPLATE)["Parameters"]
+        check_samconfig(read_samconfig(), parameters)
+
+        def prod_override(config, key, value):
+            ov = _overrides(config, "prod")
+            ov[key] = value
+            config["prod"]["deploy"]["parameters"]["parameter_overrides"] = " ".join(
+                f'{k}="{v}"' for k, v in ov.items())
+
+        def loose(name):
+            p = copy.deepcopy(parameters)
+            p[name].pop("AllowedPattern")
+            return p
+
+        for name, change_config, params in [
+            ("11: sam build copies the checkout again", lambda c: c["default"]["build"]["parameters"].pop("build_in_source"), parameters),
+            ("11: prod builds in a copy", lambda c: c["prod"]["build"]["parameters"].update(build_in_source=False), parameters),
+            ("2: prod creates a second gateway endpoint", lambda c: prod_override(c, "CreateS3GatewayEndpoint", "true"), parameters),
+            ("6: a subnet placeholder passes validation", lambda c: None, loose("ExistingPrivateSubnetIds")),
+            ("5: StudioCidr placeholder missing", lambda c: prod_override(c, "StudioCidr", "10.0.0.0/8") or
+             c["prod"]["deploy"]["parameters"].update(parameter_overrides=c["prod"]["deploy"]["parameters"]["parameter_overrides"].replace('StudioCidr="10.0.0.0/8" ', "")),
+             parameters),
+        ]:
+            with self.subTest(breakage=name):
+                config = copy.deepcopy(read_samconfig())
+                change_config(config)
+                with self.assertRaises(AssertionError, msg=f"check_samconfig missed: {name}"):
+                    check_samconfig(config, params)
+
+    def test_docs_breakages(self):
+        deploy, migrate = TestDocs.read("docs/deploy.md"), TestDocs.read("docs/migrate.md")
+        outputs = set(load(TEMPLATE)["Outputs"])
+        check_policy_docs(deploy, migrate)
+        check_checklist(deploy, outputs)
+        rows = re.findall(r"^\| \d+ \|.*$", deploy, re.M)
+        for name, check, change in [
+            ("4: §5 forgets the endpoint-reads deny", "policy",
+             lambda d, m: (d.replace("`DenyEndpointReadsExceptProxyRole`", "the endpoint deny"), m)),
+            ("4: §5 says to add, not replace", "policy", lambda d, m: (d.replace("**replace**", "add"), m)),
+            ("4: no rollback in §5", "policy", lambda d, m: (d.replace("Rolling back", "Undoing"), m)),
+            ("4: migrate.md skips the check", "policy", lambda d, m: (d, m.replace("s3proxy check", "a test"))),
+            ("checklist starts elsewhere", "checklist", lambda d, m: (d.replace(rows[0], "\0").replace(rows[1], rows[0]).replace("\0", rows[1]), m)),
+            ("checklist row with no step", "checklist",
+             lambda d, m: (d.replace(rows[1], rows[1].replace("`get-small`, `put-small`", "a read")), m)),
+            ("checklist names an unknown step", "checklist",
+             lambda d, m: (d.replace(rows[1], rows[1].replace("`get-small`", "`get-tiny`")), m)),
+            ("checklist reads a missing output", "checklist",
+             lambda d, m: (d.replace("`out EndpointTargetIps`", "`out EndpointTargetAddresses`"), m)),
+        ]:
+            with self.subTest(breakage=name):
+                d, m = change(deploy, migrate)
+                self.assertNotEqual((d, m), (deploy, migrate), "the breakage changed nothing")
+                with self.assertRaises(AssertionError, msg=f"docs check missed: {name}"):
+                    if check == "policy":
+                        check_policy_docs(d, m)
+                    else:
+                        check_checklist(d, outputs)
+
     def test_issue9_mutations_fail_in_every_combination(self):
         for name, check, change, applies in ISSUE9_MUTATIONS:
             ran = 0

@@ -26,10 +26,13 @@ declare -A tested=(
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-quietly() { # quietly WHAT CMD…: run CMD with its output in $log, shown on failure
-	local what=$1
-	shift
-	if ! "$@" >>"$log" 2>&1; then
+# quietly WHAT FIRST CMD…: runs CMD with its output in $log, shown only when
+# it fails, under scripts/progress.sh (a line a minute; FIRST says how long
+# it takes).
+quietly() {
+	local what=$1 first=$2
+	shift 2
+	if ! bash scripts/progress.sh "$what" "$first" -- bash -c '"$@" >>"$0" 2>&1' "$log" "$@"; then
 		echo "install-deps: $what failed; its output:" >&2
 		cat "$log" >&2
 		exit 1
@@ -47,8 +50,12 @@ if [ ${#need[@]} -gt 0 ]; then
 		SUDO=sudo
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	echo "install-deps: installing ${need[*]} with apt-get (about a minute; set S3PROXY_SKIP_INSTALL=1 to manage them yourself)"
-	quietly "apt-get update" $SUDO apt-get update -qq
+	echo "install-deps: installing ${need[*]} with apt-get (set S3PROXY_SKIP_INSTALL=1 to manage them yourself)"
+	if ! $SUDO apt-get update -qq >>"$log" 2>&1; then
+		echo "install-deps: apt-get update failed; its output:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
 	pkgs=()
 	for p in "${need[@]}"; do
 		v=${tested[$p]}
@@ -59,7 +66,8 @@ if [ ${#need[@]} -gt 0 ]; then
 			pkgs+=("$p")
 		fi
 	done
-	quietly "apt-get install ${pkgs[*]}" $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+	quietly "apt-get install ${pkgs[*]}" "about a minute; chromium is the largest" \
+		$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
 
 PYTHON=${PYTHON:-python3}
@@ -70,7 +78,7 @@ if command -v "$PYTHON" >/dev/null; then
 	done
 	if [ ${#missing_py[@]} -gt 0 ]; then
 		echo "install-deps: Python modules ${missing_py[*]} missing; installing requirements-test.txt with pip"
-		quietly "$PYTHON -m pip install -r requirements-test.txt (is PyPI reachable?)" \
+		quietly "$PYTHON -m pip install -r requirements-test.txt (is PyPI reachable?)" "about a minute" \
 			"$PYTHON" -m pip install -q --disable-pip-version-check --retries 1 --timeout 15 -r requirements-test.txt
 	fi
 fi

@@ -50,6 +50,11 @@ import (
 //     draining targets, which moto cannot show.
 //   - moto keys targets by ID only, AWS by ID and port. The stack uses one
 //     port, so the difference does not show here.
+//   - DescribeVpcEndpointServices in moto offers its default services in
+//     every zone of the region; AWS does not promise that for the S3
+//     interface endpoint. TestNetworkChecks covers a zone without it, with
+//     fakes; here the network checks run against moto's VPC, subnets and
+//     service list, and refuse an overlapping studio CIDR.
 //   - moto checks no IAM permissions (the role's policy is checked
 //     structurally in tests/template) and does not tie IP targets to the
 //     VPC's CIDR or to the load balancer's zones (NetworkChecks does that).

@@ -116,7 +116,7 @@ test-go: tools deps
 		$(GO) test -count=1 -timeout 10m -run 'VersityGW' ./pkg/twin/
 
 test-template:
-	@$(PROGRESS) "template checks: cfn-lint, the SAM translator and structural tests in every variant" "about 1 min" -- \
+	@$(PROGRESS) "template checks: cfn-lint, the SAM translator and structural tests in every variant" "about 1-2 min" -- \
 		bash scripts/test-template.sh
 
 bench:

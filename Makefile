@@ -54,9 +54,10 @@ build-EndpointTargetsFunction:
 
 # Ctrl-C stops the server with one line and exit status 0, so make reports
 # no error. The binary runs directly: `go run` would exit 1 on the same
-# Ctrl-C whatever the program does.
+# Ctrl-C whatever the program does. SERVE_FLAGS passes flags to serve, e.g.
+# make run SERVE_FLAGS=--lambda=process.
 run: build/s3proxy
-	build/s3proxy serve
+	build/s3proxy serve $(SERVE_FLAGS)
 
 tools: $(BIN)/versitygw $(BIN)/aws-lambda-rie $(BIN)/staticcheck $(BIN)/weed
 

@@ -5,12 +5,15 @@
 package scripts_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -203,5 +206,57 @@ func TestProgress(t *testing.T) {
 				t.Errorf("took %v", d)
 			}
 		})
+	}
+}
+
+// Ctrl-C on `make run` reaches make and the server alike (the terminal
+// signals the whole foreground group); the server's clean exit is what
+// keeps make from reporting "Error 1".
+func TestMakeRunStopsCleanly(t *testing.T) {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make not found")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, makeBin, "-C", "..", "run", "SERVE_FLAGS=--addr 127.0.0.1:0 --embedded-s3-addr 127.0.0.1:0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, w := io.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); w.Close() }()
+
+	var text strings.Builder
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		text.WriteString(lines.Text() + "\n")
+		if strings.HasPrefix(lines.Text(), "Stop with Ctrl-C") {
+			break
+		}
+	}
+	if !strings.Contains(text.String(), "Stop with Ctrl-C") {
+		t.Fatalf("make run did not start:\n%s", text.String())
+	}
+	// What the terminal does on Ctrl-C: SIGINT to the foreground group,
+	// here make's own group and no other.
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for lines.Scan() {
+		text.WriteString(lines.Text() + "\n")
+	}
+	// make itself re-raises the SIGINT once its child has exited, as GNU
+	// make always does; what it must not do is call the child failed.
+	if err := <-done; err != nil {
+		ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+			t.Errorf("make run: %v, want exit status 0 or make's own SIGINT\n%s", err, text.String())
+		}
+	}
+	if !strings.Contains(text.String(), "s3proxy: interrupted (SIGINT), stopped\n") || strings.Contains(text.String(), "make: ***") {
+		t.Errorf("want the one stop line and no make error:\n%s", text.String())
 	}
 }

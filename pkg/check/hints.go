@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -185,9 +186,13 @@ func redirectNetHint(err error, host string) string {
 }
 
 // followHint explains an error from the URL the function minted.
-func followHint(status int, code string, target *url.URL) string {
+// body is S3's answer: a refusal that names KMS means the object is
+// encrypted with a customer-managed key the function's role may not use.
+func followHint(status int, code string, body []byte, target *url.URL) string {
 	direct := strings.HasPrefix(target.EscapedPath(), "/_direct/")
 	switch {
+	case status == http.StatusForbidden && (strings.Contains(code, "KMS") || bytes.Contains(bytes.ToLower(body), []byte("kms"))):
+		return "S3 refused the minted URL for the object's KMS key: the bucket uses SSE-KMS with a customer-managed key; set the stack's BucketKmsKeyArn to it, and let the proxy's role (output ProxyFunctionRoleArn) use kms:Decrypt in the key policy"
 	case direct && (status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout):
 		return "the /_direct rule could not reach the endpoint: the IP target group must list the S3 interface endpoint's addresses as healthy"
 	case code == "SignatureDoesNotMatch":

@@ -198,7 +198,7 @@ func (r *runner) getLarge(ctx context.Context) result {
 		return fail(redirectNetHint(err, target.Host), "following the 307: %v", err)
 	}
 	if got.status != http.StatusOK {
-		return fail(followHint(got.status, got.code(), target), "following the 307 to %s: %s", Redact(loc), got.describe())
+		return fail(followHint(got.status, got.code(), got.body, target), "following the 307 to %s: %s", Redact(loc), got.describe())
 	}
 	if !bytes.Equal(got.body, r.large) {
 		return fail(bytesHint, "the 307's URL answered %d bytes, not the %d uploaded", len(got.body), len(r.large))

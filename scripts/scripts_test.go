@@ -221,6 +221,12 @@ func TestMakeRunStopsCleanly(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, makeBin, "-C", "..", "run", "SERVE_FLAGS=--addr 127.0.0.1:0 --embedded-s3-addr 127.0.0.1:0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A make of its own, not a sub-make of the `make test` running this.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MFLAGS" && k != "MAKELEVEL" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	out, w := io.Pipe()
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {

@@ -100,7 +100,9 @@ func runInvoke(ctx context.Context, f invokeFlags, cio cliIO) error {
 	}
 	warnNoEndpoint(cio.stderr, "s3proxy invoke", cfg)
 	logger := lambdalog.New(cio.stderr, cfg.LogLevel)
-	invoker, closeInvoker, err := f.lambda.start(ctx, cfg, env, logger, cio.stderr)
+	// No warm-up ping: the event is the only invocation, as with SAM, and
+	// its own failure says the same.
+	invoker, closeInvoker, err := f.lambda.start(ctx, cfg, env, logger, cio.stderr, false)
 	if err != nil {
 		return failed(err)
 	}
@@ -109,6 +111,9 @@ func runInvoke(ctx context.Context, f invokeFlags, cio cliIO) error {
 	ictx, cancel := context.WithTimeout(ctx, f.lambda.timeout)
 	defer cancel()
 	out, err := invoker.Invoke(ictx, event)
+	if err != nil && f.lambda.mode == lambdaProcess {
+		return failed(fmt.Errorf("the function %s did not answer under the emulator (its log is above): %w", f.lambda.bootstrap, err))
+	}
 	if err != nil {
 		return failed(err)
 	}

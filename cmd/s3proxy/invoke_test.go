@@ -250,6 +250,17 @@ func TestInvokeFailures(t *testing.T) {
 	}
 }
 
+// A bootstrap that is no Lambda runtime fails the invocation, pointing at
+// the emulator's log.
+func TestInvokeProcessModeBrokenFunction(t *testing.T) {
+	rie := peertest.Binary(t, "aws-lambda-rie")
+	envVars := writeEnvVars(t, "http://127.0.0.1:1")
+	r := runCLI(t, []string{"invoke", "-e", "../../events/ping.json", "--env-vars", envVars, "--lambda=process", "--rie", rie, "--bootstrap", "/bin/true", "--timeout", "3s"}, nil, "")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "the function /bin/true did not answer under the emulator (its log is above)") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestReadEnvVarsPrecedence(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "env.json")
 	text := `{"Parameters": {"A": "global", "B": "global", "N": 3, "T": true}, "ProxyFunction": {"B": "function"}, "Other": {"A": "other"}}`

@@ -91,10 +91,11 @@ func executable(path string) error {
 	return nil
 }
 
-// start runs the function the chosen way. In process mode it invokes a
-// ping first: a bootstrap that cannot run (wrong architecture, crash in
-// init) fails here, once, with the emulator's log just above the message.
-func (l *lambdaFlags) start(ctx context.Context, cfg *config.Config, e *env, logger *slog.Logger, stderr io.Writer) (twin.Invoker, func(), error) {
+// start runs the function the chosen way. In process mode, with warmUp,
+// it invokes a ping first: a bootstrap that cannot run (wrong architecture,
+// crash in init) fails here, once, with the emulator's log just above the
+// message, rather than on every request.
+func (l *lambdaFlags) start(ctx context.Context, cfg *config.Config, e *env, logger *slog.Logger, stderr io.Writer, warmUp bool) (twin.Invoker, func(), error) {
 	if l.mode == lambdaProcess {
 		em, err := twin.StartEmulator(ctx, twin.EmulatorOptions{
 			RIE: l.rie, Bootstrap: l.bootstrap, Wrapper: l.wrapper,
@@ -103,9 +104,11 @@ func (l *lambdaFlags) start(ctx context.Context, cfg *config.Config, e *env, log
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := warmUp(ctx, em, l.timeout); err != nil {
-			_ = em.Close()
-			return nil, nil, fmt.Errorf("the function %s does not answer under the emulator (its log is above): %w", l.bootstrap, err)
+		if warmUp {
+			if err := ping(ctx, em, l.timeout); err != nil {
+				_ = em.Close()
+				return nil, nil, fmt.Errorf("the function %s does not answer under the emulator (its log is above): %w", l.bootstrap, err)
+			}
 		}
 		return em, func() { _ = em.Close() }, nil
 	}
@@ -123,7 +126,7 @@ const pingEvent = `{"requestContext":{"elb":{"targetGroupArn":"arn:aws:elasticlo
 	`"httpMethod":"GET","path":"/ping","multiValueQueryStringParameters":{},` +
 	`"multiValueHeaders":{"host":["localhost"],"user-agent":["s3proxy-warm-up"]},"body":"","isBase64Encoded":false}`
 
-func warmUp(ctx context.Context, inv twin.Invoker, timeout time.Duration) error {
+func ping(ctx context.Context, inv twin.Invoker, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out, err := inv.Invoke(ctx, []byte(pingEvent))

@@ -112,7 +112,7 @@ func runServe(ctx context.Context, f serveFlags, getenv func(string) string, std
 	warnNoEndpoint(stderr, "s3proxy serve", cfg)
 	logger := lambdalog.New(stderr, cfg.LogLevel)
 
-	invoker, closeInvoker, err := f.lambda.start(ctx, cfg, env, logger, stderr)
+	invoker, closeInvoker, err := f.lambda.start(ctx, cfg, env, logger, stderr, true)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
-// io bundles what every command reads and writes, so tests run the whole
+// cliIO bundles what every command reads and writes, so tests run the whole
 // CLI in-process with a map for the environment.
 type cliIO struct {
 	getenv         func(string) string

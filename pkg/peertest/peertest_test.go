@@ -204,3 +204,17 @@ func TestVersityGWIAM(t *testing.T) {
 		}
 	}
 }
+
+// Seed sends objects up to SeedPartSize in one PUT (ETag = MD5) and larger
+// ones in parts (a multipart ETag), through the transfer manager.
+func TestSeed(t *testing.T) {
+	gw := peertest.StartVersityGW(t, peertest.VersityGWOptions{Buckets: []string{"seed"}})
+	small := peertest.Bytes(1000, 1)
+	if got := gw.Seed(t, "seed", "small", small, "text/plain"); got != peertest.MD5ETag(small) {
+		t.Errorf("small object ETag %s, want the MD5 %s", got, peertest.MD5ETag(small))
+	}
+	big := peertest.Bytes(peertest.SeedPartSize+1, 2)
+	if got := gw.Seed(t, "seed", "big", big, ""); !strings.HasSuffix(got, `-2"`) {
+		t.Errorf("object over the part size: ETag %s, want a two-part multipart ETag", got)
+	}
+}

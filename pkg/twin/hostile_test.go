@@ -50,7 +50,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
@@ -168,11 +167,7 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	gw := peertest.StartVersityGW(t, peertest.VersityGWOptions{Buckets: []string{hostileBucket}, Region: hostileRegion, VirtualDomain: "s3.amazonaws.com"})
 	e.vgw = newHostileStack(t, e, gw.URL, aws.Credentials{AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey})
 	e.vgw.put = func(t *testing.T, key string, body []byte) {
-		if _, err := gw.Client.PutObject(context.Background(), &s3.PutObjectInput{
-			Bucket: aws.String(hostileBucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		}); err != nil {
-			t.Fatalf("PutObject %q: %v", key, err)
-		}
+		gw.Seed(t, hostileBucket, key, body, "")
 	}
 
 	for _, st := range []*hostileStack{e.local, e.vgw} {

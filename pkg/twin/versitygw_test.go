@@ -275,13 +275,7 @@ func vgwRedact(u string) string {
 
 func vgwPut(t *testing.T, gw *peertest.S3, key string, body []byte, contentType string) string {
 	t.Helper()
-	out, err := gw.Client.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: aws.String(vgwBucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(contentType),
-	})
-	if err != nil {
-		t.Fatalf("PutObject %q: %v", key, err)
-	}
-	return aws.ToString(out.ETag)
+	return gw.Seed(t, vgwBucket, key, body, contentType)
 }
 
 func vgwObject(t *testing.T, gw *peertest.S3, key string) (*s3.GetObjectOutput, []byte) {

@@ -378,12 +378,7 @@ func (f *fixture) open(t *testing.T, origin string) *page {
 
 func (f *fixture) seed(t *testing.T, key string, body []byte, contentType string) {
 	t.Helper()
-	_, err := f.gw.Client.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(contentType),
-	})
-	if err != nil {
-		t.Fatalf("PutObject %q: %v", key, err)
-	}
+	f.gw.Seed(t, bucket, key, body, contentType)
 }
 
 // setCORS replaces the bucket's CORS configuration.

@@ -234,13 +234,7 @@ func (m *matrix) partURL(t *testing.T, key, uploadID string, part int32) string 
 // seed stores an object directly in the gateway and returns its ETag.
 func (m *matrix) seed(t *testing.T, key string, body []byte, contentType string) string {
 	t.Helper()
-	out, err := m.gw.Client.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(contentType),
-	})
-	if err != nil {
-		t.Fatalf("PutObject %q: %v", key, err)
-	}
-	return aws.ToString(out.ETag)
+	return m.gw.Seed(t, bucket, key, body, contentType)
 }
 
 // checkStored reads key back from the gateway, bypassing the proxy, and

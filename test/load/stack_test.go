@@ -32,9 +32,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
@@ -182,12 +179,7 @@ type object struct {
 func seed(t testing.TB, gw *peertest.S3, key string, n int, salt uint64) object {
 	t.Helper()
 	b := randomBytes(n, salt)
-	if _, err := gw.Client.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(b),
-		ContentType: aws.String("application/octet-stream"),
-	}); err != nil {
-		t.Fatalf("seeding %s: %v", key, err)
-	}
+	gw.Seed(t, bucket, key, b, "application/octet-stream")
 	return object{key: key, size: n, crc: crc32.ChecksumIEEE(b)}
 }
 

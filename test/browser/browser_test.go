@@ -692,8 +692,9 @@ func (f *fixture) testRange(t *testing.T, p *page, rr rangeRead, ruleApplied boo
 
 // testRangeViaProxy: with S3PROXY_REDIRECT_VIA=proxy the 307 points at
 // /_direct/… on the proxy's own origin, so following it does not taint the
-// request's origin: the endpoint sees the site's origin, and ShotGrid's site
-// rule alone is enough (here with no redirect rule at all).
+// request's origin: the function answers the preflight, the endpoint sees
+// the site's origin on the GET, and ShotGrid's site rule alone is enough
+// (here with no redirect rule at all).
 func (f *fixture) testRangeViaProxy(t *testing.T, p *page, rr rangeRead) {
 	signed, err := f.signer.Get(context.Background(), rr.key, clientTTL)
 	u := f.through(t, f.proxyVia, signed, err)
@@ -720,7 +721,19 @@ func (f *fixture) testRangeViaProxy(t *testing.T, p *page, rr rangeRead) {
 			t.Errorf("at the endpoint: %v, want Origin and Access-Control-Allow-Origin %s (a same-origin redirect keeps the origin)", h, f.site)
 		}
 	}
-	checkPreflight(t, "the endpoint", find(edge, http.MethodOptions), rr.preflighted, f.site, f.site)
+	// /_direct carries GET and HEAD only: the preflight for the redirected
+	// read is the function's to answer, as the object's, and never reaches
+	// the endpoint.
+	var directPre *hop
+	for i, h := range front {
+		if h.Method == http.MethodOptions && strings.HasPrefix(h.Path, "/_direct/") {
+			directPre = &front[i]
+		}
+	}
+	checkPreflight(t, "the proxy's /_direct", directPre, rr.preflighted, f.site, f.site)
+	if pre := find(edge, http.MethodOptions); pre != nil {
+		t.Errorf("a preflight reached the endpoint through /_direct: %v", *pre)
+	}
 	if get := find(edge, http.MethodGet); get == nil || get.Status != http.StatusPartialContent {
 		t.Errorf("GET at the endpoint: %v, want 206", get)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
@@ -21,6 +23,7 @@ import (
 
 type checkFlags struct {
 	url, bucket, region, prefix, signedHost, origin, s3Endpoint string
+	loadBalancerARN, endpointTargetGroupARN                     string
 	keep, json                                                  bool
 	stepTimeout                                                 time.Duration
 }
@@ -70,6 +73,8 @@ PASS or FAIL with a hint. Exit status 0 when every step passes, 1 otherwise,
 	fs.BoolVar(&f.keep, "keep", false, "leave the test objects in the bucket")
 	fs.BoolVar(&f.json, "json", false, "print a machine-readable JSON report instead of text")
 	fs.DurationVar(&f.stepTimeout, "step-timeout", s3check.DefaultStepTime, "time limit of each step")
+	fs.StringVar(&f.loadBalancerARN, "load-balancer-arn", "", "the stack's LoadBalancerArn output; with --endpoint-target-group-arn, adds the endpoint-zones step")
+	fs.StringVar(&f.endpointTargetGroupARN, "endpoint-target-group-arn", "", "the stack's EndpointTargetGroupArn output; see --load-balancer-arn")
 	return cmd
 }
 
@@ -87,6 +92,9 @@ func executeCheck(ctx context.Context, f checkFlags, cio cliIO) error {
 	}
 	if len(missing) > 0 {
 		return usageError{"missing " + strings.Join(missing, " and ")}
+	}
+	if (f.loadBalancerARN == "") != (f.endpointTargetGroupARN == "") {
+		return usageError{"--load-balancer-arn and --endpoint-target-group-arn go together"}
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -115,6 +123,12 @@ func executeCheck(ctx context.Context, f checkFlags, cio cliIO) error {
 		URL: f.url, Bucket: f.bucket, Region: awsCfg.Region, SignedHost: f.signedHost, Prefix: f.prefix,
 		Origin: f.origin, Keep: f.keep, Credentials: awsCfg.Credentials, S3: client,
 		Progress: cio.stderr, StepTimeout: f.stepTimeout,
+	}
+	if f.loadBalancerARN != "" {
+		opts.Stack = &s3check.Stack{
+			LoadBalancerARN: f.loadBalancerARN, EndpointTargetGroupARN: f.endpointTargetGroupARN,
+			ELB: elbv2.NewFromConfig(awsCfg), EC2: ec2.NewFromConfig(awsCfg),
+		}
 	}
 	if !f.json {
 		opts.OnStep = func(s s3check.Step) { fmt.Fprintln(cio.stdout, s3check.Line(s)) }

@@ -236,8 +236,8 @@ func TestCheckTwinVersityGW(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
 		}
-		if !rep.OK || len(rep.Steps) != 14 {
-			t.Fatalf("ok %v with %d steps, want true with 14:\n%s", rep.OK, len(rep.Steps), r.stdout)
+		if !rep.OK || len(rep.Steps) != 15 {
+			t.Fatalf("ok %v with %d steps, want true with 15:\n%s", rep.OK, len(rep.Steps), r.stdout)
 		}
 		for _, s := range rep.Steps[:13] {
 			if !s.OK || s.Status != "PASS" || s.DurationMS == nil {
@@ -328,7 +328,7 @@ func TestCheckUnreachableProxy(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
 	r := runCheck(t, []string{"--url", u, "--bucket", "media", "--region", "us-east-1", "--s3-endpoint", u}, env)
 	r.wantFail(t, s3check.StepPing, "refused the connection")
-	if got := strings.Count(r.stdout, "SKIP  "); got != 13 {
-		t.Errorf("%d skipped steps, want 13:\n%s", got, r.stdout)
+	if got := strings.Count(r.stdout, "SKIP  "); got != 14 {
+		t.Errorf("%d skipped steps, want 14 (13 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
 	}
 }

@@ -60,6 +60,8 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", []string{"rules", "extra"}, `unknown command "extra"`},
 		{"bad duration", []string{"serve", "--timeout", "soon"}, "invalid argument \"soon\""},
 		{"unknown shell", []string{"completion", "tcsh"}, "tcsh"},
+		{"half the stack", []string{"check", "--url", "https://p.example", "--bucket", "b", "--load-balancer-arn", "arn:lb"},
+			"--load-balancer-arn and --endpoint-target-group-arn go together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, tc.args, nil, "")

@@ -81,6 +81,10 @@ type Options struct {
 	// honours HTTP(S)_PROXY, like curl.
 	HTTPClient *http.Client
 
+	// Stack, when set, adds the endpoint-zones step: what only AWS can tell
+	// about the endpoint's addresses behind the load balancer.
+	Stack *Stack
+
 	// Progress receives a line per uploaded part; nil discards them.
 	Progress io.Writer
 	// OnStep is called as each step finishes, in order.
@@ -168,6 +172,9 @@ const (
 	StepTampered    = "tampered-signature"
 	StepExpired     = "expired-url"
 	StepCleanup     = "cleanup"
+	// StepEndpointZones reads AWS's own view of the endpoint target group;
+	// it runs only with Options.Stack.
+	StepEndpointZones = "endpoint-zones"
 )
 
 // Validate reports every problem with o at once.

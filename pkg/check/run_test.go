@@ -149,7 +149,7 @@ func TestRunRedirectViaProxy(t *testing.T) {
 	if host := strings.TrimPrefix(st.proxyURL, "http://"); !strings.Contains(s.Detail, "307 to "+host) {
 		t.Errorf("get-large: %q, want the 307 to the proxy host %s", s.Detail, host)
 	}
-	if len(seen) != 14 || seen[0] != StepPing || seen[13] != StepCleanup {
+	if len(seen) != 15 || seen[0] != StepPing || seen[13] != StepCleanup || seen[14] != StepEndpointZones {
 		t.Errorf("OnStep saw %v", seen)
 	}
 	if strings.Count(progress.String(), "answered 200") != DefaultParts {
@@ -223,7 +223,7 @@ func TestRunPingFails(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), S3: (*s3.Client)(nil)}
 	rep := run(t, o)
 	wantStep(t, rep, StepPing, Fail, "S3 Proxy Host Address")
-	if len(rep.Steps) != 14 || rep.OK {
+	if len(rep.Steps) != 15 || rep.OK {
 		t.Fatalf("%+v", rep)
 	}
 	for _, s := range rep.Steps[1:] {

@@ -123,6 +123,7 @@ func (r *runner) run(ctx context.Context) Report {
 			StepHead, StepCORSOrigin, StepCORSForeign, StepTampered, StepExpired, StepCleanup} {
 			r.record(name, 0, skip("the proxy did not answer /ping"))
 		}
+		r.step(ctx, StepEndpointZones, r.endpointZones)
 		return r.report()
 	}
 	r.step(ctx, StepPutSmall, r.putSmall)
@@ -138,6 +139,7 @@ func (r *runner) run(ctx context.Context) Report {
 	r.step(ctx, StepTampered, r.tampered)
 	r.step(ctx, StepExpired, r.expiredURL)
 	r.step(ctx, StepCleanup, r.cleanup)
+	r.step(ctx, StepEndpointZones, r.endpointZones)
 	return r.report()
 }
 

@@ -65,7 +65,7 @@ func (r checkRun) wantAllPass(t *testing.T, skipped ...string) {
 		t.Errorf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, name := range []string{s3check.StepPing, s3check.StepPutSmall, s3check.StepCreate, s3check.StepParts, s3check.StepComplete,
-		s3check.StepGetSmall, s3check.StepGetLarge, s3check.StepRange, s3check.StepHead, s3check.StepCORSOrigin, s3check.StepCORSForeign,
+		s3check.StepGetSmall, s3check.StepGetLarge, s3check.StepRange, s3check.StepSignedRange, s3check.StepHead, s3check.StepCORSOrigin, s3check.StepCORSForeign,
 		s3check.StepTampered, s3check.StepExpired, s3check.StepCleanup} {
 		want := "PASS"
 		for _, s := range skipped {
@@ -236,15 +236,15 @@ func TestCheckTwinVersityGW(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
 		}
-		if !rep.OK || len(rep.Steps) != 15 {
-			t.Fatalf("ok %v with %d steps, want true with 15:\n%s", rep.OK, len(rep.Steps), r.stdout)
+		if !rep.OK || len(rep.Steps) != 16 {
+			t.Fatalf("ok %v with %d steps, want true with 16:\n%s", rep.OK, len(rep.Steps), r.stdout)
 		}
-		for _, s := range rep.Steps[:13] {
+		for _, s := range rep.Steps[:14] {
 			if !s.OK || s.Status != "PASS" || s.DurationMS == nil {
 				t.Errorf("step %+v, want ok with a duration", s)
 			}
 		}
-		if last := rep.Steps[13]; last.Name != s3check.StepCleanup || last.Status != "SKIP" {
+		if last := rep.Steps[14]; last.Name != s3check.StepCleanup || last.Status != "SKIP" {
 			t.Errorf("with --keep the last step is %+v, want cleanup SKIP", last)
 		}
 		// --keep left the objects for inspection.
@@ -328,7 +328,7 @@ func TestCheckUnreachableProxy(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
 	r := runCheck(t, []string{"--url", u, "--bucket", "media", "--region", "us-east-1", "--s3-endpoint", u}, env)
 	r.wantFail(t, s3check.StepPing, "refused the connection")
-	if got := strings.Count(r.stdout, "SKIP  "); got != 14 {
-		t.Errorf("%d skipped steps, want 14 (13 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
+	if got := strings.Count(r.stdout, "SKIP  "); got != 15 {
+		t.Errorf("%d skipped steps, want 15 (14 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
 	}
 }

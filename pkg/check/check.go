@@ -166,6 +166,7 @@ const (
 	StepGetSmall    = "get-small"
 	StepGetLarge    = "get-large"
 	StepRange       = "get-range"
+	StepSignedRange = "signed-range"
 	StepHead        = "head"
 	StepCORSOrigin  = "cors-origin"
 	StepCORSForeign = "cors-foreign"

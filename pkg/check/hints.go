@@ -32,6 +32,7 @@ const (
 	locationHint    = "the redirect's Location is not a usable presigned URL: check S3PROXY_ENDPOINT_URL (the endpoint's path-style base URL)"
 	// A URL that signs more than host breaks as soon as a browser or RV
 	// adds a header; the Go SDK has regressed on this twice.
+	widerMintHint         = "the deployed function mints URLs that grant more than the client's URL: upgrade s3proxy to a build with the mint invariant (README, \"What a redirect may grant\") before switching ShotGrid over"
 	signedHeadersHint     = "the minted URL signs more than host, which clients cannot honour: upgrade s3proxy (an SDK presign regression)"
 	headHint              = "HEAD did not come back with the object's headers: the function must forward HEAD and keep Content-Length and ETag"
 	preflightRedirectHint = "the preflight was redirected, which browsers refuse: the listener rules must send OPTIONS to the function"

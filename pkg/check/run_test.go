@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +151,7 @@ func TestRunRedirectViaProxy(t *testing.T) {
 	if host := strings.TrimPrefix(st.proxyURL, "http://"); !strings.Contains(s.Detail, "307 to "+host) {
 		t.Errorf("get-large: %q, want the 307 to the proxy host %s", s.Detail, host)
 	}
-	if len(seen) != 15 || seen[0] != StepPing || seen[13] != StepCleanup || seen[14] != StepEndpointZones {
+	if len(seen) != 16 || seen[0] != StepPing || seen[14] != StepCleanup || seen[15] != StepEndpointZones {
 		t.Errorf("OnStep saw %v", seen)
 	}
 	if strings.Count(progress.String(), "answered 200") != DefaultParts {
@@ -223,12 +225,48 @@ func TestRunPingFails(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), S3: (*s3.Client)(nil)}
 	rep := run(t, o)
 	wantStep(t, rep, StepPing, Fail, "S3 Proxy Host Address")
-	if len(rep.Steps) != 15 || rep.OK {
+	if len(rep.Steps) != 16 || rep.OK {
 		t.Fatalf("%+v", rep)
 	}
 	for _, s := range rep.Steps[1:] {
 		if s.Status != Skip {
 			t.Errorf("%s: %s after a failed ping", s.Name, s.Status)
 		}
+	}
+}
+
+// A build from before the mint invariant: its 307s sign host only, so the
+// minted URL serves the whole object whatever Range the client's URL
+// signed. signed-range must catch it; every other step still passes.
+func TestRunHostOnlyMint(t *testing.T) {
+	st := startLocal(t, nil)
+	target, _ := url.Parse(st.proxyURL)
+	presign := s3.NewPresignClient(st.s3)
+	front := httputil.NewSingleHostReverseProxy(target)
+	front.ModifyResponse = func(resp *http.Response) error {
+		if resp.StatusCode != http.StatusTemporaryRedirect {
+			return nil
+		}
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			return err
+		}
+		key := strings.TrimPrefix(loc.Path, "/"+testBucket+"/")
+		wide, err := presign.PresignGetObject(resp.Request.Context(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
+		if err != nil {
+			return err
+		}
+		resp.Header.Set("Location", wide.URL)
+		return nil
+	}
+	srv := httptest.NewServer(front)
+	defer srv.Close()
+	o := st.options()
+	o.URL = srv.URL
+	rep := run(t, o)
+	wantStep(t, rep, StepGetLarge, Pass)
+	wantStep(t, rep, StepSignedRange, Fail, "mint invariant")
+	if len(rep.Failed()) != 1 {
+		t.Errorf("want exactly one failure, got %+v", rep.Failed())
 	}
 }

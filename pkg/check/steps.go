@@ -204,6 +204,7 @@ func (r *runner) getLarge(ctx context.Context) result {
 		return fail(bytesHint, "the 307's URL answered %d bytes, not the %d uploaded", len(got.body), len(r.large))
 	}
 	r.largeS3ETag = got.header.Get("ETag")
+	r.largeFollowed = true
 	return pass("307 to %s, followed: %s equal in %s", target.Host, mib(len(got.body)), time.Since(start).Round(time.Millisecond))
 }
 
@@ -249,6 +250,57 @@ func (r *runner) getRange(ctx context.Context) result {
 		return fail(bytesHint, "the range's %d bytes differ from the uploaded ones", len(resp.body))
 	}
 	return pass("206 %s, %d bytes equal", via, len(resp.body))
+}
+
+// 6b. The mint invariant, as deployed: a URL that signs a Range beyond the
+// inline limit gets a 307 whose URL signs that Range too, so S3 refuses it
+// without the Range, and serves exactly that range with it. A build that
+// mints host-only URLs would hand out the whole object.
+func (r *runner) signedRange(ctx context.Context) result {
+	if !r.largeFollowed {
+		return skip("get-large's redirect did not pass")
+	}
+	rng := fmt.Sprintf("bytes=1-%d", len(r.large)-1)
+	u, err := r.through(func() (string, error) {
+		return r.signer.Get(ctx, r.largeKey, URLTTL, func(in *s3.GetObjectInput) { in.Range = aws.String(rng) })
+	})
+	if err != nil {
+		return fail(presignHint, "%v", err)
+	}
+	hdr := http.Header{"Range": {rng}}
+	resp, err := r.do(ctx, r.stop, http.MethodGet, u, hdr, nil)
+	if err != nil {
+		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+	}
+	if resp.status != http.StatusTemporaryRedirect {
+		return fail(largeStatusHint(resp.status, resp.code()), "GET with a signed Range of %s answered %s, not 307", mib(len(r.large)-1), resp.describe())
+	}
+	loc := resp.header.Get("Location")
+	target, err := url.Parse(loc)
+	if err != nil || !target.IsAbs() {
+		return fail(locationHint, "307 with Location %q, not an absolute URL", Redact(loc))
+	}
+	if got := target.Query().Get("X-Amz-SignedHeaders"); got != "host;range" {
+		return fail(widerMintHint, "the 307's URL signs %q, not host;range: it drops the Range the client's URL signed", got)
+	}
+	bare, err := r.do(ctx, r.stop, http.MethodGet, loc, nil, nil)
+	if err != nil {
+		return fail(redirectNetHint(err, target.Host), "following the 307 without the Range: %v", err)
+	}
+	if bare.status != http.StatusForbidden {
+		return fail(widerMintHint, "the 307's URL without the signed Range answered %s, not 403", bare.describe())
+	}
+	got, err := r.do(ctx, r.stop, http.MethodGet, loc, hdr, nil)
+	if err != nil {
+		return fail(redirectNetHint(err, target.Host), "following the 307: %v", err)
+	}
+	if got.status != http.StatusPartialContent {
+		return fail(followHint(got.status, got.code(), got.body, target), "following the 307 with the Range: %s, not 206", got.describe())
+	}
+	if !bytes.Equal(got.body, r.large[1:]) {
+		return fail(bytesHint, "the range's %d bytes differ from the uploaded ones", len(got.body))
+	}
+	return pass("307 signing host;range; refused without the Range, 206 with it, %s equal", mib(len(got.body)))
 }
 
 // 7. A HEAD of the large object: forwarded, with its length and ETag.

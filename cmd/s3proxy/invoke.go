@@ -96,6 +96,11 @@ func runInvoke(ctx context.Context, f invokeFlags, cio cliIO) error {
 	}
 	cfg, err := config.FromEnv(env.get)
 	if err != nil {
+		if f.envVars == "" {
+			// The function's configuration comes from the stack; here it
+			// comes from a file, as with sam local invoke.
+			err = fmt.Errorf("%w\n(pass --env-vars build/env.json, the file events/README.md describes, or set the S3PROXY_* variables)", err)
+		}
 		return failed(err)
 	}
 	warnNoEndpoint(cio.stderr, "s3proxy invoke", cfg)

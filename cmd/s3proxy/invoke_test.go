@@ -231,7 +231,7 @@ func TestInvokeFailures(t *testing.T) {
 		{"env-vars not SAM's", []string{"invoke", "-e", "-", "--env-vars", write("flat.json", `["S3PROXY_BUCKET=demo"]`)}, "{}", 1, []string{"want {\"Parameters\""}},
 		{"env-vars without the function", []string{"invoke", "-e", "-", "--env-vars", write("other.json", `{"Other": {"A": "b"}}`)}, "{}", 1, []string{`no "ProxyFunction"`}},
 		{"env-vars with an object value", []string{"invoke", "-e", "-", "--env-vars", write("obj.json", `{"ProxyFunction": {"A": {"b": 1}}}`)}, "{}", 1, []string{"ProxyFunction.A must be a string"}},
-		{"bad configuration", []string{"invoke", "-e", "-"}, "{}", 1, []string{"S3PROXY_BUCKET: is required"}},
+		{"bad configuration", []string{"invoke", "-e", "-"}, "{}", 1, []string{"S3PROXY_BUCKET: is required", "--env-vars build/env.json"}},
 		{"process without its binaries", []string{"invoke", "-e", "-", "--env-vars", good, "--lambda=process", "--bootstrap", filepath.Join(dir, "bootstrap"), "--rie", filepath.Join(dir, "rie")}, pingEvent, 1,
 			[]string{"make build/native/bootstrap", "make rie"}},
 		{"no endpoint warns", []string{"invoke", "-e", "-", "--env-vars", noEndpoint}, pingEvent, 0, []string{"warning: S3PROXY_ENDPOINT_URL is not set", "larger than 1024 bytes"}},

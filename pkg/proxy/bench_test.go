@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,18 +114,9 @@ func BenchmarkGET(b *testing.B) {
 				t2 := time.Now()
 				viaProxy, straight = append(viaProxy, t1.Sub(t0)), append(straight, t2.Sub(t1))
 			}
-			p, d := p50(viaProxy), p50(straight)
-			b.ReportMetric(float64(p.Microseconds()), "proxy-p50-µs")
-			b.ReportMetric(float64(d.Microseconds()), "direct-p50-µs")
-			b.ReportMetric(float64(p)/float64(d), "p50-ratio")
+			proxy.ReportP50s(b, "proxy", viaProxy, "direct", straight)
 		})
 	}
-}
-
-func p50(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func rawParams(raw string) map[string][]string {

@@ -187,6 +187,12 @@ func TestAdmitsCatchesWiderURLs(t *testing.T) {
 		"expiry unparsable":        edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Set("X-Amz-Expires", "soon") }),
 		"repeated parameter":       edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Add("versionId", "v1") }),
 		"checksum hoisted unasked": edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Set("x-amz-checksum-mode", "ENABLED") }),
+		// Only x-amz-* headers are honoured as query parameters; a "range"
+		// parameter binds nothing, so a Range moved there is a dropped one.
+		"range moved to the query": edit(func(q url.Values, _ *url.URL, _ http.Header) {
+			q.Set("X-Amz-SignedHeaders", "host")
+			q.Set("range", "bytes=0-9")
+		}),
 	}
 	for name, mk := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -3,8 +3,8 @@ package check
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -127,12 +127,7 @@ func (r *runner) endpointZones(ctx context.Context) result {
 	case len(sick) > 0:
 		return fail(unhealthyHint, "targets not healthy: %s", strings.Join(sick, "; "))
 	}
-	names := make([]string, 0, len(zones))
-	for z := range zones {
-		names = append(names, z)
-	}
-	sort.Strings(names)
-	return pass("%d endpoint addresses, healthy, in %s, all enabled on the load balancer", len(ips), strings.Join(names, ", "))
+	return pass("%d endpoint addresses, healthy, in %s, all enabled on the load balancer", len(ips), strings.Join(slices.Sorted(maps.Keys(zones)), ", "))
 }
 
 // apiErr renders an AWS error without request IDs or anything signed.

@@ -18,6 +18,12 @@ func (h *Handler) corsConfigured() bool { return len(h.cfg.AllowedOrigins) > 0 }
 // setCORS adds the actual-response CORS headers when the proxy answers CORS
 // itself and the request's origin is allowed. Without configured origins the
 // bucket's own CORS answer (from S3's response) is passed on instead.
+//
+// S3 answers a successful CORS evaluation for a named (not '*') origin with
+// Access-Control-Allow-Credentials: true, and the proxy only ever names
+// exact origins, so it always does the same (here and in options); a page's
+// fetch with credentials: 'include' then works as it does against S3.
+// https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html
 func (h *Handler) setCORS(w http.ResponseWriter, r *http.Request) {
 	if !h.corsConfigured() {
 		return
@@ -32,12 +38,6 @@ func (h *Handler) setCORS(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Access-Control-Allow-Credentials", "true")
 	hdr.Set("Access-Control-Expose-Headers", exposeHeaders)
 }
-
-// S3 answers a successful CORS evaluation for a named (not '*') origin with
-// Access-Control-Allow-Credentials: true, and the proxy only ever names
-// exact origins, so it always does the same; a page's fetch with
-// credentials: 'include' then works as it does against S3.
-// https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html
 
 // options answers a CORS preflight itself when origins are configured, and
 // otherwise forwards it so the bucket's CORS rules answer, as nginx did. A

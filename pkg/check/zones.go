@@ -130,7 +130,8 @@ func (r *runner) endpointZones(ctx context.Context) result {
 	return pass("%d endpoint addresses, healthy, in %s, all enabled on the load balancer", len(ips), strings.Join(slices.Sorted(maps.Keys(zones)), ", "))
 }
 
-// apiErr renders an AWS error without request IDs or anything signed.
+// apiErr renders an AWS error for the detail line. SDK errors name the
+// operation, the service's code and a request ID; none carries credentials.
 func apiErr(err error) string {
 	if err == nil {
 		return "not found"

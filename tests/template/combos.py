@@ -40,10 +40,12 @@ COMBOS = {
                              SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64",
                              AlarmEmail="ops+s3proxy@studio.example.com", CreateS3GatewayEndpoint="true",
                              StudioCidr="10.0.0.0/8",
-                             ShotGridPrincipalArns="arn:aws:iam::123456789012:role/media/shotgrid-s3-access,"
-                                                   "arn:aws:iam::123456789012:user/shotgrid-legacy",
-                             OtherReaderArns="arn:aws:iam::123456789012:role/render-farm,arn:aws:iam::123456789012:role/review-tool",
-                             BucketAccountId="210987654321"),
+                             # a bucket in another account: ShotGrid's principals and the
+                             # other readers are the bucket owner's
+                             BucketAccountId="210987654321",
+                             ShotGridPrincipalArns="arn:aws:iam::210987654321:role/media/shotgrid-s3-access,"
+                                                   "arn:aws:iam::210987654321:user/shotgrid-legacy",
+                             OtherReaderArns="arn:aws:iam::210987654321:role/render-farm,arn:aws:iam::210987654321:role/review-tool"),
     "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
                             ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
                             BucketRegion="eu-west-1", KeyPrefixes="shotgun/,review/,edit/,vfx/",

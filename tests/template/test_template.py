@@ -22,6 +22,7 @@ import tomllib
 import unittest
 
 import checks
+import iam_eval
 from cfn_eval import STACK_NAME, Evaluation
 from combos import COMBOS
 from translate import load, translate
@@ -53,6 +54,10 @@ CHECKS = [
     checks.check_network_parameters,
     checks.check_network_checks,
     checks.check_kms,
+    # only ShotGrid's principals, and only object calls
+    checks.check_endpoint_policies,
+    checks.check_access,
+    checks.check_iam_parameters,
 ]
 
 
@@ -501,11 +506,11 @@ ISSUE9_MUTATIONS = [
      lambda p: EXISTING_VPC(p) and p.get("CreateS3GatewayEndpoint") == "true"),
     ("3: full-access gateway policy in a new VPC", checks.check_vpc_mode,
      lambda t: _props(t, "S3GatewayEndpoint").pop("PolicyDocument"), NEW_VPC),
-    ("4/8: bucket policy loses the endpoint-reads deny", checks.check_bucket_policy,
-     lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":"${ProxyFunctionRole.Arn}"}', '"Null":{"aws:PrincipalArn":"false"}'), ALWAYS),
-    ("4/8: endpoint deny also blocks ShotGrid's uploads", checks.check_bucket_policy,
-     lambda t: _policy_text(t, '"DenyEndpointReadsExceptProxyRole","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
-                            '"DenyEndpointReadsExceptProxyRole","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
+    ("4/8: bucket policy loses the principal deny", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":["${ProxyFunctionRole.Arn}"', '"Null":{"aws:PrincipalArn":["false"'), ALWAYS),
+    ("4/8: principal deny also blocks ShotGrid's uploads", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
+                            '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
     ("4: read deny in a shape ShotGrid's cannot merge into", checks.check_bucket_policy,
      lambda t: _policy_text(t, '"aws:SourceVpc":["${TheVpc}"]', '"aws:SourceVpc":"${TheVpc}"'), ALWAYS),
     ("5: StudioCidr guessed again", checks.check_network_parameters,
@@ -552,6 +557,156 @@ ISSUE9_MUTATIONS = [
     ("issue 8: public URL from another name", checks.check_proxy_function,
      lambda t: _props(t, "ProxyFunction")["Environment"]["Variables"].update(S3PROXY_PUBLIC_URL={"Fn::Sub": "https://${LoadBalancer.DNSName}"}), ALWAYS),
 ]
+
+
+def _endpoint_statement(t, sid):
+    for s in _props(t, "S3InterfaceEndpoint")["PolicyDocument"]["Statement"]:
+        if s.get("Sid") == sid:
+            return s
+    raise AssertionError(f"no interface endpoint statement {sid}")
+
+
+# The statement this design replaced: a deny pinned to one endpoint ID.
+PINNED_ENDPOINT_DENY = (
+    '{"Sid":"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*",'
+    ' "Resource":"arn:${AWS::Partition}:s3:::${BucketName}/*",'
+    ' "Condition":{"StringEquals":{"aws:SourceVpce":"${S3InterfaceEndpoint}"},"ArnNotEquals":{"aws:PrincipalArn":"${ProxyFunctionRole.Arn}"}}},')
+
+
+def _restore_pinned_deny(t):
+    value = t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"]
+    start = value[0].index('{"Sid":"DenyVpcReadsExceptListedPrincipals"')
+    end = value[0].index('{"Sid":"AllowProxyRoleReads"')
+    value[0] = value[0][:start] + PINNED_ENDPOINT_DENY + value[0][end:]
+
+
+HAS_PREFIXES = lambda p: bool(p.get("KeyPrefixes"))  # noqa: E731
+HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))  # noqa: E731
+# Only ShotGrid's principals, and only object calls: each breakage runs in
+# every combination it applies to. (name, check, change, applies)
+PRINCIPAL_MUTATIONS = [
+    ("the principal deny pinned to the interface endpoint's ID", checks.check_access,
+     lambda t: _policy_text(t, '"StringEquals":{"aws:SourceVpc":"${TheVpc}"}', '"StringEquals":{"aws:SourceVpce":"${S3InterfaceEndpoint}"}'), ALWAYS),
+    ("the endpoint-pinned deny of before", checks.check_access, _restore_pinned_deny, ALWAYS),
+    ("ShotGrid left out of the principal deny's exceptions", checks.check_access,
+     lambda t: _policy_text(t, ',"${ShotGridArns}"', ""), ALWAYS),
+    ("the principal deny's exceptions turned around", checks.check_access,
+     lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":["${ProxyFunctionRole.Arn}"', '"ArnEquals":{"aws:PrincipalArn":["${ProxyFunctionRole.Arn}"'), ALWAYS),
+    ("anonymous reads let through the principal deny", checks.check_access,
+     lambda t: _policy_text(t, '"StringEquals":{"aws:SourceVpc":"${TheVpc}"},', '"StringEquals":{"aws:SourceVpc":"${TheVpc}"},"Null":{"aws:PrincipalArn":"false"},'), ALWAYS),
+    ("the principal deny also covers writes", checks.check_access,
+     lambda t: _policy_text(t, '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
+                            '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
+    ("other readers not listed", checks.check_access, lambda t: _policy_text(t, "${OtherReaders}", ""), HAS_OTHER_READERS),
+    ("no TLS-only deny", checks.check_access,
+     lambda t: _policy_text(t, '"aws:SecureTransport":"false"', '"aws:SecureTransport":"never"'), ALWAYS),
+    ("interface endpoint back to s3:* on the bucket", checks.check_access,
+     lambda t: _props(t, "S3InterfaceEndpoint").update(PolicyDocument={"Version": "2012-10-17", "Statement": [
+         {"Sid": "ThisBucketOnly", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+          "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}"}, {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/*"}]}]}), ALWAYS),
+    ("endpoint writes for any principal", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Condition"].pop("ArnEquals"), ALWAYS),
+    ("endpoint reads for any principal", checks.check_access,
+     lambda t: _endpoint_statement(t, "ProxyRoleReads")["Condition"].pop("ArnEquals"), ALWAYS),
+    ("endpoint writes in any account", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Condition"].pop("StringEquals"), ALWAYS),
+    ("endpoint reads in any account", checks.check_endpoint_policies,
+     lambda t: _endpoint_statement(t, "ProxyRoleReads")["Condition"].pop("StringEquals"), ALWAYS),
+    ("endpoint writes include ACLs", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Action"].append("s3:PutObjectAcl"), ALWAYS),
+    ("endpoint reads on the whole bucket", checks.check_access,
+     lambda t: _endpoint_statement(t, "ProxyRoleReads").update(Resource={"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/*"}), HAS_PREFIXES),
+    ("endpoint lacks ListParts for ShotGrid", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Action"].remove("s3:ListMultipartUploadParts"), ALWAYS),
+    ("new-VPC gateway endpoint in any account", checks.check_endpoint_policies,
+     lambda t: _props(t, "S3GatewayEndpoint")["PolicyDocument"]["Fn::If"][1]["Statement"][0].pop("Condition"), NEW_VPC),
+    ("ShotGridPrincipalArns optional", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["ShotGridPrincipalArns"].update(Default=""), ALWAYS),
+    ("ShotGridPrincipalArns takes anything", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["ShotGridPrincipalArns"].update(AllowedPattern=".*"), ALWAYS),
+    ("ShotGridPrincipalArns takes session ARNs", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["ShotGridPrincipalArns"].update(
+         AllowedPattern="^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:(role|user|assumed-role)/[A-Za-z0-9+=,.@_/-]{1,512}$"), ALWAYS),
+    ("AccessLogBucket silent about what the logs hold", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["AccessLogBucket"].update(Description="Optional bucket for ALB access logs."), ALWAYS),
+]
+
+
+class TestIamEvaluator(unittest.TestCase):
+    """The evaluator's own semantics, each against what AWS documents."""
+
+    R = "arn:aws:s3:::b/shotgun/x.mov"
+
+    def req(self, **kw):
+        base = dict(principal="arn:aws:iam::111111111111:role/a", action="s3:GetObject", resource=self.R,
+                    keys={"aws:SourceVpc": "vpc-1"}, resource_account="111111111111")
+        base.update(kw)
+        return iam_eval.Request(**base)
+
+    def test_conditions(self):
+        holds = iam_eval.condition_holds
+        ctx = {"aws:SourceVpc": "vpc-1", "aws:PrincipalArn": "arn:aws:iam::111111111111:role/a"}
+        cases = [
+            ("negated operator, key absent", {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}, True),
+            ("positive operator, key absent", {"StringEquals": {"aws:SourceVpce": "vpce-1"}}, False),
+            ("IfExists, key absent", {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}, True),
+            ("IfExists, key present and different", {"StringEqualsIfExists": {"aws:SourceVpc": "vpc-2"}}, False),
+            ("values OR", {"StringEquals": {"aws:SourceVpc": ["vpc-2", "vpc-1"]}}, True),
+            ("negated values: none may match", {"StringNotEquals": {"aws:SourceVpc": ["vpc-2", "vpc-1"]}}, False),
+            ("keys AND", {"StringNotEquals": {"aws:SourceVpc": "vpc-1", "aws:SourceVpce": "vpce-1"}}, False),
+            ("operators AND", {"StringEquals": {"aws:SourceVpc": "vpc-1"}, "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/a"}}, False),
+            ("key names case-insensitive", {"StringEquals": {"AWS:SOURCEVPC": "vpc-1"}}, True),
+            ("values case-sensitive", {"StringEquals": {"aws:SourceVpc": "VPC-1"}}, False),
+            ("ArnEquals per part with wildcards", {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::*:role/a"}}, True),
+            ("ArnLike does not cross parts", {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:*/a"}}, True),
+            ("ArnNotLike on another role", {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/b"}}, True),
+            ("ArnNotEquals, key absent (anonymous)", {"ArnNotEquals": {"aws:userid": "x"}}, True),
+            ("Bool", {"Bool": {"aws:SecureTransport": "false"}}, False),
+            ("Null true on absent", {"Null": {"aws:SourceVpce": "true"}}, True),
+            ("Null false on present", {"Null": {"aws:SourceVpc": "true"}}, False),
+            ("NotIpAddress, key absent", {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, True),
+        ]
+        ctx["aws:SecureTransport"] = "true"
+        for name, cond, want in cases:
+            with self.subTest(case=name):
+                self.assertEqual(holds(cond, ctx), want)
+        ip = {"aws:SourceIp": "192.0.2.9"}
+        self.assertTrue(holds({"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, ip))
+        self.assertFalse(holds({"NotIpAddress": {"aws:SourceIp": ["198.51.100.1/32", "192.0.2.0/24"]}}, ip))
+        with self.assertRaises(iam_eval.Unsupported):
+            holds({"NumericLessThan": {"s3:max-keys": "10"}}, ctx)
+
+    def test_actions_resources_principals(self):
+        applies = iam_eval.statement_applies
+        s = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject*", "Resource": "arn:aws:s3:::b/shotgun/*"}
+        self.assertTrue(applies(s, self.req(action="s3:getobjectversion")), "actions are case-insensitive")
+        self.assertTrue(applies(s, self.req(action="s3:GetObjectAttributes")))
+        self.assertFalse(applies(s, self.req(action="s3:PutObject")))
+        self.assertFalse(applies(s, self.req(resource="arn:aws:s3:::b/Shotgun/x.mov")), "resources are case-sensitive")
+        self.assertFalse(applies(s, self.req(resource="arn:aws:s3:::b2/shotgun/x.mov")))
+        self.assertTrue(applies(s, self.req(principal=None)), '"*" includes anonymous callers')
+        named = dict(s, Principal={"AWS": "arn:aws:iam::111111111111:role/a"})
+        self.assertTrue(applies(named, self.req()))
+        self.assertFalse(applies(named, self.req(principal="arn:aws:iam::111111111111:role/b")))
+        self.assertFalse(applies(named, self.req(principal=None)))
+        self.assertTrue(applies(dict(s, Principal={"AWS": "111111111111"}), self.req()), "an account names its principals")
+        with self.assertRaises(iam_eval.Unsupported):
+            applies(dict(s, NotPrincipal={"AWS": "x"}), self.req())
+
+    def test_decisions(self):
+        allow = {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}
+        deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+        decide = iam_eval.decide
+        self.assertFalse(decide(self.req(), {"Statement": [allow, deny]}), "an explicit deny wins")
+        self.assertTrue(decide(self.req(), {"Statement": []}), "same account: the identity policy suffices")
+        self.assertFalse(decide(self.req(identity_allows=False), {"Statement": []}), "nothing allows it")
+        self.assertTrue(decide(self.req(identity_allows=False), {"Statement": [allow]}), "same account: the bucket policy suffices")
+        cross = self.req(resource_account="222222222222")
+        self.assertFalse(decide(cross, {"Statement": []}), "cross-account needs the bucket owner's grant")
+        self.assertTrue(decide(cross, {"Statement": [allow]}))
+        self.assertFalse(decide(self.req(), None, {"Statement": []}), "an endpoint policy is an allow list")
+        self.assertTrue(decide(self.req(), None, iam_eval.FULL_ACCESS))
+        self.assertFalse(decide(self.req(), None, {"Statement": [allow, deny]}))
 
 
 class TestChecksCatchBreakage(unittest.TestCase):
@@ -626,6 +781,23 @@ class TestChecksCatchBreakage(unittest.TestCase):
                     check(original, params)  # passes as is
                     broken = copy.deepcopy(original)
                     change(broken)
+                    with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
+                        check(broken, params)
+            self.assertTrue(ran, f"mutation {name!r} applies to no combination")
+
+    def test_principal_mutations_fail_in_every_combination(self):
+        for name, check, change, applies in PRINCIPAL_MUTATIONS:
+            ran = 0
+            for combo, params in COMBOS.items():
+                if not applies(params):
+                    continue
+                ran += 1
+                with self.subTest(mutation=name, combo=combo):
+                    original = translated(combo)
+                    check(original, params)  # passes as is
+                    broken = copy.deepcopy(original)
+                    change(broken)
+                    self.assertNotEqual(broken, original, "the breakage changed nothing")
                     with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
                         check(broken, params)
             self.assertTrue(ran, f"mutation {name!r} applies to no combination")

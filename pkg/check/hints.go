@@ -246,6 +246,24 @@ func notRefusedHint(status int, location bool) string {
 	return readHint(status, "")
 }
 
+// unlistedHint explains an unlisted principal's signature that was not
+// refused with a plain 403.
+func unlistedHint(status int, location bool) string {
+	const policy = "the bucket policy must hold DenyVpcReadsExceptListedPrincipals from the stack's RecommendedBucketPolicy output, and this principal must be in none of its lists (ShotGridPrincipalArns, OtherReaderArns): apply the output as docs/deploy.md §5 says"
+	switch {
+	case location:
+		return "the proxy redirected a read signed by a principal that is not ShotGrid's, so anyone with read credentials can read through it: " + policy
+	case status >= 200 && status <= 299:
+		return "a read signed by a principal that is not ShotGrid's was served: " + policy
+	}
+	return readHint(status, "")
+}
+
+const (
+	unlistedCredentialsHint = "check --unlisted-profile: the profile must exist and hold usable credentials (aws sso login --profile …)"
+	unlistedSameHint        = "--unlisted-profile must sign as another principal than the check itself: one that may read the bucket by IAM but is not in ShotGridPrincipalArns or OtherReaderArns"
+)
+
 // s3Hint explains an error of a direct S3 call; perm names the permission
 // it needs.
 func s3Hint(err error, perm string) string {

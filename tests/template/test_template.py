@@ -265,8 +265,13 @@ def check_policy_docs(deploy, migrate):
         assert f"`{sid}`" in section, f"deploy.md §5 does not name {sid}"
         assert f"`{sid}`" in migrate, f"migrate.md does not name {sid}"
     for phrase in ("**replace**", "Fine Tuning", "Rolling back", "aws:PrincipalArn", "another account",
-                   "PutObject", "kms:Decrypt", "1. **Before the stack serves anything**"):
+                   "PutObject", "kms:Decrypt", "1. **Before the stack serves anything**",
+                   "`ShotGridPrincipalArns`", "`aws_role_arn`", "`OtherReaderArns`", "`BucketAccountId`",
+                   "ShotGrid's own servers", "--unlisted-profile", "### Other readers in a shared VPC"):
         assert phrase in section, f"deploy.md §5 lacks {phrase!r}"
+    # One edit: step 1 applies the principal deny with the merged read deny.
+    step1 = section[section.index("1. **Before the stack serves anything**"):section.index("\n2. ")]
+    assert "`DenyVpcReadsExceptListedPrincipals`" in step1, "deploy.md §5 step 1 does not apply the principal deny: it is staged again"
     for phrase in ("s3proxy check", "DNS", "S3 Proxy Host Address", "alarms", "Remove the old stack", "Rollback"):
         assert phrase in migrate, f"migrate.md lacks {phrase!r}"
 
@@ -747,8 +752,15 @@ class TestChecksCatchBreakage(unittest.TestCase):
         check_checklist(deploy, outputs)
         rows = re.findall(r"^\| \d+ \|.*$", deploy, re.M)
         for name, check, change in [
-            ("4: §5 forgets the endpoint-reads deny", "policy",
-             lambda d, m: (d.replace("`DenyEndpointReadsExceptProxyRole`", "the endpoint deny"), m)),
+            ("4: §5 forgets the principal deny", "policy",
+             lambda d, m: (d.replace("`DenyVpcReadsExceptListedPrincipals`", "the principal deny"), m)),
+            ("§5 stages the principal deny again", "policy",
+             lambda d, m: (d.replace("Add\n   `DenyVpcReadsExceptListedPrincipals` and `AllowProxyRoleReads` as they\n   are;",
+                                     "Add `AllowProxyRoleReads`;"), m)),
+            ("§5 loses the shared-VPC subsection", "policy",
+             lambda d, m: (d.replace("### Other readers in a shared VPC", "### Other readers"), m)),
+            ("migrate.md forgets the principal deny", "policy",
+             lambda d, m: (d, m.replace("`DenyVpcReadsExceptListedPrincipals`", "the deny"))),
             ("4: §5 says to add, not replace", "policy", lambda d, m: (d.replace("**replace**", "add"), m)),
             ("4: no rollback in §5", "policy", lambda d, m: (d.replace("Rolling back", "Undoing"), m)),
             ("4: migrate.md skips the check", "policy", lambda d, m: (d, m.replace("s3proxy check", "a test"))),

@@ -200,6 +200,9 @@ class TestDocs(unittest.TestCase):
     def test_bucket_policy_docs_match_the_output(self):
         check_policy_docs(self.read("docs/deploy.md"), self.read("docs/migrate.md"))
 
+    def test_audit_docs(self):
+        check_audit_docs(self.read("docs/operate.md"))
+
     def test_checklist_names_real_outputs_and_steps(self):
         check_checklist(self.read("docs/deploy.md"), set(load(TEMPLATE)["Outputs"]))
 
@@ -274,6 +277,20 @@ def check_policy_docs(deploy, migrate):
     assert "`DenyVpcReadsExceptListedPrincipals`" in step1, "deploy.md §5 step 1 does not apply the principal deny: it is staged again"
     for phrase in ("s3proxy check", "DNS", "S3 Proxy Host Address", "alarms", "Remove the old stack", "Rollback"):
         assert phrase in migrate, f"migrate.md lacks {phrase!r}"
+
+
+def check_audit_docs(operate):
+    """operate.md names the audit trail for what the function never sees,
+    and says what ALB access logs hold and how to keep them."""
+    m = re.search(r"^## Audit and logs\n.*?(?=^## )", operate, re.S | re.M)
+    assert m, "docs/operate.md has no '## Audit and logs' section"
+    section = " ".join(m.group(0).split())
+    for phrase in ("CloudTrail", "data events", "AWS::S3::Object", "passthrough writes", "`/_direct` reads",
+                   "vpcEndpointId", "X-Amz-Security-Token", "X-Amz-Signature", "session token", "replay",
+                   "in this stack's account", "public access blocked", "incident-response role",
+                   "expiring within days", "docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html",
+                   "docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-s3-info.html"):
+        assert phrase in section, f"operate.md 'Audit and logs' lacks {phrase!r}"
 
 
 def check_checklist(deploy, outputs):
@@ -780,6 +797,23 @@ class TestChecksCatchBreakage(unittest.TestCase):
                         check_policy_docs(d, m)
                     else:
                         check_checklist(d, outputs)
+
+    def test_audit_docs_breakages(self):
+        operate = TestDocs.read("docs/operate.md")
+        check_audit_docs(operate)
+        for name, change in [
+            ("no audit section", lambda o: o.replace("## Audit and logs", "## Audit")),
+            ("CloudTrail not named", lambda o: o.replace("CloudTrail", "the trail")),
+            ("logs without the incident role", lambda o: o.replace("incident-response role", "security team")),
+            ("logs kept forever", lambda o: o.replace("**expiring within days**", "**kept**")),
+            ("logs in any account", lambda o: o.replace("**in this stack's account.**", "**anywhere.**")),
+            ("the minted token not mentioned", lambda o: o.replace("session token", "token")),
+        ]:
+            with self.subTest(breakage=name):
+                broken = change(operate)
+                self.assertNotEqual(broken, operate, "the breakage changed nothing")
+                with self.assertRaises(AssertionError, msg=f"audit docs check missed: {name}"):
+                    check_audit_docs(broken)
 
     def test_issue9_mutations_fail_in_every_combination(self):
         for name, check, change, applies in ISSUE9_MUTATIONS:

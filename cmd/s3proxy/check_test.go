@@ -366,7 +366,7 @@ func TestCheckUnreachableProxy(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
 	r := runCheck(t, []string{"--url", u, "--bucket", "media", "--region", "us-east-1", "--s3-endpoint", u}, env)
 	r.wantFail(t, s3check.StepPing, "refused the connection")
-	if got := strings.Count(r.stdout, "SKIP  "); got != 15 {
-		t.Errorf("%d skipped steps, want 15 (14 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
+	if got := strings.Count(r.stdout, "SKIP  "); got != 16 {
+		t.Errorf("%d skipped steps, want 16 (15 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
 	}
 }

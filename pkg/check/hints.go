@@ -129,7 +129,7 @@ func putHint(status int, code string) string {
 	case codeHint(code) != "":
 		return codeHint(code)
 	case status == http.StatusForbidden:
-		return "the upload was refused: the bucket policy must admit requests through the interface endpoint (aws:SourceVpce), your credentials need s3:PutObject, and with passthrough off the key must be under S3PROXY_KEY_PREFIXES (use --prefix)"
+		return "the upload was refused: the interface endpoint admits writes under KeyPrefixes (use --prefix) by ShotGridPrincipalArns only, so the role you run the check with must be listed there while you validate; your credentials need s3:PutObject, and with passthrough off the key must be under S3PROXY_KEY_PREFIXES"
 	case status >= 300 && status <= 399:
 		return "the PUT was redirected, and clients fail on a redirected PUT (urllib): the UploadPassthrough rule is missing"
 	case status == http.StatusMethodNotAllowed:
@@ -149,7 +149,7 @@ func readHint(status int, code string) string {
 	case code == "NoSuchKey", status == http.StatusNotFound:
 		return "the object just uploaded was not found by the read: the function's S3PROXY_UPSTREAM_URL / S3PROXY_SIGNED_HOST address another bucket than the uploads"
 	case status == http.StatusForbidden:
-		return "the read was refused: the key must be under S3PROXY_KEY_PREFIXES (use --prefix), and the bucket policy must admit the function's VPC (aws:SourceVpc) and endpoint"
+		return "the read was refused: the key must be under S3PROXY_KEY_PREFIXES (use --prefix), the bucket policy must admit the function's VPC (aws:SourceVpc) and endpoint, and its DenyVpcReadsExceptListedPrincipals refuses reads signed by anyone outside ShotGridPrincipalArns: list the role you run the check with there while you validate"
 	case status == http.StatusBadGateway:
 		return "the load balancer got no valid answer from the function: see its logs (LambdaUserError / LambdaInternalError)"
 	case status == http.StatusServiceUnavailable:
@@ -199,7 +199,7 @@ func followHint(status int, code string, body []byte, target *url.URL) string {
 	case code == "SignatureDoesNotMatch":
 		return "S3 refused the minted URL's signature: S3PROXY_ENDPOINT_URL must be the endpoint's DNS name exactly, path-style"
 	case status == http.StatusForbidden:
-		return "S3 refused the minted URL: the function's role needs s3:GetObject on this prefix, and the bucket policy must admit the interface endpoint (aws:SourceVpce)"
+		return "S3 refused the minted URL: the function's role needs s3:GetObject on this prefix, the interface endpoint's policy must be the stack's (the role's reads under KeyPrefixes), and the bucket policy must admit the interface endpoint (aws:SourceVpce) and list the role (output ProxyFunctionRoleArn) in DenyVpcReadsExceptListedPrincipals"
 	case code == "NoSuchBucket", status == http.StatusNotFound:
 		return "the minted URL does not address the object: S3PROXY_ENDPOINT_URL must be the endpoint's base URL with no bucket in it (the function adds /<bucket>/<key>)"
 	}

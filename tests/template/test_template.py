@@ -53,6 +53,7 @@ CHECKS = [
     checks.check_network_parameters,
     checks.check_network_checks,
     checks.check_kms,
+    checks.check_studio_ingress,
 ]
 
 
@@ -112,6 +113,16 @@ class TestTranslation(unittest.TestCase):
                 self.assertTrue(spec.get("Description"), "no Description")
                 constrained = {"AllowedValues", "AllowedPattern", "MinValue"} & set(spec) or spec["Type"] != "String"
                 self.assertTrue(constrained, "no constraint")
+
+    def test_parameters_are_asked_in_order(self):
+        checks.check_parameter_order(load(TEMPLATE))
+
+    def test_version_output_is_the_cli_version(self):
+        release = checks.release_version()
+        if release is None:
+            self.skipTest(f"{checks.RELEASE_GO} does not exist on this branch: the Version output "
+                          "cannot be compared with pkg/release.Version")
+        self.assertEqual(load(TEMPLATE)["Outputs"]["Version"]["Value"], release)
 
     def test_samconfig_environments(self):
         check_samconfig(read_samconfig(), load(TEMPLATE)["Parameters"])
@@ -226,8 +237,14 @@ def _overrides(config, env):
 
 def check_samconfig(config, parameters):
     assert config["version"] == 0.1, config["version"]
-    for env in ("default", "prod"):
+    for env in ENVIRONMENTS:
+        assert env in config, f"samconfig.toml has no [{env}] environment"
         assert config[env]["global"]["parameters"]["stack_name"], f"[{env}] has no stack name"
+        # sam delete and sam list read the global section, not deploy's
+        assert config[env]["global"]["parameters"].get("region"), f"[{env}] has no region in its global section"
+        assert "region" not in config[env]["deploy"]["parameters"], f"[{env}] sets region for deploy only"
+        # the makefile builder passes no architecture: no cached reuse
+        assert config[env]["build"]["parameters"].get("cached") is False, f"[{env}] reuses cached builds"
         deploy = config[env]["deploy"]["parameters"]
         assert "CAPABILITY_IAM" in deploy["capabilities"] and deploy["resolve_s3"], f"[{env}] deploy parameters"
         overrides = _overrides(config, env)
@@ -241,12 +258,21 @@ def check_samconfig(config, parameters):
                 assert not checks._pattern_ok(parameters[key], value), f"[{env}] {key}={value} passes parameter validation"
         # item 11: makefile builds in the checkout, not in a copy of it
         assert config[env]["build"]["parameters"].get("build_in_source") is True, f"[{env}] build_in_source is not on"
-    # item 2: the shipped production config adopts an existing VPC whose
-    # route tables already have ShotGrid's S3 gateway endpoint.
-    prod = _overrides(config, "prod")
-    assert prod.get("ExistingVpcId"), "[prod] is meant for an existing VPC"
-    gateway = prod.get("CreateS3GatewayEndpoint", parameters["CreateS3GatewayEndpoint"].get("Default"))
-    assert gateway == "false", f"[prod] CreateS3GatewayEndpoint={gateway}: a second gateway endpoint rolls back"
+        # Every environment adopts an existing VPC whose route tables
+        # already have ShotGrid's S3 gateway endpoint, and names the studio.
+        assert overrides.get("ExistingVpcId") and overrides.get("ExistingPrivateSubnetIds"), \
+            f"[{env}] is not the existing-VPC shape: pressing on would build a new, unrouted VPC"
+        gateway = overrides.get("CreateS3GatewayEndpoint", parameters["CreateS3GatewayEndpoint"].get("Default"))
+        assert gateway == "false", f"[{env}] CreateS3GatewayEndpoint={gateway}: a second gateway endpoint rolls back"
+        assert overrides.get("StudioCidrs") or overrides.get("StudioPrefixListId"), f"[{env}] names no studio network"
+    # Media Replication: a read-only proxy, uploads never pass through it.
+    replica = _overrides(config, "replica")
+    assert replica.get("UploadPassthrough") == "false", "[replica] passes uploads through to the replica bucket"
+    regions = {env: config[env]["global"]["parameters"]["region"] for env in ENVIRONMENTS}
+    assert regions["replica"] != regions["default"], "[replica] is in the main bucket's region placeholder"
+
+
+ENVIRONMENTS = ("default", "prod", "replica")
 
 
 def check_policy_docs(deploy, migrate):
@@ -508,12 +534,12 @@ ISSUE9_MUTATIONS = [
                             '"DenyEndpointReadsExceptProxyRole","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
     ("4: read deny in a shape ShotGrid's cannot merge into", checks.check_bucket_policy,
      lambda t: _policy_text(t, '"aws:SourceVpc":["${TheVpc}"]', '"aws:SourceVpc":"${TheVpc}"'), ALWAYS),
-    ("5: StudioCidr guessed again", checks.check_network_parameters,
-     lambda t: t["Parameters"]["StudioCidr"].update(Default="10.0.0.0/8"), ALWAYS),
+    ("5: StudioCidrs guessed again", checks.check_network_parameters,
+     lambda t: t["Parameters"]["StudioCidrs"].update(Default="10.0.0.0/8"), ALWAYS),
     ("5: Rules accept 0.0.0.0/0", checks.check_rules_section,
-     lambda t: t["Rules"].pop("StudioCidrIsNotEverything"), ALWAYS),
+     lambda t: t["Rules"].pop("StudioCidrsAreNotEverything"), ALWAYS),
     ("5: Rules accept the VPC's own CIDR", checks.check_rules_section,
-     lambda t: t["Rules"].pop("NewVpcStudioCidrIsNotTheVpc"), NEW_VPC),
+     lambda t: t["Rules"].pop("NewVpcStudioCidrsAreNotTheVpc"), NEW_VPC),
     ("5/7: overlap and zones not checked", checks.check_network_checks,
      lambda t: t["Resources"].pop("NetworkChecks"), ALWAYS),
     ("5/7: endpoint created before the checks", checks.check_network_checks,
@@ -521,8 +547,8 @@ ISSUE9_MUTATIONS = [
     ("7: checks look at other subnets than the ALB's", checks.check_network_checks,
      lambda t: _cr(t, "NetworkChecks").update(LoadBalancerSubnetIds=_cr(t, "NetworkChecks")["EndpointSubnetIds"]),
      lambda p: p.get("Visibility") == "public"),
-    ("7: checks skip the studio CIDR", checks.check_network_checks,
-     lambda t: _cr(t, "NetworkChecks").update(StudioCidr="0.0.0.0/1"), ALWAYS),
+    ("7: checks skip the studio ranges", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").update(StudioCidrs=["0.0.0.0/1"]), ALWAYS),
     ("6: subnet IDs without a pattern", checks.check_network_parameters,
      lambda t: t["Parameters"]["ExistingPrivateSubnetIds"].pop("AllowedPattern"), ALWAYS),
     ("6: route table IDs that take anything", checks.check_network_parameters,
@@ -575,9 +601,19 @@ class TestChecksCatchBreakage(unittest.TestCase):
             ("11: prod builds in a copy", lambda c: c["prod"]["build"]["parameters"].update(build_in_source=False), parameters),
             ("2: prod creates a second gateway endpoint", lambda c: prod_override(c, "CreateS3GatewayEndpoint", "true"), parameters),
             ("6: a subnet placeholder passes validation", lambda c: None, loose("ExistingPrivateSubnetIds")),
-            ("5: StudioCidr placeholder missing", lambda c: prod_override(c, "StudioCidr", "10.0.0.0/8") or
-             c["prod"]["deploy"]["parameters"].update(parameter_overrides=c["prod"]["deploy"]["parameters"]["parameter_overrides"].replace('StudioCidr="10.0.0.0/8" ', "")),
+            ("5: no studio network in prod", lambda c: prod_override(c, "StudioCidrs", "10.0.0.0/8") or
+             c["prod"]["deploy"]["parameters"].update(parameter_overrides=c["prod"]["deploy"]["parameters"]["parameter_overrides"].replace('StudioCidrs="10.0.0.0/8" ', "")),
              parameters),
+            ("region for deploy only", lambda c: c["default"]["deploy"]["parameters"].update(
+                region=c["default"]["global"]["parameters"].pop("region")), parameters),
+            ("cached builds again", lambda c: c["prod"]["build"]["parameters"].update(cached=True), parameters),
+            ("[default] builds a new VPC", lambda c: c["default"]["deploy"]["parameters"].update(
+                parameter_overrides=" ".join(f'{k}="{v}"' for k, v in _overrides(c, "default").items()
+                                             if not k.startswith("Existing"))), parameters),
+            ("replica passes uploads through", lambda c: c["replica"]["deploy"]["parameters"].update(
+                parameter_overrides=c["replica"]["deploy"]["parameters"]["parameter_overrides"].replace(
+                    'UploadPassthrough="false"', 'UploadPassthrough="true"')), parameters),
+            ("no replica environment", lambda c: c.pop("replica"), parameters),
         ]:
             with self.subTest(breakage=name):
                 config = copy.deepcopy(read_samconfig())

@@ -1071,11 +1071,10 @@ def check_network_checks(template, params):
     ep_props = ev.resolve(ep["Properties"])
     _, lb = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
     assert p["VpcId"] == ep_props["VpcId"], f"checks VPC {p['VpcId']}, endpoint VPC {ep_props['VpcId']}"
-    assert p["StudioCidrs"] == ev.params["StudioCidrs"], f"checks {p['StudioCidrs']}, want {ev.params['StudioCidrs']}"
-    assert p["StudioPrefixListId"] == ev.params["StudioPrefixListId"], p["StudioPrefixListId"]
-    assert p["CertificateArn"] == ev.params["CertificateArn"], f"checks certificate {p['CertificateArn']}"
-    assert p["DomainName"] == ev.params["ProxyDomainName"], f"checks the certificate for {p['DomainName']}"
-    assert p["Region"] == ev.pseudo["AWS::Region"], f"checks the certificate's region against {p['Region']}"
+    for key, want in (("StudioCidrs", ev.params["StudioCidrs"]), ("StudioPrefixListId", ev.params["StudioPrefixListId"]),
+                      ("CertificateArn", ev.params["CertificateArn"]), ("DomainName", ev.params["ProxyDomainName"]),
+                      ("Region", ev.pseudo["AWS::Region"])):
+        assert key in p and p[key] == want, f"NetworkChecks {key} = {p.get(key)!r}, want {want!r}"
     lb_depends = lb.get("DependsOn", [])
     assert nc_id in ([lb_depends] if isinstance(lb_depends, str) else lb_depends), \
         "the load balancer must wait for the checks (a bad certificate fails before the ALB exists)"

@@ -580,7 +580,132 @@ ISSUE9_MUTATIONS = [
 ]
 
 
+def _private_ingress(t, logical_id):
+    """The private-mode rule list of a security group (the ALB's is an
+    Fn::If on IsPublic; the endpoint's is the list itself)."""
+    rules = _props(t, logical_id)["SecurityGroupIngress"]
+    return rules["Fn::If"][2] if isinstance(rules, dict) else rules
+
+
+def _drop_ingress(t, logical_id, condition):
+    rules = _private_ingress(t, logical_id)
+    kept = [r for r in rules if not (isinstance(r, dict) and r.get("Fn::If", [None])[0] == condition)]
+    assert len(kept) < len(rules), f"no {condition} rule in {logical_id}"
+    rules[:] = kept
+
+
+def _output(t, key):
+    return t["Outputs"][key]
+
+
+PRIVATE = lambda p: p.get("Visibility", "private") == "private"
+CIDRS = lambda p: len([c for c in p.get("StudioCidrs", "").split(",") if c])
+PREFIX_LIST = lambda p: bool(p.get("StudioPrefixListId"))
+# The network input, the order of the questions, the checks before the ALB
+# and the outputs `s3proxy check --stack` reads. (name, check, change,
+# applies(params)); each runs in every combination it applies to.
+DEPLOY_MUTATIONS = [
+    ("ALB admits only the first studio range", checks.check_visibility,
+     lambda t: _drop_ingress(t, "AlbSecurityGroup", "HasStudioCidr2"), lambda p: PRIVATE(p) and CIDRS(p) > 1),
+    ("ALB ignores the fifth studio range", checks.check_visibility,
+     lambda t: _drop_ingress(t, "AlbSecurityGroup", "HasStudioCidr5"), lambda p: PRIVATE(p) and CIDRS(p) == 5),
+    ("ALB ignores the prefix list", checks.check_visibility,
+     lambda t: _drop_ingress(t, "AlbSecurityGroup", "HasStudioPrefixList"), lambda p: PRIVATE(p) and PREFIX_LIST(p)),
+    ("endpoint ignores the prefix list", checks.check_studio_ingress,
+     lambda t: _drop_ingress(t, "EndpointSecurityGroup", "HasStudioPrefixList"), PREFIX_LIST),
+    ("endpoint admits only the first studio range", checks.check_studio_ingress,
+     lambda t: _drop_ingress(t, "EndpointSecurityGroup", "HasStudioCidr2"), lambda p: CIDRS(p) > 1),
+    ("endpoint open to everyone", checks.check_studio_ingress,
+     lambda t: _private_ingress(t, "EndpointSecurityGroup").append(
+         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}), ALWAYS),
+    ("Rules accept no studio network at all", checks.check_rules_section,
+     lambda t: t["Rules"].pop("StudioNetworkGiven"), ALWAYS),
+    ("new-VPC subnets fixed again", checks.check_network_parameters,
+     lambda t: _props(t, "PrivateSubnet1").update(CidrBlock="10.100.0.0/24"), NEW_VPC),
+    ("two new-VPC subnets share a block", checks.check_network_parameters,
+     lambda t: _props(t, "PrivateSubnet2").update(CidrBlock=_props(t, "PrivateSubnet1")["CidrBlock"]), NEW_VPC),
+    ("new-VPC default is ShotGrid's VPC", checks.check_network_parameters,
+     lambda t: t["Parameters"]["VpcCidr"].update(Default="10.100.0.0/16"), ALWAYS),
+    ("studio ranges take a placeholder", checks.check_network_parameters,
+     lambda t: t["Parameters"]["StudioCidrs"].pop("AllowedPattern"), ALWAYS),
+    ("checks skip the certificate", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").pop("CertificateArn"), ALWAYS),
+    ("certificate checked for another name", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").update(DomainName="studio.example.com"), ALWAYS),
+    ("certificate region compared with a constant", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").update(Region="us-east-1"), ALWAYS),
+    ("checks skip the prefix list", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").pop("StudioPrefixListId"), ALWAYS),
+    ("ALB built beside the checks", checks.check_network_checks,
+     lambda t: _res(t, "LoadBalancer").pop("DependsOn"), ALWAYS),
+    ("custom resource may describe every certificate", checks.check_custom_resource_role,
+     lambda t: _props(t, "EndpointTargetsFunctionRole")["Policies"][0]["PolicyDocument"]["Statement"][2].update(Resource="*"),
+     ALWAYS),
+    ("SignedHost output is the empty parameter", checks.check_outputs,
+     lambda t: _output(t, "SignedHost").update(Value={"Ref": "SignedHost"}), lambda p: not p.get("SignedHost")),
+    ("BucketRegion output is the empty parameter", checks.check_outputs,
+     lambda t: _output(t, "BucketRegion").update(Value={"Ref": "BucketRegion"}), lambda p: not p.get("BucketRegion")),
+    ("KeyPrefixes output empty instead of absent", checks.check_outputs,
+     lambda t: _output(t, "KeyPrefixes").pop("Condition"), lambda p: not p.get("KeyPrefixes")),
+    ("AllowedOrigins output missing", checks.check_outputs,
+     lambda t: t["Outputs"].pop("AllowedOrigins"), lambda p: bool(p.get("AllowedOrigins"))),
+    ("ProxyUrl without https", checks.check_outputs,
+     lambda t: _output(t, "ProxyUrl").update(Value={"Ref": "ProxyDomainName"}), ALWAYS),
+    ("Version output not a release", checks.check_outputs,
+     lambda t: _output(t, "Version").update(Value="dev"), ALWAYS),
+]
+
+# The parameter order and labels, on the template as written (the console
+# and sam deploy --guided read that).
+ORDER_MUTATIONS = [
+    ("a new VPC's CIDR asked first", lambda t: t.update(Parameters={
+        "VpcCidr": t["Parameters"]["VpcCidr"], **{k: v for k, v in t["Parameters"].items() if k != "VpcCidr"}})),
+    ("the existing VPC asked after the bucket", lambda t: t.update(Parameters={
+        **{k: v for k, v in t["Parameters"].items() if k != "ExistingVpcId"}, "ExistingVpcId": t["Parameters"]["ExistingVpcId"]})),
+    ("a parameter without a label", lambda t: t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterLabels"].pop("StudioCidrs")),
+    ("a parameter in no group", lambda t: t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"][1]["Parameters"].remove(
+        "StudioPrefixListId")),
+    ("a parameter without a description", lambda t: t["Parameters"]["StudioPrefixListId"].pop("Description")),
+]
+
 class TestChecksCatchBreakage(unittest.TestCase):
+    def test_deploy_mutations_fail_in_every_combination(self):
+        for name, check, change, applies in DEPLOY_MUTATIONS:
+            ran = 0
+            for combo, params in COMBOS.items():
+                if not applies(params):
+                    continue
+                ran += 1
+                with self.subTest(mutation=name, combo=combo):
+                    original = translated(combo)
+                    check(original, params)  # passes as is
+                    broken = copy.deepcopy(original)
+                    change(broken)
+                    with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
+                        check(broken, params)
+            self.assertTrue(ran, f"mutation {name!r} applies to no combination")
+
+    def test_order_mutations_fail(self):
+        checks.check_parameter_order(load(TEMPLATE))
+        for name, change in ORDER_MUTATIONS:
+            with self.subTest(mutation=name):
+                broken = load(TEMPLATE)
+                change(broken)
+                with self.assertRaises(AssertionError, msg=f"check_parameter_order missed: {name}"):
+                    checks.check_parameter_order(broken)
+
+    def test_version_check_reads_the_go_constant(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "release.go")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write('package release\n\n// Version is the release.\nconst Version = "9.8.7"\n')
+            self.assertEqual(checks.release_version(path), "9.8.7")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("package release\n")
+            with self.assertRaises(AssertionError):
+                checks.release_version(path)
+            self.assertIsNone(checks.release_version(os.path.join(d, "absent.go")))
+
     def test_samconfig_breakages(self):
         parameters = load(TEMPLATE)["Parameters"]
         check_samconfig(read_samconfig(), parameters)

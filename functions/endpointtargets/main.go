@@ -10,7 +10,9 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -38,7 +40,9 @@ func main() {
 		ELB:          elbv2.NewFromConfig(cfg),
 		Network:      ec2Client,
 		Certificates: acm.NewFromConfig(cfg),
-		Logger:       logger,
+		// Well inside the function's time budget; a slow answer only warns.
+		BucketRegions: endpointtargets.BucketRegionOverHTTP{Client: &http.Client{Timeout: 10 * time.Second}},
+		Logger:        logger,
 	}
 	lambda.Start(cfn.LambdaWrap(endpointtargets.Guard(r.Handle, endpointtargets.DefaultMargin)))
 }

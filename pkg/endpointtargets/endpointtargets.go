@@ -187,6 +187,9 @@ type Reconciler struct {
 	// Certificates serves the certificate part of Custom::NetworkChecks.
 	// Nil refuses those events too.
 	Certificates CertificateAPI
+	// BucketRegions tells the bucket's region for Custom::NetworkChecks.
+	// Nil skips that check.
+	BucketRegions BucketRegionAPI
 	// PollInterval is the wait between looks at an endpoint that is still
 	// coming up. Zero means DefaultPollInterval.
 	PollInterval time.Duration

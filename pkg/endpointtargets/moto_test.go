@@ -98,7 +98,14 @@ func TestAgainstMoto(t *testing.T) {
 	tgArn := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
 
 	mec := &motoEC2{Client: ec, region: region}
-	r := &Reconciler{EC2: mec, ELB: elb, Network: ec, Certificates: certs, PollInterval: 10 * time.Millisecond, IAMSettle: -1, Logger: quiet()}
+	base := aws.ToString(ec.Options().BaseEndpoint)
+	r := &Reconciler{EC2: mec, ELB: elb, Network: ec, Certificates: certs, PollInterval: 10 * time.Millisecond, IAMSettle: -1,
+		BucketRegions: BucketRegionOverHTTP{Client: &http.Client{Timeout: 5 * time.Second}, Endpoint: base}, Logger: quiet()}
+	for bucket, where := range map[string]string{"media-bucket": region, "far-bucket": "us-east-1"} {
+		if err := createBucket(base, bucket, where); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	ipsOf := func(enis []string) []string {
 		out, err := ec.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: enis})
@@ -156,6 +163,7 @@ func TestAgainstMoto(t *testing.T) {
 	}
 	nc := event(cfn.RequestCreate, "", map[string]any{"VpcId": vpcID, "StudioCidrs": []any{"192.168.0.0/16", "172.16.8.0/22"},
 		"StudioPrefixListId": "", "CertificateArn": aws.ToString(requested.CertificateArn), "DomainName": name, "Region": region,
+		"BucketName":  "media-bucket",
 		"ServiceName": "com.amazonaws." + region + ".s3", "EndpointSubnetIds": []any{subnet["a"], subnet["b"]},
 		"LoadBalancerSubnetIds": []any{subnet["a"], subnet["b"]}}, nil)
 	nc.ResourceType, nc.LogicalResourceID = NetworkChecksType, "NetworkChecks"
@@ -166,6 +174,11 @@ func TestAgainstMoto(t *testing.T) {
 	if _, data, err := r.Handle(ctx, nc); err != nil || data["Zones"] != region+"a,"+region+"b" || data["Warnings"] != "" {
 		t.Fatalf("network checks: %v, %v", data, err)
 	}
+	nc.ResourceProperties["BucketName"] = "far-bucket"
+	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "bucket far-bucket is in us-east-1, the stack in "+region) {
+		t.Fatalf("network checks with a bucket in another region: %v", err)
+	}
+	nc.ResourceProperties["BucketName"] = "media-bucket"
 	nc.ResourceProperties["CertificateArn"] = aws.ToString(other.CertificateArn)
 	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "not ProxyDomainName "+name) {
 		t.Fatalf("network checks with a wildcard two labels up: %v", err)
@@ -255,6 +268,29 @@ func TestAgainstMoto(t *testing.T) {
 	if got := registered(); len(got) != 0 {
 		t.Fatalf("after delete: registered %v, want none", got)
 	}
+}
+
+// createBucket creates a bucket in region on moto's S3, path-style, with
+// a plain request (the test needs no S3 client otherwise).
+func createBucket(base, bucket, region string) error {
+	body := ""
+	if region != "us-east-1" {
+		body = `<CreateBucketConfiguration><LocationConstraint>` + region + `</LocationConstraint></CreateBucketConfiguration>`
+	}
+	req, err := http.NewRequest(http.MethodPut, base+"/"+bucket, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/"+region+"/s3/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("create bucket %s in %s: %s", bucket, region, resp.Status)
+	}
+	return nil
 }
 
 // waitIssued waits (bounded) until moto's ACM reports the certificates ISSUED.

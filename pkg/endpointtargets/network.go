@@ -69,6 +69,9 @@ type NetworkProperties struct {
 	DomainName string
 	// Region is the stack's region, where the load balancer will be.
 	Region string
+	// BucketName is the media bucket. It must be in Region: the VPC
+	// endpoints reach only buckets of their own region.
+	BucketName string
 	// EndpointSubnetIDs are the S3 interface endpoint's subnets. Each one's
 	// zone must offer the S3 interface endpoint service and be enabled on
 	// the load balancer.
@@ -124,6 +127,7 @@ func ParseNetworkProperties(props map[string]any) (NetworkProperties, error) {
 	p.CertificateArn = str("CertificateArn")
 	p.DomainName = str("DomainName")
 	p.Region = str("Region")
+	p.BucketName = str("BucketName")
 	p.ServiceName = str("ServiceName")
 	p.EndpointSubnetIDs = list("EndpointSubnetIds")
 	p.LoadBalancerSubnetIDs = list("LoadBalancerSubnetIds")
@@ -216,6 +220,23 @@ func (r *Reconciler) checkNetwork(ctx context.Context, p NetworkProperties) ([]s
 
 	// The certificate, before the load balancer that would present it.
 	problems = append(problems, r.checkCertificate(ctx, p)...)
+
+	// The bucket's region. Only a definite answer refuses: when S3 cannot
+	// be asked, the deploy goes on with a warning (s3proxy preflight and
+	// s3proxy check ask again).
+	if r.BucketRegions != nil {
+		region, err := r.BucketRegions.BucketRegion(ctx, p.BucketName)
+		switch {
+		case errors.Is(err, ErrNoSuchBucket):
+			problems = append(problems, fmt.Errorf("bucket %s does not exist (S3 answered 404): check BucketName", p.BucketName))
+		case err != nil:
+			warnings = append(warnings, fmt.Sprintf("could not read bucket %s's region (%v); s3proxy preflight checks it", p.BucketName, err))
+		case region != p.Region:
+			problems = append(problems, fmt.Errorf(
+				"bucket %s is in %s, the stack in %s: the S3 VPC endpoints reach only buckets of their own region; "+
+					"deploy the stack in %s", p.BucketName, region, p.Region, region))
+		}
+	}
 
 	// 2. Zones: the endpoint's subnets are in zones that offer the S3
 	// interface endpoint and that the load balancer has enabled.

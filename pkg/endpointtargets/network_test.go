@@ -2,6 +2,9 @@ package endpointtargets
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +152,21 @@ func (f *fakeNetwork) GetManagedPrefixListEntries(_ context.Context, in *ec2.Get
 	return out, nil
 }
 
+// fakeBuckets answers BucketRegion from fixed data; a bucket without an
+// entry cannot be asked (a network error).
+type fakeBuckets map[string]string
+
+func (f fakeBuckets) BucketRegion(_ context.Context, bucket string) (string, error) {
+	switch r, ok := f[bucket]; {
+	case !ok:
+		return "", errors.New("dial tcp: i/o timeout")
+	case r == "":
+		return "", ErrNoSuchBucket
+	default:
+		return r, nil
+	}
+}
+
 // fakeCertificates answers DescribeCertificate from fixed data.
 type fakeCertificates map[string]acmtypes.CertificateDetail
 
@@ -215,7 +233,7 @@ func networkProps(studio string, endpointSubnets, albSubnets []any) map[string]a
 		cidrs = append(cidrs, c)
 	}
 	return map[string]any{"ServiceToken": "x", "VpcId": "vpc-1", "StudioCidrs": cidrs, "StudioPrefixListId": "",
-		"CertificateArn": testCert, "DomainName": "s3-proxy.studio.example.com", "Region": "eu-west-1",
+		"CertificateArn": testCert, "DomainName": "s3-proxy.studio.example.com", "Region": "eu-west-1", "BucketName": "media-bucket",
 		"ServiceName": "com.amazonaws.eu-west-1.s3", "EndpointSubnetIds": endpointSubnets, "LoadBalancerSubnetIds": albSubnets}
 }
 
@@ -288,6 +306,12 @@ func TestNetworkChecks(t *testing.T) {
 			vpcCIDRs: vpc, offered: ab, wantErr: []string{"names [*.example.com], not ProxyDomainName s3-proxy.studio.example.com"}},
 		{name: "a certificate ACM does not know", props: with(ok, "CertificateArn", strings.Replace(testCert, "0001", "0009", 1)),
 			vpcCIDRs: vpc, offered: ab, wantErr: []string{"describe certificate", "ResourceNotFoundException"}},
+		{name: "a bucket in another region", props: with(ok, "BucketName", "far-bucket"),
+			vpcCIDRs: vpc, offered: ab, wantErr: []string{"bucket far-bucket is in us-east-1, the stack in eu-west-1", "deploy the stack in us-east-1"}},
+		{name: "a bucket that does not exist", props: with(ok, "BucketName", "gone-bucket"),
+			vpcCIDRs: vpc, offered: ab, wantErr: []string{"bucket gone-bucket does not exist"}},
+		{name: "S3 cannot be asked: a warning only", props: with(ok, "BucketName", "unreachable-bucket"),
+			vpcCIDRs: vpc, offered: ab, wantZones: "eu-west-1a,eu-west-1b", wantWarnings: []string{"could not read bucket unreachable-bucket's region"}},
 		{name: "public subnets miss an endpoint zone", props: networkProps("192.168.0.0/16", []any{"subnet-a", "subnet-c"}, []any{"subnet-pa", "subnet-pb"}),
 			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
 			wantErr: []string{"not all enabled on the load balancer", "[eu-west-1c] would get no traffic"}},
@@ -298,7 +322,7 @@ func TestNetworkChecks(t *testing.T) {
 			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1b"},
 			wantErr: []string{"VPC's own", "not ISSUED", "not all enabled", "not offered"}},
 		{name: "missing properties", props: map[string]any{"VpcId": "vpc-1"},
-			wantErr: []string{"StudioCidrs or StudioPrefixListId", "CertificateArn must be", "DomainName must be", "Region must be",
+			wantErr: []string{"StudioCidrs or StudioPrefixListId", "CertificateArn must be", "DomainName must be", "Region must be", "BucketName must be",
 				"EndpointSubnetIds is required", "LoadBalancerSubnetIds is required"}},
 		{name: "delete checks nothing", props: map[string]any{}, kind: cfn.RequestDelete},
 	}
@@ -312,6 +336,7 @@ func TestNetworkChecks(t *testing.T) {
 			ev.ResourceType = NetworkChecksType
 			ev.LogicalResourceID = "NetworkChecks"
 			r := &Reconciler{EC2: &fakeEC2{t: t}, ELB: &fakeELB{}, Logger: quiet(), IAMSettle: -1, Certificates: testCertificates(),
+				BucketRegions: fakeBuckets{"media-bucket": "eu-west-1", "far-bucket": "us-east-1", "gone-bucket": ""},
 				Network: &fakeNetwork{vpcCIDRs: tt.vpcCIDRs, zoneOf: zoneOf, offered: tt.offered, prefixList: map[string][]string{
 					"pl-studio": {"192.168.0.0/16", "172.16.0.0/12"}, "pl-withvpc": {"192.168.0.0/16", "10.100.0.0/16"}, "pl-empty": {}}}}
 
@@ -370,5 +395,52 @@ func TestNameCovers(t *testing.T) {
 		if got := nameCovers(tt.name, tt.host); got != tt.want {
 			t.Errorf("nameCovers(%q, %q) = %v, want %v", tt.name, tt.host, got, tt.want)
 		}
+	}
+}
+
+// The HEAD S3 answers with the bucket's region in every status it uses
+// for an existing bucket; a redirect is read, not followed.
+func TestBucketRegionOverHTTP(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		region  string
+		want    string
+		wantErr string
+	}{
+		{name: "own region", status: 200, region: "eu-west-1", want: "eu-west-1"},
+		{name: "redirect to the bucket's region", status: 301, region: "ap-southeast-2", want: "ap-southeast-2"},
+		{name: "forbidden, as for an anonymous caller", status: 403, region: "us-east-1", want: "us-east-1"},
+		{name: "no such bucket", status: 404, wantErr: ErrNoSuchBucket.Error()},
+		{name: "no header", status: 400, wantErr: "answered 400 without x-amz-bucket-region"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *http.Request
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = r
+				if tt.region != "" {
+					w.Header().Set("X-Amz-Bucket-Region", tt.region)
+				}
+				if tt.status == 301 {
+					w.Header().Set("Location", "http://"+r.Host+"/elsewhere")
+				}
+				w.WriteHeader(tt.status)
+			}))
+			defer srv.Close()
+			region, err := BucketRegionOverHTTP{Client: srv.Client(), Endpoint: srv.URL}.BucketRegion(context.Background(), "media-bucket")
+			if got == nil || got.Method != http.MethodHead || got.URL.Path != "/media-bucket" || got.Header.Get("Authorization") != "" {
+				t.Fatalf("request %+v, want an anonymous HEAD /media-bucket (and no redirect followed)", got)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || region != tt.want {
+				t.Fatalf("got %q, %v; want %q", region, err, tt.want)
+			}
+		})
 	}
 }

@@ -1073,7 +1073,7 @@ def check_network_checks(template, params):
     assert p["VpcId"] == ep_props["VpcId"], f"checks VPC {p['VpcId']}, endpoint VPC {ep_props['VpcId']}"
     for key, want in (("StudioCidrs", ev.params["StudioCidrs"]), ("StudioPrefixListId", ev.params["StudioPrefixListId"]),
                       ("CertificateArn", ev.params["CertificateArn"]), ("DomainName", ev.params["ProxyDomainName"]),
-                      ("Region", ev.pseudo["AWS::Region"])):
+                      ("Region", ev.pseudo["AWS::Region"]), ("BucketName", ev.params["BucketName"])):
         assert key in p and p[key] == want, f"NetworkChecks {key} = {p.get(key)!r}, want {want!r}"
     lb_depends = lb.get("DependsOn", [])
     assert nc_id in ([lb_depends] if isinstance(lb_depends, str) else lb_depends), \

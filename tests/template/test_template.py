@@ -634,6 +634,8 @@ DEPLOY_MUTATIONS = [
      lambda t: _cr(t, "NetworkChecks").update(DomainName="studio.example.com"), ALWAYS),
     ("certificate region compared with a constant", checks.check_network_checks,
      lambda t: _cr(t, "NetworkChecks").update(Region="us-east-1"), ALWAYS),
+    ("checks skip the bucket's region", checks.check_network_checks,
+     lambda t: _cr(t, "NetworkChecks").pop("BucketName"), ALWAYS),
     ("checks skip the prefix list", checks.check_network_checks,
      lambda t: _cr(t, "NetworkChecks").pop("StudioPrefixListId"), ALWAYS),
     ("ALB built beside the checks", checks.check_network_checks,

@@ -240,6 +240,9 @@ class TestDocs(unittest.TestCase):
         if pending:
             self.skipTest("documented ahead of this branch's CLI (checked once it has them): " + "; ".join(sorted(set(pending))))
 
+    def test_nothing_cuts_over_before_check(self):
+        check_cutover_order(self.read("docs/deploy.md"), self.read("docs/migrate.md"))
+
     def test_deployer_policy_covers_the_stack(self):
         check_deployer_policy(self.read("docs/deploy.md"), translated("public-new"))
 
@@ -369,6 +372,44 @@ def check_deployer_policy(deploy, template):
         else:
             need = {"ElasticLoadBalancingV2": "elasticloadbalancing"}.get(kind.split("::")[1], kind.split("::")[1].lower())
         assert need in services, f"the deployer policy grants nothing on {need}, which {logical_id} ({kind}) needs"
+
+
+def _sections(text):
+    """The document's '## N. Title' sections, in order, as (title, body)."""
+    parts = re.split(r"^(## \d+\..*)$", text, flags=re.M)
+    return [(parts[i], parts[i + 1]) for i in range(1, len(parts) - 1, 2)]
+
+
+def _first(sections, pattern):
+    for i, (title, body) in enumerate(sections):
+        if re.search(pattern, title + body):
+            return i
+    raise AssertionError(f"no section matches {pattern!r}")
+
+
+def check_cutover_order(deploy, migrate):
+    """Production DNS moves only after the preflight, the deploy, the bucket
+    policy, the CORS rule and a passing check against the new ALB; the
+    rollback is DNS back at the old proxy, never clearing the setting; the
+    old stack stays for a stated time; the hand-made pieces are named."""
+    for doc, text, switch in (("migrate.md", migrate, r"^## \d+\. Switch"), ("deploy.md", deploy, r"^## \d+\. Going live")):
+        sections = _sections(text.replace("\\\n", " "))
+        cut = next((i for i, (title, _) in enumerate(sections) if re.search(switch, title)), None)
+        assert cut is not None, f"{doc} has no section matching {switch!r}"
+        for what, pattern in (("preflight", r"s3proxy preflight"), ("the bucket policy", r"DenyReadsOutsideProxyNetwork"),
+                              ("the CORS rule", r"proxy-redirect-origin-null|put-bucket-cors"),
+                              ("a check against the new ALB", r"s3proxy check --stack[^\n]*(--url https://s3-proxy-next|--connect-to)")):
+            at = _first(sections, pattern)
+            assert at < cut, f"{doc}: {what} (section {sections[at][0]!r}) comes after the cutover ({sections[cut][0]!r})"
+        for before in sections[:cut]:
+            assert not re.search(r"(change|point) the (existing|production) record", before[1]), \
+                f"{doc}: {before[0]!r} moves production DNS before the cutover section"
+    for doc, text in (("deploy.md", deploy), ("migrate.md", migrate)):
+        for sentence in re.findall(r"[^.]*\bclear[^.]*S3 Proxy Host Address[^.]*\.", text, re.I):
+            assert re.search(r"\bnot\b", sentence), f"{doc} tells you to clear the setting: {sentence.strip()!r}"
+    assert re.search(r"14 days after", migrate) and re.search(r"14 days after", deploy), "no date to keep the old stack until"
+    for piece in ("HTTPS:443 listener", "ECR repository", "delete-listener", "delete-repository"):
+        assert piece in migrate, f"migrate.md does not name {piece!r}"
 
 
 def read_samconfig():
@@ -958,6 +999,28 @@ class TestChecksCatchBreakage(unittest.TestCase):
                 self.assertNotEqual(broken, deploy, "the breakage changed nothing")
                 with self.assertRaises(AssertionError, msg=f"deployer policy check missed: {name}"):
                     check_deployer_policy(broken, translated("public-new"))
+
+    def test_cutover_breakages(self):
+        deploy, migrate = TestDocs.read("docs/deploy.md"), TestDocs.read("docs/migrate.md")
+        check_cutover_order(deploy, migrate)
+        sections = dict(_sections(migrate))
+        switch = next(k for k in sections if re.search(r"^## \d+\. Switch", k))
+        check = next(k for k in sections if "Prove it" in k)
+        for name, d, m in [
+            ("switch before the check", deploy, migrate.replace(check + sections[check], "").replace(
+                "## 8. Rollback", check + sections[check] + "## 8. Rollback")),
+            ("the old clear-the-setting rollback", deploy.replace(
+                "Do **not** clear \"S3 Proxy Host Address\" as a rollback:", "Quickest: clear \"S3 Proxy Host Address\" so"), migrate),
+            ("no CORS step", deploy, migrate.replace("proxy-redirect-origin-null", "extra").replace("put-bucket-cors", "x")),
+            ("no date for the old stack", deploy, migrate.replace("14 days after", "some time after")),
+            ("the hand-made listener forgotten", deploy, migrate.replace("delete-listener", "delete-stack")),
+            ("deploy.md goes live before its check", deploy.replace("## 11. Going live", "## 6b. Going live", 1).replace(
+                "## 6. Bucket CORS", "## 11. Bucket CORS", 1), migrate),
+        ]:
+            with self.subTest(breakage=name):
+                self.assertNotEqual((d, m), (deploy, migrate), "the breakage changed nothing")
+                with self.assertRaises(AssertionError, msg=f"cutover check missed: {name}"):
+                    check_cutover_order(d, m)
 
     def test_issue9_mutations_fail_in_every_combination(self):
         for name, check, change, applies in ISSUE9_MUTATIONS:

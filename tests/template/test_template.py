@@ -240,6 +240,17 @@ class TestDocs(unittest.TestCase):
         if pending:
             self.skipTest("documented ahead of this branch's CLI (checked once it has them): " + "; ".join(sorted(set(pending))))
 
+    def test_changelog_has_this_release(self):
+        version = load(TEMPLATE)["Outputs"]["Version"]["Value"]
+        changelog = self.read("CHANGELOG.md")
+        releases = re.findall(r"^## (\d+\.\d+\.\d+) ", changelog, re.M)
+        self.assertEqual(releases[:1], [version], f"CHANGELOG.md's newest release is not the Version output {version}")
+        self.assertEqual(releases, sorted(releases, key=lambda v: tuple(map(int, v.split("."))), reverse=True),
+                         "CHANGELOG.md's releases are not newest first")
+        newest = changelog.split("\n## ")[1]
+        for renamed in ("StudioCidr", "StudioCidrs"):
+            self.assertIn(f"`{renamed}`", newest, f"the {version} entry does not name the {renamed} rename")
+
     def test_nothing_cuts_over_before_check(self):
         check_cutover_order(self.read("docs/deploy.md"), self.read("docs/migrate.md"))
 

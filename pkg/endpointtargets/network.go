@@ -83,6 +83,14 @@ type NetworkProperties struct {
 }
 
 // ParseNetworkProperties reads a Custom::NetworkChecks resource's properties.
+//
+// The certificate and bucket properties are optional, and the single
+// StudioCidr of earlier templates is read as a one-range StudioCidrs: when
+// an upgrade fails, CloudFormation rolls this resource back to the earlier
+// template's properties before it rolls the function back to the earlier
+// code, so this code must accept them or the rollback itself fails. The
+// template always sets them (tests/template holds it to that); absent, their
+// checks are skipped and say so.
 func ParseNetworkProperties(props map[string]any) (NetworkProperties, error) {
 	var p NetworkProperties
 	var errs []error
@@ -118,16 +126,29 @@ func ParseNetworkProperties(props map[string]any) (NetworkProperties, error) {
 		}
 		return l
 	}
+	optional := func(key string) string {
+		s, _ := props[key].(string)
+		return s
+	}
 	p.VpcID = str("VpcId")
 	p.StudioCidrs = optionalList("StudioCidrs")
-	p.StudioPrefixListID, _ = props["StudioPrefixListId"].(string)
+	if legacy := optional("StudioCidr"); legacy != "" && len(p.StudioCidrs) == 0 {
+		p.StudioCidrs = []string{legacy}
+	}
+	p.StudioPrefixListID = optional("StudioPrefixListId")
 	if len(p.StudioCidrs) == 0 && p.StudioPrefixListID == "" {
 		errs = append(errs, errors.New("property StudioCidrs or StudioPrefixListId must name the studio network"))
 	}
-	p.CertificateArn = str("CertificateArn")
-	p.DomainName = str("DomainName")
-	p.Region = str("Region")
-	p.BucketName = str("BucketName")
+	p.CertificateArn = optional("CertificateArn")
+	p.DomainName = optional("DomainName")
+	p.Region = optional("Region")
+	if p.CertificateArn != "" && (p.DomainName == "" || p.Region == "") {
+		errs = append(errs, errors.New("properties DomainName and Region must come with CertificateArn"))
+	}
+	p.BucketName = optional("BucketName")
+	if p.BucketName != "" && p.Region == "" {
+		errs = append(errs, errors.New("property Region must come with BucketName"))
+	}
 	p.ServiceName = str("ServiceName")
 	p.EndpointSubnetIDs = list("EndpointSubnetIds")
 	p.LoadBalancerSubnetIDs = list("LoadBalancerSubnetIds")
@@ -219,12 +240,16 @@ func (r *Reconciler) checkNetwork(ctx context.Context, p NetworkProperties) ([]s
 	}
 
 	// The certificate, before the load balancer that would present it.
-	problems = append(problems, r.checkCertificate(ctx, p)...)
+	if p.CertificateArn != "" {
+		problems = append(problems, r.checkCertificate(ctx, p)...)
+	} else {
+		warnings = append(warnings, "no CertificateArn property (an earlier template): the certificate is not checked")
+	}
 
 	// The bucket's region. Only a definite answer refuses: when S3 cannot
 	// be asked, the deploy goes on with a warning (s3proxy preflight and
 	// s3proxy check ask again).
-	if r.BucketRegions != nil {
+	if r.BucketRegions != nil && p.BucketName != "" {
 		region, err := r.BucketRegions.BucketRegion(ctx, p.BucketName)
 		switch {
 		case errors.Is(err, ErrNoSuchBucket):

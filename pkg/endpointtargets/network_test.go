@@ -322,8 +322,21 @@ func TestNetworkChecks(t *testing.T) {
 			vpcCIDRs: []string{"10.100.0.0/16"}, offered: []string{"eu-west-1b"},
 			wantErr: []string{"VPC's own", "not ISSUED", "not all enabled", "not offered"}},
 		{name: "missing properties", props: map[string]any{"VpcId": "vpc-1"},
-			wantErr: []string{"StudioCidrs or StudioPrefixListId", "CertificateArn must be", "DomainName must be", "Region must be", "BucketName must be",
+			wantErr: []string{"StudioCidrs or StudioPrefixListId", "ServiceName must be",
 				"EndpointSubnetIds is required", "LoadBalancerSubnetIds is required"}},
+		{name: "a certificate without its name and region", props: map[string]any{"VpcId": "vpc-1", "StudioCidrs": []any{"192.168.0.0/16"},
+			"CertificateArn": testCert, "BucketName": "media-bucket", "ServiceName": "com.amazonaws.eu-west-1.s3",
+			"EndpointSubnetIds": private, "LoadBalancerSubnetIds": private},
+			wantErr: []string{"DomainName and Region must come with CertificateArn", "Region must come with BucketName"}},
+		// A failed upgrade rolls this resource back to the earlier template's
+		// properties while the function still runs this code.
+		{name: "an earlier template's properties, during a rollback", props: map[string]any{"ServiceToken": "x", "VpcId": "vpc-1",
+			"StudioCidr": "192.168.0.0/16", "ServiceName": "com.amazonaws.eu-west-1.s3", "EndpointSubnetIds": private, "LoadBalancerSubnetIds": private},
+			vpcCIDRs: vpc, offered: ab, kind: cfn.RequestUpdate, wantZones: "eu-west-1a,eu-west-1b",
+			wantWarnings: []string{"the certificate is not checked"}},
+		{name: "an earlier template's overlapping StudioCidr is still judged", props: map[string]any{"VpcId": "vpc-1",
+			"StudioCidr": "10.100.0.0/16", "ServiceName": "com.amazonaws.eu-west-1.s3", "EndpointSubnetIds": private, "LoadBalancerSubnetIds": private},
+			vpcCIDRs: vpc, offered: ab, wantErr: []string{"StudioCidrs entry 10.100.0.0/16 is the VPC's own"}},
 		{name: "delete checks nothing", props: map[string]any{}, kind: cfn.RequestDelete},
 	}
 	for _, tt := range tests {

@@ -362,14 +362,15 @@ func TestRedirectTTL(t *testing.T) {
 				return aws.Credentials{CanExpire: tc.credsLeft > 0, Expires: testNow.Add(tc.credsLeft)}, nil
 			})})
 			r := httptest.NewRequest("GET", "/shotgun/x?"+strings.Replace(presigned(), "X-Amz-Expires=3600", "X-Amz-Expires="+tc.expires, 1), nil)
-			sr, err := h.authorize(r)
+			x := h.newExchange(httptest.NewRecorder(), r)
+			err := x.authorize()
 			if err != nil && !tc.err {
 				t.Fatal(err)
 			}
 			if err != nil {
 				return
 			}
-			got, err := h.redirectTTL(context.Background(), sr, h.now())
+			got, err := h.redirectTTL(context.Background(), x.sr, h.now())
 			if (err != nil) != tc.err {
 				t.Fatalf("err %v, want error %v", err, tc.err)
 			}

@@ -42,34 +42,33 @@ func NewPresigner(awsCfg aws.Config, cfg *config.Config) *s3.PresignClient {
 }
 
 // redirect answers 307 to a URL minted for exactly what the client's URL
-// granted (see grant.go). The upstream body is closed unread by the caller's
-// deferred Close: no media byte beyond the probe passes through the function.
-func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response, sr *signedRequest) {
-	o.decision = Redirect
-	loc, err := h.mint(r.Context(), r, sr)
+// granted (see grant.go). The upstream body is closed unread by finish: no
+// media byte beyond the probe passes through the function.
+func (x *exchange) redirect() {
+	h := x.h
+	x.o.decision = Redirect
+	loc, err := h.mint(x.r.Context(), x.r, x.sr)
 	if err != nil {
-		h.fail(w, r, o, err)
+		x.fail(err)
 		return
 	}
 	if h.cfg.RedirectVia == config.ViaProxy {
 		loc = h.viaProxy(loc)
 	}
-	hdr := w.Header()
+	hdr := x.w.Header()
 	hdr.Set("Location", loc)
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Length", "0")
 	if !h.corsConfigured() {
 		// Pass on the bucket's own CORS answer to the probe, so a browser's
 		// CORS check of the redirect itself succeeds exactly when S3's would.
-		for k, vs := range resp.Header {
+		for k, vs := range x.resp.Header {
 			if strings.HasPrefix(k, "Access-Control-") || k == "Vary" {
 				hdr[k] = vs
 			}
 		}
 	}
-	h.setCORS(w, r)
-	w.WriteHeader(http.StatusTemporaryRedirect)
-	o.status = http.StatusTemporaryRedirect
+	x.respond(http.StatusTemporaryRedirect, nil)
 }
 
 // redirectTTL is min(the client URL's remaining life, S3PROXY_REDIRECT_TTL,

@@ -250,10 +250,10 @@ type fuzzErrReader struct{}
 
 func (fuzzErrReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 
-// fuzzPresigner is the production presign client with the function's
-// static test credentials; presigning makes no network call.
-var fuzzPresigner = sync.OnceValue(func() Presigner {
-	return NewPresigner(aws.Config{Region: "us-east-1", Credentials: fuzzCreds}, fuzzConfigs()[0])
+// fuzzSigner is the production signer with the function's static test
+// credentials; signing makes no network call.
+var fuzzSigner = sync.OnceValue(func() Signer {
+	return NewSigner(aws.Config{Region: "us-east-1", Credentials: fuzzCreds}, fuzzConfigs()[0])
 })
 
 var fuzzCreds = credentials.NewStaticCredentialsProvider("AKIAFUNCTIONFUZZ", "function-secret", "")
@@ -345,10 +345,10 @@ func FuzzHandler(f *testing.F) {
 		up := &fuzzUpstream{mode: mode}
 		var logs bytes.Buffer
 		h := New(cfg, Deps{
-			Upstream:  up,
-			Presigner: fuzzPresigner(),
-			Logger:    slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Now:       func() time.Time { return fuzzNow },
+			Upstream: up,
+			Signer:   fuzzSigner(),
+			Logger:   slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Now:      func() time.Time { return fuzzNow },
 		})
 
 		hv := strings.SplitN(hdrs, "\n", 5)

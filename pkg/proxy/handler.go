@@ -34,9 +34,10 @@ const (
 type Deps struct {
 	// Upstream sends forwarded requests to S3PROXY_UPSTREAM_URL.
 	Upstream Doer
-	// Presigner mints redirect URLs; nil when redirects are not configured.
-	Presigner Presigner
-	// Credentials are the ones Presigner signs with; their expiry bounds the
+	// Signer mints redirect URLs; nil when redirects are not configured
+	// (a large object is then answered 502 ErrNoRedirect).
+	Signer Signer
+	// Credentials are the ones Signer signs with; their expiry bounds the
 	// life of a minted URL. Nil means they never expire.
 	Credentials aws.CredentialsProvider
 	Logger      *slog.Logger
@@ -59,7 +60,7 @@ var _ Metrics = (*emf.Writer)(nil)
 type Handler struct {
 	cfg            *config.Config
 	upstream       Doer
-	presigner      Presigner
+	signer         Signer
 	creds          aws.CredentialsProvider
 	log            *slog.Logger
 	now            func() time.Time
@@ -72,7 +73,7 @@ type Handler struct {
 // New returns the handler for cfg.
 func New(cfg *config.Config, d Deps) *Handler {
 	h := &Handler{
-		cfg: cfg, upstream: d.Upstream, presigner: d.Presigner, creds: d.Credentials,
+		cfg: cfg, upstream: d.Upstream, signer: d.Signer, creds: d.Credentials,
 		log: d.Logger, now: d.Now, requestID: d.RequestID, metrics: d.Metrics,
 		deadlineMargin: 500 * time.Millisecond,
 		defaultTimeout: 25 * time.Second,

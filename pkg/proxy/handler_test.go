@@ -57,7 +57,7 @@ func testConfig(t testing.TB, overrides env) *config.Config {
 type fixture struct {
 	h    *Handler
 	up   *fakeUpstream
-	pre  *fakePresigner
+	sig  *fakeSigner
 	logs *bytes.Buffer
 }
 
@@ -73,10 +73,10 @@ func newFixture(t *testing.T, overrides env) *fixture {
 		logs: &bytes.Buffer{},
 	}
 	cfg := testConfig(t, overrides)
-	f.pre = newFakePresigner(cfg)
+	f.sig = newFakeSigner(cfg)
 	f.h = New(cfg, Deps{
-		Upstream:  f.up,
-		Presigner: f.pre,
+		Upstream: f.up,
+		Signer:   f.sig,
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "ASIAFUNCTION", SecretAccessKey: "fnsecret", SessionToken: "fntoken",
 				CanExpire: true, Expires: testNow.Add(6 * time.Hour)}, nil
@@ -291,14 +291,14 @@ func TestRedirectMintsSameObject(t *testing.T) {
 	if resp.StatusCode != http.StatusTemporaryRedirect {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	in := f.pre.in
-	if aws.ToString(in.Bucket) != "media" || aws.ToString(in.Key) != "shotgun/large.mov" || aws.ToString(in.VersionId) != "v1" ||
-		aws.ToString(in.ResponseContentDisposition) != `attachment; filename="x.mov"` || aws.ToString(in.ResponseContentType) != "video/mp4" ||
-		aws.ToInt32(in.PartNumber) != 2 {
+	in := f.sig.req
+	if in.Bucket != "media" || in.Key != "shotgun/large.mov" || in.Query.Get("versionId") != "v1" ||
+		in.Query.Get("response-content-disposition") != `attachment; filename="x.mov"` || in.Query.Get("response-content-type") != "video/mp4" ||
+		in.Query.Get("partNumber") != "2" || len(in.Header) != 0 {
 		t.Errorf("minted for the wrong object: %+v", in)
 	}
-	if f.pre.expires != 10*time.Minute {
-		t.Errorf("TTL %v, want the configured 10m", f.pre.expires)
+	if f.sig.ttl != 10*time.Minute {
+		t.Errorf("TTL %v, want the configured 10m", f.sig.ttl)
 	}
 	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "https://bucket.vpce-1.s3.us-east-1.vpce.amazonaws.com/media/shotgun/large.mov?") {
 		t.Errorf("Location %q", loc)
@@ -332,7 +332,7 @@ func TestRedirectCORS(t *testing.T) {
 // clients (and is not what was checked): the handler refuses to hand it out.
 func TestRedirectRefusesExtraSignedHeaders(t *testing.T) {
 	f := newFixture(t, nil)
-	f.pre.extraSigned = "x-amz-checksum-mode"
+	f.sig.extraSigned = "x-amz-checksum-mode"
 	resp := f.do("GET", "/shotgun/large.mov?"+presigned(), nil, nil)
 	if resp.StatusCode != 501 || resp.Header.Get("Location") != "" {
 		t.Errorf("got %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))

@@ -89,7 +89,7 @@ func FuzzMintInvariant(f *testing.F) {
 			path = "/media" + path
 		}
 
-		h := New(cfg, Deps{Upstream: acceptAll{}, Presigner: fuzzPresigner(), Now: func() time.Time { return now }})
+		h := New(cfg, Deps{Upstream: acceptAll{}, Signer: fuzzSigner(), Now: func() time.Time { return now }})
 		r := httptest.NewRequest(http.MethodGet, "http://proxy.test/", nil)
 		r.RequestURI = path + "?" + query
 		r.URL = &url.URL{Path: key, RawPath: path, RawQuery: query}

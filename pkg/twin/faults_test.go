@@ -272,7 +272,7 @@ func newFaultStack(t *testing.T, upstreamURL string, logs *peertest.Output) *fau
 	logger := lambdalog.New(logs, slog.LevelDebug)
 	st := &faultStack{upstream: proxy.NewUpstreamClient(), logs: logs}
 	h := proxy.New(cfg, proxy.Deps{
-		Upstream: st.upstream, Presigner: proxy.NewPresigner(awsCfg, cfg), Credentials: creds,
+		Upstream: st.upstream, Signer: proxy.NewSigner(awsCfg, cfg), Credentials: creds,
 		Logger: logger, RequestID: lambdalog.RequestID,
 	})
 	var fn twin.Invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}

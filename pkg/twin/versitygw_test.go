@@ -118,7 +118,7 @@ func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 		awsCfg := gw.AWSConfig()
 		h := proxy.New(cfg, proxy.Deps{
 			Upstream:    proxy.NewUpstreamClient(),
-			Presigner:   proxy.NewPresigner(awsCfg, cfg),
+			Signer:      proxy.NewSigner(awsCfg, cfg),
 			Credentials: awsCfg.Credentials,
 			Logger:      logger,
 			RequestID:   lambdalog.RequestID,

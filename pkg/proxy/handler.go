@@ -177,3 +177,18 @@ func (x *exchange) ping() {
 	hdr.Set("Cache-Control", "no-store")
 	x.respond(http.StatusOK, nil)
 }
+
+// Refused records an answer the ALB adapter made itself (it satisfies
+// albhttp.RefusedFunc): an event the handler never saw, or a response the
+// ALB would have refused. It goes through the same finish as every other
+// answer, so it is one log line and one metric sample in the same schema. A
+// response replaced after the handler answered is thus recorded twice: once
+// as the handler answered, once as the client got it.
+func (h *Handler) Refused(ctx context.Context, method string, err error, elapsed time.Duration) {
+	e := s3error.Classify(err)
+	r := (&http.Request{Method: method, Header: http.Header{}}).WithContext(ctx)
+	x := &exchange{h: h, r: r, start: h.now().Add(-elapsed)}
+	x.o.status, x.o.code = e.Status, e.Code
+	x.settle()
+	x.finish()
+}

@@ -275,7 +275,7 @@ func newFaultStack(t *testing.T, upstreamURL string, logs *peertest.Output) *fau
 		Upstream: st.upstream, Signer: proxy.NewSigner(awsCfg, cfg), Credentials: creds,
 		Logger: logger, RequestID: lambdalog.RequestID,
 	})
-	var fn twin.Invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+	var fn twin.Invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}
 	if peertest.ProcessMode() {
 		// The real bootstrap, with the same timeout as the twin gives the
 		// in-process function, so its deadline arithmetic is what is tested.

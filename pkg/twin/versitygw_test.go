@@ -124,7 +124,7 @@ func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 			RequestID:   lambdalog.RequestID,
 			Now:         o.now,
 		})
-		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}
 	}
 	gwURL, err := url.Parse(gw.URL)
 	if err != nil {

@@ -26,12 +26,14 @@ import (
 //  2. The minted URL names the same bucket, key, version and part, with the
 //     same overrides, byte for byte.
 //  3. Every header the client's signature covers beyond host is carried into
-//     the minted URL, signed, with the value the client sent, so that S3
-//     enforces it again. For SigV2 URLs, which sign every x-amz-* header
-//     sent and no Range or If-* header, those are the x-amz-* headers.
+//     the minted URL, signed, with the value S3 checked: the one in the
+//     request the proxy sent upstream, which must also be the one the
+//     client sent, and must not be empty. S3 enforces it again on the
+//     minted URL. For SigV2 URLs, which sign every x-amz-* header sent and
+//     no Range or If-* header, those are the x-amz-* headers sent.
 //  4. It expires no later than the client's URL.
 //
-// grantFor derives the grant from the client's request alone; mint asks the
+// grantFor derives the grant from the request S3 accepted; mint asks the
 // Signer for a URL and then checks the URL itself against the grant, so that
 // neither a mistake here nor an SDK regression can widen what is handed out.
 // Where the grant cannot be expressed, or the URL does not match it, the
@@ -42,8 +44,8 @@ type grant struct {
 	key string
 	// query holds the carried parameters with the client's exact values.
 	query url.Values
-	// headers holds the covered headers, lower-case, with the client's
-	// values.
+	// headers holds the covered headers, lower-case, with the values
+	// S3 checked.
 	headers map[string]string
 	// notAfter is the client URL's expiry.
 	notAfter time.Time
@@ -116,8 +118,8 @@ func plainGetObject(q url.Values) bool {
 }
 
 // coveredHeaders lists the headers the client's signature covers beyond
-// host, lower-case.
-func coveredHeaders(a *s3auth.Auth, r *http.Request) []string {
+// host, lower-case, in the request sent upstream.
+func coveredHeaders(a *s3auth.Auth, sent http.Header) []string {
 	var names []string
 	switch a.Version {
 	case s3auth.V4:
@@ -130,7 +132,7 @@ func coveredHeaders(a *s3auth.Auth, r *http.Request) []string {
 		// SigV2 signs every x-amz-* header the request carries
 		// (CanonicalizedAmzHeaders), and Range and If-* not at all.
 		// https://docs.aws.amazon.com/AmazonS3/latest/API/RESTAuthentication.html
-		for k := range r.Header {
+		for k := range sent {
 			if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-") {
 				names = append(names, lk)
 			}
@@ -140,10 +142,13 @@ func coveredHeaders(a *s3auth.Auth, r *http.Request) []string {
 	return names
 }
 
-// grantFor derives the grant of the client's request (clauses 1, 3 and 4),
-// or ErrNotMintable.
-func grantFor(sr *signedRequest, r *http.Request) (*grant, error) {
-	if sr == nil || sr.auth == nil || !plainGetObject(sr.query) {
+// grantFor derives the grant (clauses 1, 3 and 4) from sent, the request S3
+// accepted under the client's signature, or answers ErrNotMintable. The
+// client's own headers serve only to refuse: a covered header whose value the
+// proxy changed on the way (its probe Range, say) grants nothing, since S3
+// never checked the client's value.
+func grantFor(sr *signedRequest, client http.Header, sent *http.Request) (*grant, error) {
+	if sr == nil || sr.auth == nil || sent == nil || !plainGetObject(sr.query) || sent.URL.RawQuery != sr.rawQuery {
 		return nil, s3error.ErrNotMintable
 	}
 	g := &grant{key: sr.key, query: url.Values{}, headers: map[string]string{}, notAfter: sr.auth.ExpiresAt}
@@ -152,9 +157,9 @@ func grantFor(sr *signedRequest, r *http.Request) (*grant, error) {
 			g.query[k] = vs
 		}
 	}
-	for _, name := range coveredHeaders(sr.auth, r) {
-		vs := r.Header.Values(name)
-		if !carriedHeaders[name] || len(vs) != 1 {
+	for _, name := range coveredHeaders(sr.auth, sent.Header) {
+		vs := sent.Header.Values(name)
+		if !carriedHeaders[name] || len(vs) != 1 || strings.TrimSpace(vs[0]) == "" || !slices.Equal(client.Values(name), vs) {
 			return nil, s3error.ErrNotMintable
 		}
 		g.headers[name] = vs[0]
@@ -249,10 +254,11 @@ func (g *grant) admits(signedURL string, signedHeader http.Header, endpoint *url
 	return nil
 }
 
-// mint returns a URL for exactly what the client's URL granted, or an
-// error; it is the only caller of the Signer.
-func (h *Handler) mint(ctx context.Context, r *http.Request, sr *signedRequest) (string, error) {
-	g, err := grantFor(sr, r)
+// mint returns a URL for exactly what the request S3 accepted granted, or
+// an error; it is the only caller of the Signer.
+func (x *exchange) mint() (string, error) {
+	h, sr, ctx := x.h, x.sr, x.r.Context()
+	g, err := grantFor(sr, x.r.Header, x.up)
 	if err != nil {
 		return "", err
 	}

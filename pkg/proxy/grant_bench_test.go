@@ -31,7 +31,7 @@ func BenchmarkMintInvariant(b *testing.B) {
 			p := realSigner(b, "token")
 			endpoint := testConfig(b, nil).EndpointURL
 			sr, r := clientRequest(b, "shotgun/versions/1234/movie.mov", tc.query, tc.signed, tc.hdr)
-			g0, err := grantFor(sr, r)
+			g0, err := grantFor(sr, r.Header, r)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -45,7 +45,7 @@ func BenchmarkMintInvariant(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				g, err := grantFor(sr, r)
+				g, err := grantFor(sr, r.Header, r)
 				if err != nil {
 					b.Fatal(err)
 				}

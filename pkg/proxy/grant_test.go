@@ -47,10 +47,11 @@ func clientRequest(t testing.TB, key, query string, signed []string, hdr map[str
 		t.Fatal(err)
 	}
 	r, _ := http.NewRequest(http.MethodGet, "http://proxy/"+escapeKey(key), nil)
+	r.URL.RawQuery = query
 	for k, v := range hdr {
 		r.Header.Set(k, v)
 	}
-	return &signedRequest{key: key, query: q.Values, auth: &s3auth.Auth{
+	return &signedRequest{key: key, query: q.Values, rawQuery: query, auth: &s3auth.Auth{
 		Version: s3auth.V4, SignedHeaders: append([]string{"host"}, signed...), ExpiresAt: time.Now().Add(time.Hour),
 	}}, r
 }
@@ -85,7 +86,7 @@ func TestPresignerSignsWhatTheClientSigned(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name+"/token="+token, func(t *testing.T) {
 				sr, r := clientRequest(t, "shotgun/a b+c.mov", tc.query, tc.signed, tc.hdr)
-				g, err := grantFor(sr, r)
+				g, err := grantFor(sr, r.Header, r)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -146,7 +147,7 @@ func TestGrantRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sr, r := clientRequest(t, "shotgun/a.mov", tc.query, tc.signed, tc.hdr)
-			if g, err := grantFor(sr, r); err != s3error.ErrNotMintable {
+			if g, err := grantFor(sr, r.Header, r); err != s3error.ErrNotMintable {
 				t.Errorf("got grant %+v, error %v; want ErrNotMintable", g, err)
 			}
 		})
@@ -157,7 +158,7 @@ func TestGrantRefuses(t *testing.T) {
 // URL the SDK minted for the grant and breaks one clause.
 func TestAdmitsCatchesWiderURLs(t *testing.T) {
 	sr, r := clientRequest(t, "shotgun/a.mov", "versionId=v1", []string{"range"}, map[string]string{"Range": "bytes=0-9"})
-	g, err := grantFor(sr, r)
+	g, err := grantFor(sr, r.Header, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,12 +286,12 @@ func TestGrantSigV2(t *testing.T) {
 		return sr, r
 	}
 	sr, r := v2(map[string]string{"Range": "bytes=0-9", "If-Match": `"x"`})
-	g, err := grantFor(sr, r)
+	g, err := grantFor(sr, r.Header, r)
 	if err != nil || len(g.headers) != 0 {
 		t.Errorf("unsigned Range and If-Match: grant %+v, %v; want one carrying no header", g, err)
 	}
 	sr, r = v2(map[string]string{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256", "X-Amz-Server-Side-Encryption-Customer-Key": sseKey})
-	g, err = grantFor(sr, r)
+	g, err = grantFor(sr, r.Header, r)
 	if err != nil || g.headers["x-amz-server-side-encryption-customer-key"] != sseKey || len(g.headers) != 2 {
 		t.Errorf("SSE-C headers: grant %+v, %v; want both carried", g, err)
 	}
@@ -299,7 +300,7 @@ func TestGrantSigV2(t *testing.T) {
 		t.Errorf("the SDK's URL for a SigV2 grant: %v", err)
 	}
 	sr, r = v2(map[string]string{"X-Amz-Meta-Anything": "x"})
-	if _, err := grantFor(sr, r); err != s3error.ErrNotMintable {
+	if _, err := grantFor(sr, r.Header, r); err != s3error.ErrNotMintable {
 		t.Errorf("an x-amz-* header a GetObject URL cannot carry: %v, want ErrNotMintable", err)
 	}
 }
@@ -320,5 +321,55 @@ func TestSignerHoldsEveryCarriedName(t *testing.T) {
 	}
 	if len(inputParams) != len(carriedParams) || len(inputHeaders) != len(carriedHeaders) {
 		t.Errorf("the adapter maps names the grant never carries")
+	}
+}
+
+// The grant is S3's view: each carried value is the one in the request sent
+// upstream, and a covered header that is empty, blank, or changed on the way
+// from the client grants nothing.
+func TestGrantReadsTheRequestS3Checked(t *testing.T) {
+	sent := func(r *http.Request, edit func(h http.Header, u *url.URL)) *http.Request {
+		up := r.Clone(r.Context())
+		edit(up.Header, up.URL)
+		return up
+	}
+	tests := []struct {
+		name   string
+		signed []string
+		client map[string]string
+		edit   func(h http.Header, u *url.URL)
+		want   string // the range carried; "" when refused
+	}{
+		{name: "carried as sent", signed: []string{"range"}, client: map[string]string{"Range": "bytes=0-9"},
+			edit: func(http.Header, *url.URL) {}, want: "bytes=0-9"},
+		{name: "empty range", signed: []string{"range"}, client: map[string]string{"Range": ""},
+			edit: func(h http.Header, _ *url.URL) { h["Range"] = []string{""} }},
+		{name: "blank range", signed: []string{"range"}, client: map[string]string{"Range": " \t"},
+			edit: func(http.Header, *url.URL) {}},
+		{name: "probe replaced the client's empty range", signed: []string{"range"}, client: map[string]string{"Range": ""},
+			edit: func(h http.Header, _ *url.URL) { h.Set("Range", "bytes=0-716799") }},
+		{name: "probe where the client sent none", signed: []string{"range"},
+			edit: func(h http.Header, _ *url.URL) { h.Set("Range", "bytes=0-716799") }},
+		{name: "dropped on the way", signed: []string{"if-match"}, client: map[string]string{"If-Match": `"x"`},
+			edit: func(h http.Header, _ *url.URL) { h.Del("If-Match") }},
+		{name: "duplicated on the way", signed: []string{"range"}, client: map[string]string{"Range": "bytes=0-9"},
+			edit: func(h http.Header, _ *url.URL) { h.Add("Range", "bytes=0-") }},
+		{name: "query changed on the way", client: map[string]string{},
+			edit: func(_ http.Header, u *url.URL) { u.RawQuery = "versionId=v2" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sr, r := clientRequest(t, "shotgun/a.mov", "versionId=v1", tc.signed, nil)
+			for k, v := range tc.client {
+				r.Header[k] = []string{v}
+			}
+			g, err := grantFor(sr, r.Header, sent(r, tc.edit))
+			if tc.want == "" && err != s3error.ErrNotMintable {
+				t.Errorf("granted %+v, %v; want ErrNotMintable", g, err)
+			}
+			if tc.want != "" && (err != nil || g.headers["range"] != tc.want) {
+				t.Errorf("grant %+v, %v; want range %q", g, err, tc.want)
+			}
+		})
 	}
 }

@@ -182,6 +182,14 @@ func TestRequestTable(t *testing.T) {
 			noHeaders: []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"}},
 		{name: "tagging over the inline limit is not minted", method: "GET", target: "/shotgun/large.mov?" + presigned("tagging="), status: 501, upstream: 1,
 			bodyLen: -1, code: "NotImplemented", decision: "error", noHeaders: []string{"Location"}},
+		{name: "empty range signed for the probe's value is forwarded empty, and not minted", method: "GET",
+			target: "/shotgun/large.mov?" + strings.Replace(presigned(), "SignedHeaders=host", "SignedHeaders=host%3Brange", 1),
+			header: http.Header{"Range": {""}}, status: 501, upstream: 1, bodyLen: -1, code: "NotImplemented", decision: "error", noHeaders: []string{"Location"}},
+		{name: "signed range the client did not send gets no probe", method: "GET",
+			target: "/shotgun/large.mov?" + strings.Replace(presigned(), "SignedHeaders=host", "SignedHeaders=host%3Brange", 1),
+			status: 501, upstream: 1, bodyLen: -1, code: "NotImplemented", decision: "error", noHeaders: []string{"Location"}},
+		{name: "empty unsigned range is the client's request: whole object redirected", method: "GET", target: "/shotgun/large.mov?" + presigned(),
+			header: http.Header{"Range": {""}}, status: 307, upstream: 1, bodyLen: 0, decision: "redirect"},
 		{name: "subresource gets no probe range", method: "GET", target: "/shotgun/small.mov?" + presigned("acl="), status: 200, upstream: 1, bodyLen: 600, decision: "inline"},
 		{name: "S3 error larger than the inline limit keeps its status", env: env{"S3PROXY_INLINE_MAX_BYTES": "10"}, method: "GET", target: "/shotgun/nope.mov?" + presigned(),
 			status: 404, upstream: 1, bodyLen: -1, code: "NoSuchKey", decision: "error", noHeaders: []string{"Location"}},
@@ -504,5 +512,15 @@ func TestLogFields(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A Range the client sent empty is its request, forwarded as it is: no probe
+// takes its place, so S3 checks the signature against what the client sent.
+func TestEmptyRangeForwardedAsSent(t *testing.T) {
+	f := newFixture(t, nil)
+	f.do("GET", "/shotgun/small.mov?"+presigned(), http.Header{"Range": {""}}, nil)
+	if got, ok := f.up.last().Header["Range"]; !ok || len(got) != 1 || got[0] != "" {
+		t.Errorf("upstream Range %q (present %v), want the client's empty one", got, ok)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,9 @@ type signedRequest struct {
 	key   string
 	auth  *s3auth.Auth
 	query url.Values
+	// rawQuery is the query as the client sent it, which the signature
+	// covers byte for byte.
+	rawQuery string
 }
 
 // authorize runs every check that needs no S3 call. It cannot prove the
@@ -45,7 +49,7 @@ func (x *exchange) authorize() error {
 	if !x.h.servesKey(key) {
 		return s3error.ErrKeyNotAllowed
 	}
-	x.sr = &signedRequest{key: key, auth: auth, query: q.Values}
+	x.sr = &signedRequest{key: key, auth: auth, query: q.Values, rawQuery: rawQuery}
 	return nil
 }
 
@@ -74,15 +78,20 @@ func (x *exchange) read() {
 		x.fail(err)
 		return
 	}
-	requested := x.r.Header.Get("Range") != ""
+	// A Range header the client sent, even empty or malformed, is its
+	// request: it goes to S3 as it is, so what S3 checks the signature
+	// against is exactly what the client sent.
+	requested := len(x.r.Header.Values("Range")) > 0
 	probe := ""
-	if x.r.Method == http.MethodGet && !requested && plainGetObject(x.sr.query) && !x.sr.query.Has("partNumber") {
-		// The client sent no Range, so its signature cannot cover one (S3
-		// would refuse it for a missing signed header): the proxy may ask for
-		// just enough to decide between answering inline and redirecting.
-		// A subresource is not an object read and gets no probe, and S3
-		// refuses a Range together with partNumber: the part is read up to
-		// the inline limit instead, and the rest left unread.
+	if x.r.Method == http.MethodGet && !requested && !slices.Contains(x.sr.auth.SignedHeaders, "range") &&
+		plainGetObject(x.sr.query) && !x.sr.query.Has("partNumber") {
+		// The client sent no Range and its signature covers none: the proxy
+		// may ask for just enough to decide between answering inline and
+		// redirecting. A subresource is not an object read and gets no
+		// probe, and S3 refuses a Range together with partNumber: the part
+		// is read up to the inline limit instead, and the rest left unread.
+		// A signature that covers a Range the client did not send is S3's
+		// to refuse, as it would be without the proxy.
 		probe = fmt.Sprintf("bytes=0-%d", x.h.cfg.InlineMax-1)
 	}
 	if err := x.send(nil, 0, probe); err != nil {

@@ -21,7 +21,7 @@ const credentialMargin = time.Minute
 func (x *exchange) redirect() {
 	h := x.h
 	x.o.decision = Redirect
-	loc, err := h.mint(x.r.Context(), x.r, x.sr)
+	loc, err := x.mint()
 	if err != nil {
 		x.fail(err)
 		return

@@ -1076,3 +1076,48 @@ func TestVersityGWUploads(t *testing.T) {
 		})
 	})
 }
+
+// TestVersityGWEmptyRangeGrantsNoMore: a client URL that signs host;range
+// for exactly the function's probe range (boto3's generate_presigned_url
+// with Range=bytes=0-65535, the inline limit here) grants those bytes and
+// nothing else. Sent with an empty Range header, it must not become a URL
+// for the whole object: the function forwards the empty Range as it is, so
+// S3 checks the signature against what the client sent and refuses it, and
+// no mint is made from a value S3 never checked. In both redirect modes,
+// since /_direct is where a minted URL is followed through the proxy.
+func TestVersityGWEmptyRangeGrantsNoMore(t *testing.T) {
+	gw := startVGW(t)
+	const key = "shots/040/probe_range.mov"
+	obj := peertest.Bytes(5*vgwInlineMax+7, 40)
+	vgwPut(t, gw, key, obj, "video/quicktime")
+	probe := fmt.Sprintf("bytes=0-%d", vgwInlineMax-1)
+	for _, via := range []string{"", "proxy"} {
+		st := newVGWStack(t, gw, vgwOptions{wire: true, via: via})
+		u := st.getURL(t, key, vgwClientTTL, func(in *s3.GetObjectInput) { in.Range = aws.String(probe) })
+		t.Run("via="+cmp.Or(via, "endpoint"), func(t *testing.T) {
+			for _, empty := range []string{"", " "} {
+				st.counter.take()
+				r := vgwDo(t, vgwStop, http.MethodGet, u, http.Header{"Range": {empty}}, nil)
+				if r.status == http.StatusTemporaryRedirect {
+					loc := r.header.Get("Location")
+					f := vgwDo(t, vgwStop, http.MethodGet, loc, http.Header{"Range": {empty}}, nil)
+					t.Fatalf("Range %q: minted a redirect; following it with the same Range gave %d and %d of the object's %d bytes",
+						empty, f.status, len(f.body), len(obj))
+				}
+				if r.status != http.StatusForbidden || vgwErrorCode(r.body) != "SignatureDoesNotMatch" {
+					t.Errorf("Range %q: status %d %q, want S3's 403 SignatureDoesNotMatch; body %.300s", empty, r.status, vgwErrorCode(r.body), r.body)
+				}
+				vgwWantNoLocation(t, r)
+				if sent := st.counter.take(); len(sent) != 1 || sent[0].rng != "" {
+					t.Errorf("upstream calls %+v, want one carrying the client's empty Range, not the probe", sent)
+				}
+			}
+			// The URL still grants what it signed.
+			r := vgwDo(t, vgwStop, http.MethodGet, u, http.Header{"Range": {probe}}, nil)
+			if r.status != http.StatusPartialContent {
+				t.Fatalf("Range %s: status %d, want 206; body %.300s", probe, r.status, r.body)
+			}
+			vgwEqualBytes(t, "signed range", r.body, obj[:vgwInlineMax])
+		})
+	}
+}

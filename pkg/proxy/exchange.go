@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -58,10 +59,20 @@ func (h *Handler) newExchange(w http.ResponseWriter, r *http.Request) *exchange 
 	return &exchange{h: h, w: w, r: r, start: h.now()}
 }
 
+// maxAttempts bounds the upstream requests for one read: the first and two
+// retries.
+const maxAttempts = 3
+
 // send makes the request's call to S3: the client's request rebuilt for the
 // signed host, bounded by the invocation's deadline, with probe (when not
 // empty) as its Range. The request sent is kept in x.up and S3's answer in
 // x.resp; both stay open until finish.
+//
+// A read (a GET or HEAD, with no body) that fails on the connection, or that
+// S3 answers 500 or 503 (SlowDown is a 503), is sent again, at most twice,
+// after a jittered backoff that must fit before the deadline: ShotGrid's
+// clients do not retry a download, so a fault the function can absorb must
+// not reach them. A write is never sent again: its body has been consumed.
 func (x *exchange) send(body io.Reader, length int64, probe string) error {
 	ctx, cancel := x.h.upstreamContext(x.r.Context())
 	x.cancel = cancel
@@ -73,16 +84,56 @@ func (x *exchange) send(body io.Reader, length int64, probe string) error {
 		up.Header.Set("Range", probe)
 	}
 	x.up = up
-	start := x.h.now()
-	x.o.attempts++
-	resp, err := x.h.upstream.Do(up)
-	x.o.upstreamLatency = x.h.now().Sub(start)
-	if err != nil {
-		return s3error.Upstream(err)
+	retry := body == nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead)
+	for {
+		start := x.h.now()
+		x.o.attempts++
+		resp, err := x.h.upstream.Do(up)
+		x.o.upstreamLatency = x.h.now().Sub(start)
+		if !retry || x.o.attempts == maxAttempts || !transient(ctx, resp, err) || !x.h.backoff(ctx, x.o.attempts) {
+			if err != nil {
+				return s3error.Upstream(err)
+			}
+			x.resp = resp
+			x.o.upstreamStatus = resp.StatusCode
+			return nil
+		}
+		if resp != nil {
+			// Drain a little, so the connection can be reused.
+			_, _ = io.CopyN(io.Discard, resp.Body, errorHeadBytes)
+			_ = resp.Body.Close()
+		}
 	}
-	x.resp = resp
-	x.o.upstreamStatus = resp.StatusCode
-	return nil
+}
+
+// transient reports an upstream failure worth one more try: the connection
+// failed (while the deadline still holds), or S3 answered 500 or 503, which
+// AWS asks clients to retry.
+// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+func transient(ctx context.Context, resp *http.Response, err error) bool {
+	if err != nil {
+		return ctx.Err() == nil
+	}
+	return resp.StatusCode == http.StatusInternalServerError || resp.StatusCode == http.StatusServiceUnavailable
+}
+
+// backoff waits before attempt n+1: retryBase·2^(n−1), jittered over its
+// upper half. It reports false, without waiting, when the wait would not
+// leave the retry time to run before ctx's deadline.
+func (h *Handler) backoff(ctx context.Context, n int) bool {
+	d := h.retryBase << (n - 1)
+	d = d/2 + rand.N(d/2+1)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+h.retryBase {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // respond writes the answer: CORS headers for the request's origin, the
@@ -146,6 +197,7 @@ func (x *exchange) finish() {
 		slog.String("decision", string(o.decision)),
 		slog.Int("status", o.status),
 		slog.Int("upstreamStatus", o.upstreamStatus),
+		slog.Int("upstreamAttempts", o.attempts),
 		slog.Int("inlineBytes", o.inlineBytes),
 		slog.Float64("durationMs", float64(h.now().Sub(x.start).Microseconds())/1000),
 	}
@@ -157,6 +209,7 @@ func (x *exchange) finish() {
 		err := h.metrics.Record(emf.Sample{
 			Decision: string(o.decision), InlineBytes: o.inlineBytes,
 			UpstreamStatus: o.upstreamStatus, UpstreamLatency: o.upstreamLatency, Upstream: o.attempts > 0,
+			UpstreamAttempts: o.attempts,
 		})
 		if err != nil {
 			h.log.WarnContext(ctx, "writing metrics failed", "error", err.Error())

@@ -68,6 +68,8 @@ type Handler struct {
 	metrics        Metrics
 	deadlineMargin time.Duration
 	defaultTimeout time.Duration
+	// retryBase is the first backoff before a read is sent again.
+	retryBase time.Duration
 }
 
 // New returns the handler for cfg.
@@ -77,6 +79,7 @@ func New(cfg *config.Config, d Deps) *Handler {
 		log: d.Logger, now: d.Now, requestID: d.RequestID, metrics: d.Metrics,
 		deadlineMargin: 500 * time.Millisecond,
 		defaultTimeout: 25 * time.Second,
+		retryBase:      100 * time.Millisecond,
 	}
 	if h.now == nil {
 		h.now = time.Now

@@ -23,8 +23,8 @@ func TestMetricsPerRequest(t *testing.T) {
 		want                 emf.Sample
 	}{
 		{"ping", "GET", "/ping", emf.Sample{Decision: "ping"}},
-		{"inline", "GET", "/shotgun/small.mov?" + presigned(), emf.Sample{Decision: "inline", InlineBytes: 600, UpstreamStatus: 206, Upstream: true}},
-		{"redirect", "GET", "/shotgun/large.mov?" + presigned(), emf.Sample{Decision: "redirect", UpstreamStatus: 206, Upstream: true}},
+		{"inline", "GET", "/shotgun/small.mov?" + presigned(), emf.Sample{Decision: "inline", InlineBytes: 600, UpstreamStatus: 206, Upstream: true, UpstreamAttempts: 1}},
+		{"redirect", "GET", "/shotgun/large.mov?" + presigned(), emf.Sample{Decision: "redirect", UpstreamStatus: 206, Upstream: true, UpstreamAttempts: 1}},
 		{"denied early", "GET", "/shotgun/small.mov", emf.Sample{Decision: "denied"}},
 	}
 	for _, tc := range tests {

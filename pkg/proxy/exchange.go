@@ -136,11 +136,13 @@ func (h *Handler) backoff(ctx context.Context, n int) bool {
 	}
 }
 
-// respond writes the answer: CORS headers for the request's origin, the
-// length of body, the status, and body itself except to a HEAD. The decision
-// the log records follows from the status here and nowhere else.
+// respond writes the answer: the origin's headers (origin.go), CORS headers
+// for the request's origin, the length of body, the status, and body itself
+// except to a HEAD. The decision the log records follows from the status
+// here and nowhere else.
 func (x *exchange) respond(status int, body []byte) {
 	hdr := x.w.Header()
+	SetOriginHeaders(hdr)
 	if !x.ownCORS {
 		x.h.setCORS(x.w, x.r)
 	}

@@ -246,6 +246,11 @@ func TestRequestTable(t *testing.T) {
 					t.Errorf("header %s present: %q", k, resp.Header.Get(k))
 				}
 			}
+			// Whatever the answer, no document runs as the proxy's origin.
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") != "sandbox" {
+				t.Errorf("origin headers: X-Content-Type-Options %q, Content-Security-Policy %q",
+					resp.Header.Get("X-Content-Type-Options"), resp.Header.Get("Content-Security-Policy"))
+			}
 			if !strings.Contains(f.logs.String(), `"decision":"`+tc.decision+`"`) {
 				t.Errorf("log lacks decision %q: %s", tc.decision, f.logs)
 			}
@@ -522,5 +527,26 @@ func TestEmptyRangeForwardedAsSent(t *testing.T) {
 	f.do("GET", "/shotgun/small.mov?"+presigned(), http.Header{"Range": {""}}, nil)
 	if got, ok := f.up.last().Header["Range"]; !ok || len(got) != 1 || got[0] != "" {
 		t.Errorf("upstream Range %q (present %v), want the client's empty one", got, ok)
+	}
+}
+
+// A stored document is served with the origin's headers, whatever type it
+// was stored with and whatever headers S3 sent with it.
+func TestStoredDocumentCannotRunScript(t *testing.T) {
+	f := newFixture(t, nil)
+	f.up.do = func(*http.Request) (*http.Response, error) {
+		body := "<html><script>alert(document.domain)</script></html>"
+		return &http.Response{StatusCode: 200, ContentLength: int64(len(body)), Body: io.NopCloser(strings.NewReader(body)),
+			Header: http.Header{"Content-Type": {"text/html"}, "Content-Security-Policy": {"script-src *"}, "X-Content-Type-Options": {"sniff"}}}, nil
+	}
+	resp := f.do("GET", "/shotgun/page.html?"+presigned(), nil, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html" {
+		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if got := resp.Header.Values("Content-Security-Policy"); len(got) != 1 || got[0] != ContentSecurityPolicy {
+		t.Errorf("Content-Security-Policy %q, want only %q", got, ContentSecurityPolicy)
+	}
+	if got := resp.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != ContentTypeOptions {
+		t.Errorf("X-Content-Type-Options %q, want only %q", got, ContentTypeOptions)
 	}
 }

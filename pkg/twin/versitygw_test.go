@@ -1121,3 +1121,39 @@ func TestVersityGWEmptyRangeGrantsNoMore(t *testing.T) {
 		})
 	}
 }
+
+// TestVersityGWStoredDocumentsAreSandboxed: an object stored as HTML or SVG
+// (a host-only presigned PUT can choose any Content-Type) comes back through
+// the function with the headers that keep it from running as the proxy's
+// origin, as do the function's redirects, errors and pings.
+func TestVersityGWStoredDocumentsAreSandboxed(t *testing.T) {
+	gw := startVGW(t)
+	st := newVGWStack(t, gw, vgwOptions{wire: true})
+	vgwPut(t, gw, "shots/050/page.html", []byte("<html><script>parent.postMessage(location.origin,'*')</script></html>"), "text/html")
+	vgwPut(t, gw, "shots/050/icon.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), "image/svg+xml")
+	vgwPut(t, gw, "shots/050/large.mov", peertest.Bytes(2*vgwInlineMax, 50), "video/quicktime")
+	creds, err := gw.Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]vgwResponse{
+		"html inline": vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/page.html", vgwClientTTL), nil, nil),
+		"svg inline":  vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/icon.svg", vgwClientTTL), nil, nil),
+		"redirect":    vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/large.mov", vgwClientTTL), nil, nil),
+		"S3's 404":    vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/missing.html", vgwClientTTL), nil, nil),
+		"refusal":     vgwDo(t, vgwStop, http.MethodGet, st.through(t, vgwPresignAt(t, creds, "shots/050/page.html", time.Now().Add(-10*time.Minute), time.Minute)), nil, nil),
+		"S3's 403":    vgwDo(t, vgwStop, http.MethodGet, vgwFlipSignature(t, st.getURL(t, "shots/050/page.html", vgwClientTTL)), nil, nil),
+		"ping":        vgwDo(t, vgwStop, http.MethodGet, st.base+"/ping", nil, nil),
+	}
+	for name, r := range answers {
+		if got, want := r.header.Get("X-Content-Type-Options"), proxy.ContentTypeOptions; got != want {
+			t.Errorf("%s (%d): X-Content-Type-Options %q, want %q", name, r.status, got, want)
+		}
+		if got, want := r.header.Get("Content-Security-Policy"), proxy.ContentSecurityPolicy; got != want {
+			t.Errorf("%s (%d): Content-Security-Policy %q, want %q", name, r.status, got, want)
+		}
+	}
+	if r := answers["html inline"]; r.status != http.StatusOK || r.header.Get("Content-Type") != "text/html" {
+		t.Errorf("html: status %d, type %q; want it served as stored, sandboxed", r.status, r.header.Get("Content-Type"))
+	}
+}

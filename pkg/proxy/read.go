@@ -72,7 +72,8 @@ func dotSegment(key string) bool {
 	return false
 }
 
-// read answers GET and HEAD with exactly one upstream request.
+// read answers GET and HEAD with one upstream request (sent again only
+// when S3 failed transiently; see send).
 func (x *exchange) read() {
 	if err := x.authorize(); err != nil {
 		x.fail(err)

@@ -24,7 +24,7 @@ import (
 // against the VPC endpoint, pinned to the instant the TTL was measured from.
 type presignClient struct {
 	client *s3.PresignClient
-	v4     *v4.Signer
+	signer *v4.Signer
 }
 
 // NewSigner returns the signer for redirects: path-style against the VPC
@@ -43,14 +43,14 @@ func NewSigner(awsCfg aws.Config, cfg *config.Config) Signer {
 		client: s3.NewPresignClient(client),
 		// S3 signs the path as sent, unescaped once more; this is the
 		// signer the presign client would have built for itself.
-		v4: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
+		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
 	}
 }
 
 // Sign presigns req's GetObject at the instant at, valid for ttl.
 func (p *presignClient) Sign(ctx context.Context, req SignRequest, ttl time.Duration, at time.Time) (string, http.Header, error) {
 	minted, err := p.client.PresignGetObject(ctx, getObjectInput(req), s3.WithPresignExpires(ttl),
-		func(o *s3.PresignOptions) { o.Presigner = signingAt{inner: p.v4, at: at} })
+		func(o *s3.PresignOptions) { o.Presigner = signingAt{inner: p.signer, at: at} })
 	if err != nil {
 		return "", nil, err
 	}

@@ -88,16 +88,17 @@ type Option func(*Function)
 // unrecorded. WithRefused takes precedence.
 func WithLogger(l *slog.Logger) Option { return func(f *Function) { f.log = l } }
 
-// RefusedFunc records an answer the adapter made itself: an event the
+// RefusedFunc answers, and records, an event the adapter refuses: one the
 // handler never saw (malformed JSON, a bad method or path, a body that is
-// not base64) or a response the ALB would refuse, replaced by err's answer.
-// method is the event's, cut short; elapsed is the time since the event
-// arrived.
-type RefusedFunc func(ctx context.Context, method string, err error, elapsed time.Duration)
+// not base64), or one whose answer the ALB would refuse (over its 1 MB
+// limit), which is replaced. It writes err's answer to w; r carries only the
+// event's method, cut short, and the invocation's context. elapsed is the
+// time since the event arrived.
+type RefusedFunc func(w http.ResponseWriter, r *http.Request, err error, elapsed time.Duration)
 
-// WithRefused hands every answer the adapter makes itself to fn, so that it
-// is logged and counted by the same code as the handler's own answers
-// (proxy.Handler.Refused).
+// WithRefused hands every answer the adapter would make itself to fn, so
+// that it is answered, logged and counted by the same code as the handler's
+// own answers (proxy.Handler.Refused).
 func WithRefused(fn RefusedFunc) Option { return func(f *Function) { f.refused = fn } }
 
 // NewFunction returns the Lambda handler for h.
@@ -130,7 +131,14 @@ func (f *Function) refuse(ctx context.Context, method string, err error, start t
 		method = method[:16]
 	}
 	if f.refused != nil {
-		f.refused(ctx, method, err, time.Since(start))
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", http.NoBody)
+		r.Method = method
+		rec := newRecorder()
+		f.refused(rec, r, err, time.Since(start))
+		if resp := rec.response(method); resp.StatusCode == e.Status {
+			return resp
+		}
+		// The hook answered something else: the refusal stands.
 		return errorResponse(e)
 	}
 	f.log.LogAttrs(ctx, slog.LevelWarn, "request",

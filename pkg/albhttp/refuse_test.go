@@ -66,8 +66,10 @@ func TestFunctionHandsRefusalsToTheHook(t *testing.T) {
 			var logs bytes.Buffer
 			var got []string
 			fn := albhttp.NewFunction(tc.h, albhttp.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
-				albhttp.WithRefused(func(_ context.Context, method string, err error, _ time.Duration) {
-					got = append(got, method+" "+s3error.Classify(err).Code)
+				albhttp.WithRefused(func(w http.ResponseWriter, r *http.Request, err error, _ time.Duration) {
+					got = append(got, r.Method+" "+s3error.Classify(err).Code)
+					w.Header().Set("X-Answered-By", "hook")
+					s3error.Write(w, r, err, "")
 				}))
 			out, err := fn.Invoke(context.Background(), []byte(tc.payload))
 			if err != nil {
@@ -78,6 +80,9 @@ func TestFunctionHandsRefusalsToTheHook(t *testing.T) {
 			}
 			if !strings.Contains(string(out), `\u003cCode\u003e`+tc.code+`\u003c/Code\u003e`) {
 				t.Errorf("response %.300s", out)
+			}
+			if !strings.Contains(string(out), `"X-Answered-By":["hook"]`) {
+				t.Errorf("the hook's answer was not the one sent: %.300s", out)
 			}
 			if logs.Len() != 0 {
 				t.Errorf("the adapter logged for itself: %s", logs.String())

@@ -181,17 +181,16 @@ func (x *exchange) ping() {
 	x.respond(http.StatusOK, nil)
 }
 
-// Refused records an answer the ALB adapter made itself (it satisfies
-// albhttp.RefusedFunc): an event the handler never saw, or a response the
-// ALB would have refused. It goes through the same finish as every other
-// answer, so it is one log line and one metric sample in the same schema. A
-// response replaced after the handler answered is thus recorded twice: once
-// as the handler answered, once as the client got it.
-func (h *Handler) Refused(ctx context.Context, method string, err error, elapsed time.Duration) {
-	e := s3error.Classify(err)
-	r := (&http.Request{Method: method, Header: http.Header{}}).WithContext(ctx)
-	x := &exchange{h: h, r: r, start: h.now().Add(-elapsed)}
-	x.o.status, x.o.code = e.Status, e.Code
-	x.settle()
-	x.finish()
+// Refused answers and records an event the ALB adapter refuses (it
+// satisfies albhttp.RefusedFunc): one the handler never saw, or one whose
+// answer the ALB would have refused. The answer goes through the same fail,
+// respond and finish as every other, so it carries the origin's headers and
+// is one log line and one metric sample in the same schema. An answer
+// replaced after the handler wrote it is thus recorded twice: once as the
+// handler answered, once as the client got it.
+func (h *Handler) Refused(w http.ResponseWriter, r *http.Request, err error, elapsed time.Duration) {
+	x := h.newExchange(w, r)
+	x.start = x.start.Add(-elapsed)
+	defer x.finish()
+	x.fail(err)
 }

@@ -1,8 +1,8 @@
 package proxy
 
 import (
-	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -50,7 +50,11 @@ func TestRefusedIsRecorded(t *testing.T) {
 	f := newFixture(t, nil)
 	m := &fakeMetrics{}
 	f.h.metrics = m
-	f.h.Refused(context.Background(), "GET", s3error.ErrBadURI, 0)
+	w := httptest.NewRecorder()
+	f.h.Refused(w, httptest.NewRequest("GET", "/", nil), s3error.ErrBadURI, 0)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "<Code>InvalidURI</Code>") || w.Header().Get("Content-Security-Policy") != ContentSecurityPolicy {
+		t.Errorf("answer %d %v %s", w.Code, w.Header(), w.Body)
+	}
 	logs := f.logs.String()
 	for _, want := range []string{`"msg":"request"`, `"method":"GET"`, `"decision":"error"`, `"status":400`, `"errorCode":"InvalidURI"`} {
 		if !strings.Contains(logs, want) {

@@ -57,8 +57,10 @@ var (
 const AllowedMethods = "GET, HEAD, PUT, POST, DELETE, OPTIONS"
 
 // Classify maps any failure to the error a client sees. Upstream transport
-// failures and deadlines become 503, the status shotgun_api3 retries; context
-// cancellation by the client is reported the same way, though nobody reads it.
+// failures and deadlines become 503, S3's own status for "try again later".
+// shotgun_api3 does not retry a download, which is why the proxy retries a
+// read itself before it answers this. Context cancellation by the client is
+// reported the same way, though nobody reads it.
 func Classify(err error) *Error {
 	var e *Error
 	switch {

@@ -654,7 +654,7 @@ def check_outputs(template, params):
 
 
 # ShotGrid's sg-private-vpc default, which a migrating studio already routes.
-SHOTGRID_VPC = "10.100.0.0/16"
+SHOTGRID_VPC_CIDR = "10.100.0.0/16"
 RELEASE_GO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pkg", "release", "release.go")
 
 
@@ -1032,8 +1032,8 @@ def check_network_parameters(template, params):
         assert not _pattern_ok(specs["StudioPrefixListId"], bad), f"StudioPrefixListId accepts {bad!r}"
     # A new VPC by default does not collide with ShotGrid's sg-private-vpc.
     default_vpc = ipaddress.ip_network(specs["VpcCidr"]["Default"])
-    assert not default_vpc.overlaps(ipaddress.ip_network(SHOTGRID_VPC)), \
-        f"VpcCidr defaults to {default_vpc}, which overlaps ShotGrid's {SHOTGRID_VPC}"
+    assert not default_vpc.overlaps(ipaddress.ip_network(SHOTGRID_VPC_CIDR)), \
+        f"VpcCidr defaults to {default_vpc}, which overlaps ShotGrid's {SHOTGRID_VPC_CIDR}"
     # 2: an existing VPC gets no second gateway endpoint unless asked.
     assert specs["CreateS3GatewayEndpoint"]["Default"] == "false", "CreateS3GatewayEndpoint must default to false"
     # 6: placeholders fail parameter validation; real IDs and empty pass.

@@ -38,6 +38,7 @@ parameters.`,
 			p.PathStyle = signedHost != "" && !strings.HasPrefix(signedHost, bucket+".")
 			enc := json.NewEncoder(cio.stdout)
 			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
 			return failed(enc.Encode(routes.ListenerFor(p)))
 		},
 	}

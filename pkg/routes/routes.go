@@ -174,7 +174,7 @@ var (
 	// prefixes (bucket configuration, listing, other buckets), and an
 	// unsigned write when writes go through the function.
 	refuseWrite = fixed(&s3error.Error{Status: 403, Code: "AccessDenied",
-		Message: "Only signed writes of this bucket's objects under the allowed key prefixes pass through this proxy."})
+		Message: "Only signed writes of objects under the allowed key prefixes pass through this proxy."})
 	// refuseMethod answers a method the proxy never serves, and any write
 	// under /_direct.
 	refuseMethod = fixed(s3error.ErrMethodNotAllowed)

@@ -5,14 +5,15 @@
 // two cannot drift apart; docs/architecture.md describes the table.
 //
 // A rule has the ALB's own shape: conditions (method, path pattern, query
-// string) that are ANDed across conditions and ORed within one, and one
-// action (forward to the function, forward to the endpoint with the host and
-// URL rewrites, or a fixed response). Match interprets them the way the
-// ALB's condition documentation states, so the twin needs no knowledge of
-// what any rule is for.
+// string, HTTP header) that are ANDed across conditions and ORed within
+// one, and one action (forward to the function, forward to the endpoint
+// with the host and URL rewrites, or a fixed response). Match interprets
+// them the way the ALB's condition documentation states, so the twin needs
+// no knowledge of what any rule is for.
 package routes
 
 import (
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,6 +93,16 @@ type QueryPair struct {
 	Value string `json:"value"`
 }
 
+// HeaderCondition is an http-header condition: the named header (any case)
+// has a value matching one of Values, compared case-insensitively with the
+// '*' and '?' wildcards.
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html
+// ("HTTP header conditions").
+type HeaderCondition struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+}
+
 // When names the deployments a rule exists in: the template creates the
 // passthrough rules only with UploadPassthrough=true, and the rule that
 // carries signed writes to the function only without it.
@@ -115,9 +126,11 @@ type Rule struct {
 	// compared case-sensitively with the path as the client sent it.
 	PathPatterns []string `json:"pathPatterns,omitempty"`
 	// Query is one query-string condition: any one of its pairs matches.
-	Query  []QueryPair `json:"query,omitempty"`
-	Action Action      `json:"action"`
-	When   When        `json:"when,omitempty"`
+	Query []QueryPair `json:"query,omitempty"`
+	// Header is one http-header condition.
+	Header *HeaderCondition `json:"header,omitempty"`
+	Action Action           `json:"action"`
+	When   When             `json:"when,omitempty"`
 }
 
 // DirectPrefix is the path prefix of redirects that travel through the proxy
@@ -161,6 +174,10 @@ var (
 	// signedQuery finds the signature of a SigV4 or a SigV2 presigned URL.
 	// Only its presence is tested: the function parses it, S3 checks it.
 	signedQuery = []QueryPair{{Key: "X-Amz-Signature", Value: "*"}, {Key: "Signature", Value: "*"}}
+	// preflightHeader is what makes an OPTIONS a CORS preflight: every
+	// browser sends Access-Control-Request-Method with one.
+	// https://fetch.spec.whatwg.org/#cors-preflight-fetch
+	preflightHeader = &HeaderCondition{Name: "Access-Control-Request-Method", Values: []string{"*"}}
 )
 
 // Fixed answers, as close to S3's XML errors as a fixed response allows:
@@ -205,7 +222,9 @@ const (
 //   - direct: GET and HEAD of this bucket's objects under the key prefixes,
 //     below /_direct, go to the endpoint with /_direct stripped and the
 //     endpoint's host: what a minted URL (S3PROXY_REDIRECT_VIA=proxy) is.
-//   - preflight: every OPTIONS reaches the function (CORS preflights).
+//   - preflight: an OPTIONS with Access-Control-Request-Method (a CORS
+//     preflight) reaches the function; any other OPTIONS falls to the
+//     default.
 //   - signed-read: GET and HEAD with X-Amz-Signature or Signature in the
 //     query reach the function, which refuses what it must (also under
 //     /_direct).
@@ -234,7 +253,7 @@ func Table(p Params) []Rule {
 			Action: Action{Type: ToEndpoint, HostRewrite: EndpointHost, StripPrefix: DirectPrefix}})
 	}
 	rules = append(rules,
-		Rule{Name: "preflight", Priority: preflightPriority, Methods: []string{"OPTIONS"}, Action: Action{Type: ToFunction}},
+		Rule{Name: "preflight", Priority: preflightPriority, Methods: []string{"OPTIONS"}, Header: preflightHeader, Action: Action{Type: ToFunction}},
 		Rule{Name: "signed-read", Priority: signedReadPriority, Methods: readMethods, Query: signedQuery, Action: Action{Type: ToFunction}},
 		Rule{Name: "unsigned-read", Priority: unsignedReadPriority, Methods: readMethods, Action: refuseUnsigned},
 		Rule{Name: "direct-refuse", Priority: directRefusePriority, PathPatterns: []string{DirectPrefix, DirectPrefix + "/*"}, Action: refuseMethod},
@@ -304,10 +323,11 @@ func prefixPatterns(base string, prefixes []string) []string {
 	return out
 }
 
-// Request is what the ALB's conditions look at: the method, and the path
-// and query exactly as the client sent them.
+// Request is what the ALB's conditions look at: the method, the path and
+// query exactly as the client sent them, and the headers.
 type Request struct {
 	Method, Path, RawQuery string
+	Header                 http.Header
 }
 
 // Match returns the first rule of rules that applies to the request in a
@@ -345,6 +365,11 @@ func (r Rule) matches(req Request) bool {
 	if len(r.Query) > 0 && !queryHas(req.RawQuery, r.Query) {
 		return false
 	}
+	if h := r.Header; h != nil && !slices.ContainsFunc(req.Header.Values(h.Name), func(v string) bool {
+		return slices.ContainsFunc(h.Values, func(p string) bool { return wildcard(p, v, true) })
+	}) {
+		return false
+	}
 	return true
 }
 
@@ -366,8 +391,8 @@ func queryHas(raw string, pairs []QueryPair) bool {
 }
 
 // wildcard matches s against an ALB pattern: '*' any run, '?' one byte. In
-// a query-string value (query true) the comparison ignores ASCII case and a
-// backslash makes the next character literal.
+// a query-string or header value (query true) the comparison ignores ASCII
+// case and a backslash makes the next character literal.
 func wildcard(pattern, s string, query bool) bool {
 	type tok struct {
 		c    byte
@@ -453,8 +478,18 @@ func Valid(r Rule) bool {
 			return false
 		}
 	}
-	values := len(r.Methods) + len(r.PathPatterns) + len(r.Query)
-	for _, n := range []int{len(r.Methods), len(r.PathPatterns), len(r.Query)} {
+	headerValues := 0
+	if h := r.Header; h != nil {
+		if h.Name == "" || len(h.Values) == 0 || strings.ContainsAny(h.Name, "*?") {
+			return false
+		}
+		headerValues = len(h.Values)
+		for _, v := range h.Values {
+			wild += wildcards(v, true)
+		}
+	}
+	values := len(r.Methods) + len(r.PathPatterns) + len(r.Query) + headerValues
+	for _, n := range []int{len(r.Methods), len(r.PathPatterns), len(r.Query), headerValues} {
 		if n > maxConditionValues {
 			return false
 		}

@@ -3,13 +3,23 @@ package routes
 import (
 	"encoding/xml"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
 
+// request is a request line; an OPTIONS is a browser's CORS preflight,
+// and "OPTIONS-plain" an OPTIONS without Access-Control-Request-Method.
 func request(method, target string) Request {
 	path, query, _ := strings.Cut(target, "?")
-	return Request{Method: method, Path: path, RawQuery: query}
+	r := Request{Method: method, Path: path, RawQuery: query}
+	switch method {
+	case "OPTIONS":
+		r.Header = http.Header{"Origin": {"https://site.example"}, "Access-Control-Request-Method": {"GET"}}
+	case "OPTIONS-plain":
+		r.Method = "OPTIONS"
+	}
+	return r
 }
 
 const sig = "X-Amz-Credential=AK%2F20261120%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc"
@@ -72,6 +82,7 @@ func TestMatch(t *testing.T) {
 		{"unsigned get", open, "GET", "/shotgun/a.mov", true, "unsigned-read"},
 		{"unsigned head", open, "HEAD", "/", true, "unsigned-read"},
 		{"options", open, "OPTIONS", "/shotgun/a.mov", true, "preflight"},
+		{"options that is no preflight", open, "OPTIONS-plain", "/shotgun/a.mov", true, "default"},
 		{"patch", open, "PATCH", "/shotgun/a.mov?" + sig, true, "default"},
 		{"lower-case get is another method", open, "get", "/shotgun/a.mov?" + sig, true, "default"},
 		{"trace", open, "TRACE", "/", false, "default"},
@@ -127,7 +138,7 @@ func TestBucketCallsNeverReachTheEndpoint(t *testing.T) {
 // An unsigned scan never invokes the function; what the proxy serves does.
 func TestJunkNeverReachesTheFunction(t *testing.T) {
 	rules := Table(Params{Bucket: "media", KeyPrefixes: []string{"shotgun/"}})
-	methods := []string{"GET", "HEAD", "PATCH", "TRACE", "PROPFIND", "CONNECT", "FOO", "get"}
+	methods := []string{"GET", "HEAD", "PATCH", "TRACE", "PROPFIND", "CONNECT", "FOO", "get", "OPTIONS-plain"}
 	for i := range 1000 {
 		method := methods[i%len(methods)]
 		target := fmt.Sprintf("/%s/p%d/x.php?id=%d&X-Amz-Credential=k", []string{"shotgun", "_direct/media/secret", "admin", ".git", "_direct"}[i%5], i, i)
@@ -217,6 +228,9 @@ func TestValidCatchesOverLimit(t *testing.T) {
 		"six values in one rule":            {PathPatterns: []string{"/a*", "/b*", "/c*"}, Methods: []string{"GET", "HEAD", "PUT"}, Action: fn},
 		"six values with the query":         {Methods: []string{"PUT", "POST", "DELETE"}, PathPatterns: []string{"/a*"}, Query: signedQuery, Action: fn},
 		"six wildcards":                     {PathPatterns: []string{"/a*?*", "/b??"}, Query: []QueryPair{{Key: "k", Value: "*"}}, Action: fn},
+		"six values with a header":          {Methods: []string{"PUT", "POST", "DELETE"}, PathPatterns: []string{"/a*", "/b*"}, Header: &HeaderCondition{Name: "X", Values: []string{"1"}}, Action: fn},
+		"header without values":             {Header: &HeaderCondition{Name: "X"}, Action: fn},
+		"wildcard in a header name":         {Header: &HeaderCondition{Name: "X-*", Values: []string{"1"}}, Action: fn},
 		"empty query value":                 {Query: []QueryPair{{Key: "k"}}, Action: fn},
 		"XML fixed response":                {Action: Action{Type: Fixed, Response: &FixedResponse{Status: 403, ContentType: "application/xml"}}},
 		"fixed body over 1024":              {Action: body(maxFixedBody + 1)},
@@ -334,5 +348,24 @@ func TestResponseHeaders(t *testing.T) {
 	}
 	if !strings.Contains(ContentSecurityPolicy, "sandbox") {
 		t.Errorf("CSP %q does not sandbox a stored document", ContentSecurityPolicy)
+	}
+}
+
+func TestHeaderCondition(t *testing.T) {
+	r := Rule{Header: &HeaderCondition{Name: "Access-Control-Request-Method", Values: []string{"G?T", "put"}}, Action: Action{Type: ToFunction}}
+	for _, tc := range []struct {
+		header http.Header
+		want   bool
+	}{
+		{http.Header{"Access-Control-Request-Method": {"GET"}}, true},
+		{http.Header{"Access-Control-Request-Method": {"PUT"}}, true},
+		{http.Header{"Access-Control-Request-Method": {"DELETE", "get"}}, true},
+		{http.Header{"Access-Control-Request-Method": {"DELETE"}}, false},
+		{http.Header{"Origin": {"GET"}}, false},
+		{nil, false},
+	} {
+		if got := r.matches(Request{Method: "OPTIONS", Path: "/", Header: tc.header}); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.header, got, tc.want)
+		}
 	}
 }

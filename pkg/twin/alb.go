@@ -102,7 +102,7 @@ func (a *ALB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rawPath, rawQuery, _ := strings.Cut(r.RequestURI, "?")
-	action := routes.Match(a.rules, routes.Request{Method: r.Method, Path: rawPath, RawQuery: rawQuery}, a.opts.Passthrough).Action
+	action := routes.Match(a.rules, routes.Request{Method: r.Method, Path: rawPath, RawQuery: rawQuery, Header: r.Header}, a.opts.Passthrough).Action
 	switch action.Type {
 	case routes.ToFunction:
 		a.invoke(w, r)

@@ -424,6 +424,9 @@ func TestALBDeliversFunctionResponse(t *testing.T) {
 // sig is the query of a presigned URL, as far as the listener rules look.
 const sig = "X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc"
 
+// preflight is what makes an OPTIONS a browser's CORS preflight.
+var preflight = http.Header{"Origin": {sampleOrigin}, "Access-Control-Request-Method": {"GET"}}
+
 func TestALBRules(t *testing.T) {
 	big := samplePattern(1_500_000, 2)
 	tests := []struct {
@@ -431,6 +434,7 @@ func TestALBRules(t *testing.T) {
 		passthrough bool
 		method      string
 		target      string
+		header      http.Header
 		body        []byte
 		// to is "lambda", "endpoint", "upstream", or "alb" for a fixed
 		// response of status.
@@ -445,14 +449,15 @@ func TestALBRules(t *testing.T) {
 		{name: "signed HEAD", passthrough: true, method: "HEAD", target: "/shotgrid/a.mov?" + sig, to: "lambda"},
 		{name: "unsigned HEAD", passthrough: true, method: "HEAD", target: "/shotgrid/a.mov", to: "alb", status: 403},
 		{name: "unsigned GET", passthrough: false, method: "GET", target: "/shotgrid/a.mov?X-Amz-Credential=AK", to: "alb", status: 403},
-		{name: "OPTIONS", passthrough: true, method: "OPTIONS", target: "/shotgrid/a.mov", to: "lambda"},
+		{name: "preflight", passthrough: true, method: "OPTIONS", target: "/shotgrid/a.mov", header: preflight, to: "lambda"},
+		{name: "OPTIONS that is no preflight", passthrough: true, method: "OPTIONS", target: "/shotgrid/a.mov", to: "alb", status: 405},
 		{name: "a method never served", passthrough: true, method: "PATCH", target: "/shotgrid/a.mov?" + sig, to: "alb", status: 405},
 		{name: "direct GET", passthrough: true, method: "GET",
 			target: "/_direct/demo/shotgrid/a%20b%2Bc.mov?X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc",
 			to:     "endpoint", uri: "/demo/shotgrid/a%20b%2Bc.mov?X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc"},
 		{name: "direct without passthrough", passthrough: false, method: "GET", target: "/_direct/demo/shotgrid/k?x=%2F", to: "endpoint", uri: "/demo/shotgrid/k?x=%2F"},
 		{name: "direct HEAD", passthrough: true, method: "HEAD", target: "/_direct/demo/shotgrid/k", to: "endpoint", uri: "/demo/shotgrid/k"},
-		{name: "direct preflight goes to the function", passthrough: true, method: "OPTIONS", target: "/_direct/demo/shotgrid/k", to: "lambda"},
+		{name: "direct preflight goes to the function", passthrough: true, method: "OPTIONS", target: "/_direct/demo/shotgrid/k", header: preflight, to: "lambda"},
 		{name: "direct PUT refused, not sent to the endpoint", passthrough: true, method: "PUT", target: "/_direct/demo/shotgrid/k?" + sig, body: []byte("x"), to: "alb", status: 405},
 		{name: "direct DELETE refused", passthrough: true, method: "DELETE", target: "/_direct/demo/shotgrid/k", to: "alb", status: 405},
 		{name: "direct POST refused", passthrough: false, method: "POST", target: "/_direct/demo/shotgrid/k?uploads&" + sig, body: []byte{}, to: "alb", status: 405},
@@ -476,7 +481,7 @@ func TestALBRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startALB(t, tc.passthrough, lambdaOK, 5*time.Second)
-			resp, body := rawRequest(t, s.alb, tc.method, tc.target, nil, tc.body)
+			resp, body := rawRequest(t, s.alb, tc.method, tc.target, tc.header, tc.body)
 			up, ep, fn := s.upstream.recorded(), s.endpoint.recorded(), s.fn.calls()
 			if tc.to == "alb" {
 				checkFixed(t, tc.method, resp, body, tc.status)
@@ -553,7 +558,7 @@ func TestALBUnsignedScanNeverInvokesTheFunction(t *testing.T) {
 	for _, passthrough := range []bool{true, false} {
 		t.Run(fmt.Sprintf("passthrough %v", passthrough), func(t *testing.T) {
 			s := startALB(t, passthrough, lambdaOK, 5*time.Second)
-			methods := []string{"GET", "HEAD", "GET", "PATCH", "PROPFIND", "TRACE", "FOO"}
+			methods := []string{"GET", "HEAD", "GET", "PATCH", "PROPFIND", "TRACE", "FOO", "OPTIONS"}
 			dirs := []string{"shotgrid/", "", "_direct/demo/shotgrid/../../", "_direct/", "wp-admin/", ".env", "secret/"}
 			for i := range 1000 {
 				method := methods[i%len(methods)]
@@ -578,7 +583,7 @@ func TestALBUnsignedScanNeverInvokesTheFunction(t *testing.T) {
 				{"OPTIONS", "/shotgrid/a.mov"},
 				{"OPTIONS", "/_direct/demo/shotgrid/a.mov"},
 			} {
-				rawRequest(t, s.alb, c.method, c.target, http.Header{"Origin": {sampleOrigin}, "Access-Control-Request-Method": {"GET"}}, nil)
+				rawRequest(t, s.alb, c.method, c.target, preflight, nil)
 				if n := s.lb.Invocations(); n != int64(i+1) {
 					t.Errorf("%s %s: %d invocations so far, want %d", c.method, c.target, n, i+1)
 				}

@@ -214,6 +214,8 @@ def _check_alb_limits(logical_id, conditions):
         values += len(vals)
         if c["Field"] == "path-pattern":
             wildcards += sum(_wildcards(v, False) for v in vals)
+        elif c["Field"] == "http-header":
+            wildcards += sum(_wildcards(v, True) for v in vals)
         elif c["Field"] == "query-string":
             for v in vals:
                 assert v.get("Value"), f"{logical_id}: a query-string value must not be empty: {v}"
@@ -276,6 +278,10 @@ def rule_table(template, params):
                 entry["pathPatterns"] = c["PathPatternConfig"]["Values"]
             elif c["Field"] == "http-request-method":
                 entry["methods"] = c["HttpRequestMethodConfig"]["Values"]
+            elif c["Field"] == "http-header":
+                assert "header" not in entry, f"{logical_id}: more than one http-header condition"
+                hc = c["HttpHeaderConfig"]
+                entry["header"] = {"name": hc["HttpHeaderName"], "values": hc["Values"]}
             elif c["Field"] == "query-string":
                 assert "query" not in entry, f"{logical_id}: more than one query-string condition"
                 entry["query"] = [{"key": v.get("Key", ""), "value": v["Value"]} for v in c["QueryStringConfig"]["Values"]]

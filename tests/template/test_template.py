@@ -487,6 +487,9 @@ RULE_MUTATIONS = [
     ("ping goes to the endpoint", lambda t: _props(t, "ProxyRulePing")["Actions"][0].update(TargetGroupArn={"Ref": "EndpointTargetGroup"})),
     ("ping for every method", lambda t: _props(t, "ProxyRulePing")["Conditions"].pop(0)),
     ("no preflight rule", lambda t: t["Resources"].pop("ProxyRulePreflight")),
+    ("every OPTIONS invokes the function", lambda t: _props(t, "ProxyRulePreflight")["Conditions"].pop(1)),
+    ("preflights known by another header", lambda t: _props(t, "ProxyRulePreflight")["Conditions"][1]["HttpHeaderConfig"].update(
+        HttpHeaderName="Origin")),
     ("unsigned reads invoke the function", lambda t: _props(t, "ProxyRuleUnsignedRead").update(Actions=_forward("LambdaTargetGroup"))),
     ("signed reads without the query condition", lambda t: _props(t, "ProxyRuleSignedRead")["Conditions"].pop(1)),
     ("SigV2 reads refused", lambda t: _props(t, "ProxyRuleSignedRead")["Conditions"][1]["QueryStringConfig"]["Values"].pop(1)),

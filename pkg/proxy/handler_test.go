@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/routes"
 )
 
 const testSig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -543,10 +544,10 @@ func TestStoredDocumentCannotRunScript(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html" {
 		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	if got := resp.Header.Values("Content-Security-Policy"); len(got) != 1 || got[0] != ContentSecurityPolicy {
-		t.Errorf("Content-Security-Policy %q, want only %q", got, ContentSecurityPolicy)
+	if got := resp.Header.Values("Content-Security-Policy"); len(got) != 1 || got[0] != routes.ContentSecurityPolicy {
+		t.Errorf("Content-Security-Policy %q, want only %q", got, routes.ContentSecurityPolicy)
 	}
-	if got := resp.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != ContentTypeOptions {
-		t.Errorf("X-Content-Type-Options %q, want only %q", got, ContentTypeOptions)
+	if got := resp.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != routes.ContentTypeOptions {
+		t.Errorf("X-Content-Type-Options %q, want only %q", got, routes.ContentTypeOptions)
 	}
 }

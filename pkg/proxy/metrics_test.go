@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mediaisolation/s3proxy/pkg/emf"
+	"github.com/mediaisolation/s3proxy/pkg/routes"
 	"github.com/mediaisolation/s3proxy/pkg/s3error"
 )
 
@@ -52,7 +53,7 @@ func TestRefusedIsRecorded(t *testing.T) {
 	f.h.metrics = m
 	w := httptest.NewRecorder()
 	f.h.Refused(w, httptest.NewRequest("GET", "/", nil), s3error.ErrBadURI, 0)
-	if w.Code != 400 || !strings.Contains(w.Body.String(), "<Code>InvalidURI</Code>") || w.Header().Get("Content-Security-Policy") != ContentSecurityPolicy {
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "<Code>InvalidURI</Code>") || w.Header().Get("Content-Security-Policy") != routes.ContentSecurityPolicy {
 		t.Errorf("answer %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	logs := f.logs.String()

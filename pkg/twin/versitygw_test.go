@@ -37,6 +37,7 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/peertest"
 	"github.com/mediaisolation/s3proxy/pkg/proxy"
+	"github.com/mediaisolation/s3proxy/pkg/routes"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
@@ -1146,10 +1147,10 @@ func TestVersityGWStoredDocumentsAreSandboxed(t *testing.T) {
 		"ping":        vgwDo(t, vgwStop, http.MethodGet, st.base+"/ping", nil, nil),
 	}
 	for name, r := range answers {
-		if got, want := r.header.Get("X-Content-Type-Options"), proxy.ContentTypeOptions; got != want {
+		if got, want := r.header.Get("X-Content-Type-Options"), routes.ContentTypeOptions; got != want {
 			t.Errorf("%s (%d): X-Content-Type-Options %q, want %q", name, r.status, got, want)
 		}
-		if got, want := r.header.Get("Content-Security-Policy"), proxy.ContentSecurityPolicy; got != want {
+		if got, want := r.header.Get("Content-Security-Policy"), routes.ContentSecurityPolicy; got != want {
 			t.Errorf("%s (%d): Content-Security-Policy %q, want %q", name, r.status, got, want)
 		}
 	}

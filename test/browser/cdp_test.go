@@ -185,6 +185,10 @@ type page struct {
 	session string
 	mu      sync.Mutex
 	console []string // Log.entryAdded and Runtime.consoleAPICalled texts
+	// net is what the Network domain reported, once recordNetwork has
+	// enabled it; netStart is when it did.
+	net      []netEvent
+	netStart time.Time
 }
 
 // newPage opens a blank tab and attaches to it.
@@ -224,6 +228,10 @@ func (c *chrome) newPage(t *testing.T) *page {
 }
 
 func (p *page) event(method string, params json.RawMessage) {
+	if strings.HasPrefix(method, "Network.") {
+		p.networkEvent(method, params)
+		return
+	}
 	var text string
 	switch method {
 	case "Log.entryAdded":
@@ -264,6 +272,117 @@ func (p *page) takeConsole() []string {
 	out := p.console
 	p.console = nil
 	return out
+}
+
+// ---- the network, as the browser saw it ----------------------------------------
+
+// netEvent is one Network domain event about one request, as Chromium
+// reported it: the request sent (or a redirect followed), its response, or
+// its failure.
+type netEvent struct {
+	At       time.Duration // since recordNetwork
+	Kind     string        // "request", "redirect", "response", "failed", "finished"
+	ID       string        // Chromium's requestId; a redirect keeps it
+	URL      string        // without its query (it holds a signature)
+	Type     string        // the resource type: Media, Document, Image, Fetch…
+	Range    string        // the request's Range header
+	Status   int           // the response's (or, for a redirect, the redirect's) status
+	Error    string        // loadingFailed's errorText
+	Canceled bool          // loadingFailed's canceled: the page gave up on it
+}
+
+func (e netEvent) String() string {
+	s := fmt.Sprintf("%6.2fs %-8s #%s %s %s", e.At.Seconds(), e.Kind, e.ID, e.Type, e.URL)
+	if e.Range != "" {
+		s += " Range=" + e.Range
+	}
+	if e.Status != 0 {
+		s += fmt.Sprintf(" -> %d", e.Status)
+	}
+	if e.Error != "" {
+		s += " error=" + e.Error
+	}
+	if e.Canceled {
+		s += " (canceled)"
+	}
+	return s
+}
+
+// recordNetwork enables the Network domain for the page and starts keeping
+// its events.
+func (p *page) recordNetwork(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	p.net, p.netStart = nil, time.Now()
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), cdpCallTimeout)
+	defer cancel()
+	if err := p.c.call(ctx, p.session, "Network.enable", nil, nil); err != nil {
+		t.Fatalf("Network.enable: %v", err)
+	}
+}
+
+// network returns a copy of the events recorded so far.
+func (p *page) network() []netEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]netEvent(nil), p.net...)
+}
+
+func (p *page) networkEvent(method string, params json.RawMessage) {
+	var e struct {
+		RequestID string `json:"requestId"`
+		Type      string `json:"type"`
+		Request   struct {
+			URL     string            `json:"url"`
+			Headers map[string]string `json:"headers"`
+		} `json:"request"`
+		RedirectResponse *struct {
+			Status int    `json:"status"`
+			URL    string `json:"url"`
+		} `json:"redirectResponse"`
+		Response struct {
+			Status int    `json:"status"`
+			URL    string `json:"url"`
+		} `json:"response"`
+		ErrorText string `json:"errorText"`
+		Canceled  bool   `json:"canceled"`
+	}
+	if json.Unmarshal(params, &e) != nil {
+		return
+	}
+	var evs []netEvent
+	switch method {
+	case "Network.requestWillBeSent":
+		if r := e.RedirectResponse; r != nil {
+			evs = append(evs, netEvent{Kind: "redirect", URL: redact(r.URL), Status: r.Status})
+		}
+		rng := ""
+		for k, v := range e.Request.Headers {
+			if strings.EqualFold(k, "range") {
+				rng = v
+			}
+		}
+		evs = append(evs, netEvent{Kind: "request", URL: redact(e.Request.URL), Range: rng})
+	case "Network.responseReceived":
+		evs = append(evs, netEvent{Kind: "response", URL: redact(e.Response.URL), Status: e.Response.Status})
+	case "Network.loadingFailed":
+		evs = append(evs, netEvent{Kind: "failed", Error: e.ErrorText, Canceled: e.Canceled})
+	case "Network.loadingFinished":
+		evs = append(evs, netEvent{Kind: "finished"})
+	default:
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.netStart.IsZero() {
+		return
+	}
+	at := time.Since(p.netStart)
+	for _, ev := range evs {
+		ev.At, ev.ID, ev.Type = at, e.RequestID, e.Type
+		p.net = append(p.net, ev)
+	}
 }
 
 // navigate loads u and waits until the page's script has defined ready.
@@ -631,6 +750,12 @@ func (w *wsConn) close() error {
 }
 
 // ---- small helpers -------------------------------------------------------------
+
+// redact drops a URL's query (it holds a signature) for messages.
+func redact(u string) string {
+	p, _, _ := strings.Cut(u, "?")
+	return p
+}
 
 // redactText drops the query of every URL in a message: presigned queries
 // hold signatures.

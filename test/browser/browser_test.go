@@ -135,6 +135,7 @@ type fixture struct {
 	small    []byte
 	large    []byte
 	chrome   *chrome
+	beacon   *beacon // where stored documents' scripts report
 }
 
 func TestBrowserMatrix(t *testing.T) {
@@ -175,6 +176,24 @@ func TestBrowserMatrix(t *testing.T) {
 		defer f.setCORS(t, siteRule(f.site), redirectRule("*"))
 		f.testRangeViaProxy(t, sitePage, lastBytes("f"))
 	})
+
+	// Media, as the web app shows it, with the proxy's headers on.
+	cell(t, "img-thumbnail-inline", func(t *testing.T) { f.testThumbnail(t, "shots/020/thumb-s.png", 48, 32, f.proxy) })
+	cell(t, "img-thumbnail-via-direct", func(t *testing.T) { f.testThumbnail(t, "shots/020/thumb-l.png", 400, 300, f.proxyVia) })
+	cell(t, "video-range-across-307", func(t *testing.T) { f.testVideoRange(t, "shots/020/clip-e.webm", f.proxy) })
+	cell(t, "video-range-via-direct", func(t *testing.T) { f.testVideoRange(t, "shots/020/clip-d.webm", f.proxyVia) })
+
+	// Stored active content, opened in a tab.
+	for _, d := range []storedDoc{
+		{"html-inline-runs-no-script", "text/html", false, f.proxy},
+		{"svg-inline-runs-no-script", "image/svg+xml", false, f.proxy},
+		{"html-via-direct-runs-no-script", "text/html", true, f.proxyVia},
+		{"svg-via-direct-runs-no-script", "image/svg+xml", true, f.proxyVia},
+		{"html-across-307-on-endpoint-origin", "text/html", true, f.proxy},
+		{"svg-across-307-on-endpoint-origin", "image/svg+xml", true, f.proxy},
+	} {
+		cell(t, d.name, func(t *testing.T) { f.testStoredDocument(t, d) })
+	}
 
 	foreignPage := f.open(t, f.foreign)
 	cell(t, "disallowed-origin-preflight-403", func(t *testing.T) { f.testForeignPut(t, foreignPage) })
@@ -247,7 +266,7 @@ func newFixture(t *testing.T) *fixture {
 	gw := peertest.StartVersityGW(t, peertest.VersityGWOptions{
 		Buckets: []string{bucket}, Region: region, VirtualDomain: "s3.amazonaws.com",
 	})
-	f := &fixture{gw: gw, front: &recorder{}, edge: &recorder{}, up: &recorder{}}
+	f := &fixture{gw: gw, front: &recorder{}, edge: &recorder{}, up: &recorder{}, beacon: startBeacon(t)}
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 
 	// The sites first: the allowed origin is part of the configuration.

@@ -181,14 +181,26 @@ func (c *chrome) stop() {
 
 // page is a browser tab attached as a flattened CDP session.
 type page struct {
-	c       *cdpConn
-	session string
-	mu      sync.Mutex
-	console []string // Log.entryAdded and Runtime.consoleAPICalled texts
+	c        *cdpConn
+	session  string
+	targetID string
+	mu       sync.Mutex
+	console  []string // Log.entryAdded and Runtime.consoleAPICalled texts
 	// net is what the Network domain reported, once recordNetwork has
 	// enabled it; netStart is when it did.
 	net      []netEvent
 	netStart time.Time
+	// The main frame's last navigation and how many load events it fired.
+	frame frameInfo
+	loads int
+}
+
+// frameInfo is the main frame's document as Page.frameNavigated reports it.
+type frameInfo struct {
+	URL            string `json:"url"`
+	SecurityOrigin string `json:"securityOrigin"`
+	MimeType       string `json:"mimeType"`
+	ParentID       string `json:"parentId"`
 }
 
 // newPage opens a blank tab and attaches to it.
@@ -208,7 +220,7 @@ func (c *chrome) newPage(t *testing.T) *page {
 	if err := c.cdp.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": created.TargetID, "flatten": true}, &attached); err != nil {
 		t.Fatalf("Target.attachToTarget: %v", err)
 	}
-	p := &page{c: c.cdp, session: attached.SessionID}
+	p := &page{c: c.cdp, session: attached.SessionID, targetID: created.TargetID}
 	c.cdp.subscribe(p.session, p.event)
 	for _, m := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
 		if err := c.cdp.call(ctx, p.session, m, nil, nil); err != nil {
@@ -228,8 +240,24 @@ func (c *chrome) newPage(t *testing.T) *page {
 }
 
 func (p *page) event(method string, params json.RawMessage) {
-	if strings.HasPrefix(method, "Network.") {
+	switch {
+	case strings.HasPrefix(method, "Network."):
 		p.networkEvent(method, params)
+		return
+	case method == "Page.frameNavigated":
+		var e struct {
+			Frame frameInfo `json:"frame"`
+		}
+		if json.Unmarshal(params, &e) == nil && e.Frame.ParentID == "" {
+			p.mu.Lock()
+			p.frame = e.Frame
+			p.mu.Unlock()
+		}
+		return
+	case method == "Page.loadEventFired":
+		p.mu.Lock()
+		p.loads++
+		p.mu.Unlock()
 		return
 	}
 	var text string
@@ -383,6 +411,51 @@ func (p *page) networkEvent(method string, params json.RawMessage) {
 		ev.At, ev.ID, ev.Type = at, e.RequestID, e.Type
 		p.net = append(p.net, ev)
 	}
+}
+
+// load navigates the tab to u, as a user opening a link does, and waits
+// for the document's load event. It returns the main frame's document:
+// where redirects led, and the origin Chromium gave it. It runs nothing in
+// the page, so it works on a document that may run no script.
+func (p *page) load(ctx context.Context, u string) (frameInfo, error) {
+	p.mu.Lock()
+	loads := p.loads
+	p.frame = frameInfo{}
+	p.mu.Unlock()
+	var nav struct {
+		ErrorText string `json:"errorText"`
+	}
+	if err := p.c.call(ctx, p.session, "Page.navigate", map[string]any{"url": u}, &nav); err != nil {
+		return frameInfo{}, err
+	}
+	if nav.ErrorText != "" {
+		return frameInfo{}, fmt.Errorf("navigating to %s: %s", redact(u), nav.ErrorText)
+	}
+	for {
+		p.mu.Lock()
+		done, f := p.loads > loads && p.frame.URL != "", p.frame
+		p.mu.Unlock()
+		if done {
+			return f, nil
+		}
+		select {
+		case <-ctx.Done():
+			return f, fmt.Errorf("%s did not load: %w", redact(u), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// title is the tab's title, as the browser shows it: a script that sets
+// document.title changes it.
+func (p *page) title(ctx context.Context) (string, error) {
+	var info struct {
+		TargetInfo struct {
+			Title string `json:"title"`
+		} `json:"targetInfo"`
+	}
+	err := p.c.call(ctx, "", "Target.getTargetInfo", map[string]any{"targetId": p.targetID}, &info)
+	return info.TargetInfo.Title, err
 }
 
 // navigate loads u and waits until the page's script has defined ready.

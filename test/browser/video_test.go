@@ -196,9 +196,14 @@ func TestVideoAcrossExpiry(t *testing.T) {
 // checkVideo holds one case to what the measurement found.
 func (f *fixture) checkVideo(t *testing.T, c *videoCase, events []netEvent, seekAt time.Time) {
 	front, edge := notDirect(f.front.take(c.key)), f.edge.take(c.key)
-	for _, e := range events {
-		t.Logf("chromium: %s", e)
-	}
+	defer func() {
+		if t.Failed() {
+			for _, e := range events {
+				t.Logf("chromium: %s", e)
+			}
+			t.Logf("the proxy saw %v; the endpoint saw %v", front, edge)
+		}
+	}()
 	t.Logf("after the seek: currentTime %.2f, readyState %d, networkState %d, paused %v, error %v, buffered %v",
 		c.seeked.CurrentTime, c.seeked.ReadyState, c.seeked.NetworkState, c.seeked.Paused, c.seeked.Error, c.seeked.Buffered)
 

@@ -75,8 +75,9 @@ func Handler(h http.Handler) func(context.Context, json.RawMessage) (Response, e
 // by encoding/json, which costs more than the upstream request for an
 // inline read near the limit.
 type Function struct {
-	h   http.Handler
-	log *slog.Logger
+	h       http.Handler
+	log     *slog.Logger
+	refused RefusedFunc
 }
 
 // Option configures a Function.
@@ -84,8 +85,20 @@ type Option func(*Function)
 
 // WithLogger logs the events the adapter refuses before the handler sees
 // them, in the handler's one-line-per-request shape, so no request goes
-// unrecorded.
+// unrecorded. WithRefused takes precedence.
 func WithLogger(l *slog.Logger) Option { return func(f *Function) { f.log = l } }
+
+// RefusedFunc records an answer the adapter made itself: an event the
+// handler never saw (malformed JSON, a bad method or path, a body that is
+// not base64) or a response the ALB would refuse, replaced by err's answer.
+// method is the event's, cut short; elapsed is the time since the event
+// arrived.
+type RefusedFunc func(ctx context.Context, method string, err error, elapsed time.Duration)
+
+// WithRefused hands every answer the adapter makes itself to fn, so that it
+// is logged and counted by the same code as the handler's own answers
+// (proxy.Handler.Refused).
+func WithRefused(fn RefusedFunc) Option { return func(f *Function) { f.refused = fn } }
 
 // NewFunction returns the Lambda handler for h.
 func NewFunction(h http.Handler, opts ...Option) *Function {
@@ -115,6 +128,10 @@ func (f *Function) refuse(ctx context.Context, method string, err error, start t
 	e := s3error.Classify(err)
 	if len(method) > 16 {
 		method = method[:16]
+	}
+	if f.refused != nil {
+		f.refused(ctx, method, err, time.Since(start))
+		return errorResponse(e)
 	}
 	f.log.LogAttrs(ctx, slog.LevelWarn, "request",
 		slog.String("method", method), slog.String("key", ""), slog.String("decision", "error"),
@@ -168,7 +185,11 @@ func serve(ctx context.Context, h http.Handler, ev *events.ALBTargetGroupRequest
 	}
 	rec := newRecorder()
 	h.ServeHTTP(rec, r)
-	return rec.response(r.Method), nil
+	resp := rec.response(r.Method)
+	if rec.tooLarge {
+		return Response{}, s3error.ErrTooLarge
+	}
+	return resp, nil
 }
 
 // NewRequest turns an ALB event into the request the handler sees. The raw
@@ -285,6 +306,9 @@ type recorder struct {
 	// overflow records a refused write: the body is incomplete and must
 	// not be sent as if it were whole.
 	overflow bool
+	// tooLarge records that the handler's answer was replaced because the
+	// ALB would refuse it.
+	tooLarge bool
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}} }
@@ -318,6 +342,7 @@ var errTooLarge = errors.New("response body exceeds the ALB limit")
 
 func (r *recorder) response(method string) Response {
 	if r.overflow {
+		r.tooLarge = true
 		return errorResponse(s3error.ErrTooLarge)
 	}
 	status := r.status
@@ -345,6 +370,7 @@ func (r *recorder) response(method string) Response {
 		}
 	}
 	if size(resp) > ResponseLimit {
+		r.tooLarge = true
 		return errorResponse(s3error.ErrTooLarge)
 	}
 	return resp

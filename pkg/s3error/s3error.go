@@ -100,12 +100,11 @@ func (e *Error) Body(requestID string) []byte {
 	return append([]byte(xml.Header), b...)
 }
 
-// Write sends err to the client as an S3 XML error. HEAD responses carry no
-// body, as S3's don't.
-func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) *Error {
+// Render sets the headers of err's answer on h and returns the error and
+// its S3 XML body, for a caller that writes the answer itself.
+func Render(h http.Header, err error, requestID string) (*Error, []byte) {
 	e := Classify(err)
 	body := e.Body(requestID)
-	h := w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if requestID != "" {
@@ -114,6 +113,13 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 	if e.Status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
 		h.Set("Allow", AllowedMethods)
 	}
+	return e, body
+}
+
+// Write sends err to the client as an S3 XML error. HEAD responses carry no
+// body, as S3's don't.
+func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) *Error {
+	e, body := Render(w.Header(), err, requestID)
 	w.WriteHeader(e.Status)
 	if r == nil || r.Method != http.MethodHead {
 		_, _ = w.Write(body)

@@ -14,7 +14,7 @@ from cfn_eval import ENDPOINT_REGIONAL, NO_VALUE, Evaluation
 
 ELB = "AWS::ElasticLoadBalancingV2::"
 
-# The contract of DESIGN.md §3: the function reads exactly these.
+# The S3PROXY_* contract (docs/architecture.md): the function reads exactly these.
 ENV_CONTRACT = {
     "S3PROXY_BUCKET", "S3PROXY_REGION", "S3PROXY_SIGNED_HOST", "S3PROXY_UPSTREAM_URL",
     "S3PROXY_ENDPOINT_URL", "S3PROXY_REDIRECT_VIA", "S3PROXY_INLINE_MAX_BYTES",
@@ -175,7 +175,14 @@ def _host_name(value, env):
 # ALB rule limits: three values in a condition, five across a rule's
 # conditions, five wildcards in a rule (pkg/routes Valid).
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html
+# A listener: at most 100 rules besides the default, priorities 1-50000.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
 MAX_CONDITION_VALUES, MAX_RULE_VALUES, MAX_RULE_WILDCARDS = 3, 5, 5
+MAX_RULES, MAX_PRIORITY = 100, 50000
+# A fixed response: 2XX/4XX/5XX, one of these content types, 1024 characters.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_FixedResponseActionConfig.html
+FIXED_CONTENT_TYPES = {"text/plain", "text/css", "text/html", "application/javascript", "application/json"}
+MAX_FIXED_BODY = 1024
 
 
 def _rule_name(logical_id):
@@ -183,6 +190,17 @@ def _rule_name(logical_id):
     the names `s3proxy rules` uses (logical IDs cannot hold hyphens)."""
     bare = logical_id.removeprefix("ProxyRule")
     return re.sub(r"(?<!^)(?=[A-Z0-9])", "-", bare).lower()
+
+
+def _wildcards(text, query):
+    n, i = 0, 0
+    while i < len(text):
+        if query and text[i] == "\\":
+            i += 2
+            continue
+        n += text[i] in "*?"
+        i += 1
+    return n
 
 
 def _check_alb_limits(logical_id, conditions):
@@ -195,20 +213,54 @@ def _check_alb_limits(logical_id, conditions):
         assert len(vals) <= MAX_CONDITION_VALUES, f"{logical_id}: {len(vals)} values in one condition (ALB limit 3)"
         values += len(vals)
         if c["Field"] == "path-pattern":
-            wildcards += sum(v.count("*") + v.count("?") for v in vals)
+            wildcards += sum(_wildcards(v, False) for v in vals)
+        elif c["Field"] == "query-string":
+            for v in vals:
+                assert v.get("Value"), f"{logical_id}: a query-string value must not be empty: {v}"
+                wildcards += _wildcards(v.get("Key", ""), True) + _wildcards(v["Value"], True)
     assert values <= MAX_RULE_VALUES, f"{logical_id}: {values} condition values (ALB limit 5)"
     assert wildcards <= MAX_RULE_WILDCARDS, f"{logical_id}: {wildcards} wildcards (ALB limit 5)"
 
 
+def _action(logical_id, actions, transforms, targets_of, env, patterns):
+    """A rule's action in the shape of `s3proxy rules` (routes.Action)."""
+    assert len(actions) == 1, f"{logical_id}: want one action, has {actions}"
+    a = actions[0]
+    if a["Type"] == "forward":
+        out = {"type": targets_of(a["TargetGroupArn"])}
+    elif a["Type"] == "fixed-response":
+        assert "TargetGroupArn" not in a and "ForwardConfig" not in a, f"{logical_id}: a fixed response that also forwards: {a}"
+        c = a["FixedResponseConfig"]
+        status = int(c["StatusCode"])
+        assert status // 100 in (2, 4, 5), f"{logical_id}: fixed status {status}; the ALB takes 2XX, 4XX or 5XX"
+        assert c.get("ContentType") in FIXED_CONTENT_TYPES, f"{logical_id}: fixed content type {c.get('ContentType')!r}"
+        body = c.get("MessageBody", "")
+        assert len(body) <= MAX_FIXED_BODY, f"{logical_id}: fixed body of {len(body)} characters (ALB limit 1024)"
+        out = {"type": "fixed-response", "response": {"status": status, "contentType": c["ContentType"], "body": body}}
+    else:
+        raise AssertionError(f"{logical_id}: action type {a['Type']}")
+    for t in transforms:
+        assert out["type"] == "endpoint", f"{logical_id}: a {t['Type']} transform on a {out['type']} action"
+        if t["Type"] == "host-header-rewrite":
+            rw = t["HostHeaderRewriteConfig"]["Rewrites"]
+            assert len(rw) == 1 and rw[0]["Regex"] in ("^.*$", ".*"), f"{logical_id}: host rewrite must replace the whole host"
+            out["hostRewrite"] = _host_name(rw[0]["Replace"], env)
+        elif t["Type"] == "url-rewrite":
+            out["stripPrefix"] = _strip_prefix((patterns or ["?"])[0], t["UrlRewriteConfig"]["Rewrites"])
+        else:
+            out.setdefault("other", []).append(t["Type"])
+    return out
+
+
 def rule_table(template, params):
-    """The listener rule table the template deploys, in the shape of
-    `s3proxy rules`."""
+    """The HTTPS listener the template deploys, in the shape of
+    `s3proxy rules`: {"rules": [...], "responseHeaders": [...]}."""
     ev = Evaluation(template, params)
     https_id, https = listener(ev, 443)
     env = ev.resolve(lambda_function(ev, "ProxyFunction")["Properties"]["Environment"]["Variables"])
     targets = {}
     for k, v in ev.resources(ELB + "TargetGroup").items():
-        targets[k] = {"lambda": "lambda", "ip": "endpoint"}.get(v["Properties"].get("TargetType"), "?")
+        targets[k] = {"lambda": "function", "ip": "endpoint"}.get(v["Properties"].get("TargetType"), "?")
     targets_of = lambda tg: targets.get(tg.get("Ref") if isinstance(tg, dict) else None, f"unknown {tg}")
 
     table = []
@@ -224,48 +276,90 @@ def rule_table(template, params):
                 entry["pathPatterns"] = c["PathPatternConfig"]["Values"]
             elif c["Field"] == "http-request-method":
                 entry["methods"] = c["HttpRequestMethodConfig"]["Values"]
+            elif c["Field"] == "query-string":
+                assert "query" not in entry, f"{logical_id}: more than one query-string condition"
+                entry["query"] = [{"key": v.get("Key", ""), "value": v["Value"]} for v in c["QueryStringConfig"]["Values"]]
             else:
                 entry.setdefault("other", []).append(c["Field"])
-        actions = raw.get("Actions", [])
-        assert len(actions) == 1 and actions[0]["Type"] == "forward", f"{logical_id} actions {actions}"
-        entry["target"] = targets_of(actions[0]["TargetGroupArn"])
-        for t in p.get("Transforms", []):
-            if t["Type"] == "host-header-rewrite":
-                rw = t["HostHeaderRewriteConfig"]["Rewrites"]
-                assert len(rw) == 1 and rw[0]["Regex"] in ("^.*$", ".*"), f"{logical_id}: host rewrite must replace the whole host"
-                entry["hostRewrite"] = _host_name(rw[0]["Replace"], env)
-            elif t["Type"] == "url-rewrite":
-                pattern = entry.get("pathPatterns", ["?"])[0]
-                entry["stripPrefix"] = _strip_prefix(pattern, t["UrlRewriteConfig"]["Rewrites"])
-            else:
-                entry.setdefault("other", []).append(t["Type"])
+        # Actions unresolved: a target group is named by its Ref.
+        entry["action"] = _action(logical_id, raw.get("Actions", []), p.get("Transforms", []), targets_of, env,
+                                  entry.get("pathPatterns"))
         table.append(entry)
-    actions = https["Properties"]["DefaultActions"]
-    assert len(actions) == 1 and actions[0]["Type"] == "forward", f"HTTPS default actions {actions}"
-    table.append({"name": "default", "priority": 0, "target": targets_of(actions[0]["TargetGroupArn"])})
-    return table
+    priorities = [r["priority"] for r in table]
+    assert len(set(priorities)) == len(priorities), f"repeated listener rule priorities {sorted(priorities)}"
+    assert all(1 <= n <= MAX_PRIORITY for n in priorities), f"priorities out of 1-{MAX_PRIORITY}: {sorted(priorities)}"
+    assert len(table) <= MAX_RULES, f"{len(table)} listener rules; the ALB allows {MAX_RULES}"
+    lp = ev.resolve(https["Properties"])
+    table.append({"name": "default", "priority": 0,
+                  "action": _action("HttpsListener", https["Properties"]["DefaultActions"], [], targets_of, env, None)})
+    attrs = [{"attribute": a["Key"], "value": a["Value"]} for a in lp.get("ListenerAttributes", [])
+             if a["Key"].startswith("routing.http.response.")]
+    return {"rules": table, "responseHeaders": attrs}
 
 
-def check_rule_table(template, params, routes):
-    """The deployed table equals `s3proxy rules`, with passthrough on and off."""
+def _present(v):
+    """`s3proxy rules` omits empty fields (omitempty): drop them everywhere."""
+    if isinstance(v, dict):
+        # 0 stays (priority 0 is printed); `x in (False, ...)` would drop it.
+        return {k: _present(x) for k, x in v.items() if not (x is None or x is False or x in ("", [], {}))}
+    if isinstance(v, list):
+        return [_present(x) for x in v]
+    return v
+
+
+def check_rule_table(template, params, listener_json):
+    """The deployed HTTPS listener equals `s3proxy rules`: its rules, with
+    passthrough on and off, and its response-header attributes."""
     def key(r):
         return (r["priority"] == 0, r["priority"])
 
-    with_pt = sorted(rule_table(template, dict(params, UploadPassthrough="true")), key=key)
-    without_pt = sorted(rule_table(template, dict(params, UploadPassthrough="false")), key=key)
+    with_pt = sorted(rule_table(template, dict(params, UploadPassthrough="true"))["rules"], key=key)
+    without_pt = sorted(rule_table(template, dict(params, UploadPassthrough="false"))["rules"], key=key)
+    names_with = {r["name"] for r in with_pt}
     names_without = {r["name"] for r in without_pt}
+    merged = []
     for r in with_pt:
         if r["name"] not in names_without:
-            r["onlyWithPassthrough"] = True
-    assert all(r in with_pt for r in without_pt), \
-        f"rules differ between passthrough on and off beyond the passthrough rule:\n{without_pt}\n{with_pt}"
-    def present(v):  # `s3proxy rules` omits empty fields (omitempty)
-        return v is not None and v is not False and v != "" and v != []
+            r = dict(r, when="passthrough")
+        else:
+            other = next(o for o in without_pt if o["name"] == r["name"])
+            assert other == r, f"rule {r['name']} differs between passthrough on and off:\n{other}\n{r}"
+        merged.append(r)
+    merged += [dict(r, when="no-passthrough") for r in without_pt if r["name"] not in names_with]
+    merged.sort(key=key)
 
-    want = sorted([{k: v for k, v in r.items() if present(v)} for r in routes], key=key)
-    assert with_pt == want, (
+    want = sorted(_present(listener_json["rules"]), key=key)
+    got = _present(merged)
+    assert got == want, (
         "template rules differ from `s3proxy rules`:\n template: "
-        + json.dumps(with_pt, indent=1) + "\n s3proxy:  " + json.dumps(want, indent=1))
+        + json.dumps(got, indent=1) + "\n s3proxy:  " + json.dumps(want, indent=1))
+
+    headers = rule_table(template, params)["responseHeaders"]
+    want_headers = [{"attribute": h["attribute"], "value": h["value"]} for h in listener_json["responseHeaders"]]
+    key_h = lambda h: h["attribute"]
+    assert sorted(headers, key=key_h) == sorted(want_headers, key=key_h), \
+        f"HTTPS listener response headers {headers}, want routes.ResponseHeaders {want_headers}"
+
+
+def check_web_acl(template, params):
+    """WebAclArn attaches that web ACL to the load balancer, and nothing is
+    attached without it."""
+    ev = Evaluation(template, params)
+    found = ev.resources("AWS::WAFv2::WebACLAssociation")
+    arn = ev.params["WebAclArn"]
+    if not arn:
+        assert not found, f"no WebAclArn, yet a web ACL is attached: {sorted(found)}"
+        return
+    _, assoc = one(found, "web ACL association when WebAclArn is set")
+    lb_id, _ = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+    p = assoc["Properties"]
+    assert is_ref(p.get("ResourceArn"), lb_id), f"the web ACL is attached to {p.get('ResourceArn')}, want the load balancer"
+    assert ev.resolve(p.get("WebACLArn")) == arn, f"the association names {p.get('WebACLArn')}, want {arn}"
+    spec = template["Parameters"]["WebAclArn"]
+    assert re.fullmatch(spec["AllowedPattern"], arn), f"WebAclArn pattern refuses {arn}"
+    for bad in ("arn:aws:waf::123456789012:webacl/abc", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/a/1",
+                "my-acl", "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/1"):
+        assert not re.fullmatch(spec["AllowedPattern"], bad), f"WebAclArn accepts {bad!r}"
 
 
 # --------------------------------------------------------------- conditions

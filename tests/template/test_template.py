@@ -5,8 +5,9 @@ Run from the repository root with `make test-template`, or directly:
 
     python3 -m unittest discover -s tests/template -v
 
-The rule table is compared with `s3proxy rules -bucket B -key-prefixes P`
-for each parameter set. Set S3PROXY_CLI to a built s3proxy binary
+The HTTPS listener (rules and response headers) is compared with
+`s3proxy rules --bucket B --key-prefixes P --signed-host H` for each
+parameter set. Set S3PROXY_CLI to a built s3proxy binary
 (scripts/test-template.sh builds one); otherwise the tests build it once.
 """
 
@@ -53,6 +54,7 @@ CHECKS = [
     checks.check_network_parameters,
     checks.check_network_checks,
     checks.check_kms,
+    checks.check_web_acl,
 ]
 
 
@@ -73,15 +75,16 @@ def cli():
 
 
 @functools.lru_cache(maxsize=None)
-def routes_for(bucket, key_prefixes):
-    out = subprocess.run([cli(), "rules", "-bucket", bucket, "-key-prefixes", key_prefixes], cwd=ROOT,
-                         check=True, capture_output=True, text=True)
+def routes_for(bucket, key_prefixes, signed_host):
+    out = subprocess.run([cli(), "rules", "--bucket", bucket, "--key-prefixes", key_prefixes, "--signed-host", signed_host],
+                         cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
 def routes(params):
-    """`s3proxy rules` for one parameter set's BucketName and KeyPrefixes."""
-    return routes_for(params["BucketName"], params.get("KeyPrefixes", ""))
+    """`s3proxy rules` for one parameter set's BucketName, KeyPrefixes and
+    SignedHost: {"rules": [...], "responseHeaders": [...]}."""
+    return copy.deepcopy(routes_for(params["BucketName"], params.get("KeyPrefixes", ""), params.get("SignedHost", "")))
 
 
 class TestTranslation(unittest.TestCase):
@@ -135,12 +138,24 @@ class TestStructure(unittest.TestCase):
                 checks.check_rule_table(translated(combo), COMBOS[combo], routes(COMBOS[combo]))
 
     def test_rule_table_for_every_prefix_count(self):
-        # 0, 1-3 (one /_direct rule) and 4-5 (a second one) key prefixes
+        # 0, 1-3 (one /_direct rule) and 4-5 (a second one) key prefixes;
+        # 1-2, 3-4 and 5 passthrough rules; virtual-hosted and path-style
         for prefixes in ["", "a/", "a/,b/", "shotgun/,review/,x.y~z-_/", "a/,b/,c/,d/", "a/,b/,c/,d/,e/"]:
             for combo in ("private-new", "public-existing"):
-                with self.subTest(combo=combo, prefixes=prefixes):
-                    params = dict(COMBOS[combo], KeyPrefixes=prefixes)
-                    checks.check_rule_table(translated(combo), params, routes(params))
+                for signed in ("", "media-bucket.s3.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"):
+                    with self.subTest(combo=combo, prefixes=prefixes, signed_host=signed):
+                        params = dict(COMBOS[combo], KeyPrefixes=prefixes, SignedHost=signed)
+                        checks.check_rule_table(translated(combo), params, routes(params))
+
+    def test_web_acl_toggles_the_association(self):
+        arn = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/s3proxy-rate/0a1b2c3d-0000-4000-8000-000000000000"
+        for combo in COMBOS:
+            for value in ("", arn):
+                with self.subTest(combo=combo, web_acl=value):
+                    params = dict(COMBOS[combo], WebAclArn=value)
+                    checks.check_web_acl(translated(combo), params)
+                    found = Evaluation(translated(combo), params).resources("AWS::WAFv2::WebACLAssociation")
+                    self.assertEqual(len(found), 1 if value else 0)
 
     def test_key_prefixes_are_expressible_as_path_patterns(self):
         spec = load(TEMPLATE)["Parameters"]["KeyPrefixes"]
@@ -439,6 +454,18 @@ MUTATIONS = [
      lambda t: t["Outputs"]["DashboardUrl"].update(Value={"Fn::Sub": "https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/${Dashboard}"})),
 ]
 
+def _fixed_config(t, logical_id):
+    return _props(t, logical_id)["Actions"][0]["FixedResponseConfig"]
+
+
+def _forward(target_group):
+    return [{"Type": "forward", "TargetGroupArn": {"Ref": target_group}}]
+
+
+def _listener_attr(t, key):
+    return next(a for a in _props(t, "HttpsListener")["ListenerAttributes"] if a["Key"] == key)
+
+
 RULE_MUTATIONS = [
     ("/_direct keeps its prefix", lambda t: _transforms(t, "ProxyRuleDirect").pop(0)),
     ("/_direct carries PUT", lambda t: _props(t, "ProxyRuleDirect")["Conditions"][0]["HttpRequestMethodConfig"].update(
@@ -449,16 +476,42 @@ RULE_MUTATIONS = [
         Values=[{"Fn::Sub": "/_direct/*/shotgun/*"}])),
     ("no refusal rule for the rest of /_direct", lambda t: t["Resources"].pop("ProxyRuleDirectRefuse")),
     ("refusal before the /_direct rules", lambda t: _props(t, "ProxyRuleDirectRefuse").update(Priority=15)),
-    ("refusal sends to the endpoint", lambda t: _props(t, "ProxyRuleDirectRefuse")["Actions"][0].update(
-        TargetGroupArn={"Ref": "EndpointTargetGroup"})),
+    ("refusal sends to the endpoint", lambda t: _props(t, "ProxyRuleDirectRefuse").update(Actions=_forward("EndpointTargetGroup"))),
     ("/_direct rewritten to the signed host", lambda t: _transforms(t, "ProxyRuleDirect")[1]["HostHeaderRewriteConfig"]["Rewrites"][0].update(
         Replace={"Fn::Sub": "${BucketName}.s3.amazonaws.com"})),
     ("passthrough without its condition", lambda t: _res(t, "ProxyRulePassthrough").pop("Condition")),
     ("passthrough before /_direct", lambda t: _props(t, "ProxyRulePassthrough").update(Priority=15)),
     ("passthrough misses DELETE", lambda t: _props(t, "ProxyRulePassthrough")["Conditions"][0]["HttpRequestMethodConfig"].update(Values=["PUT", "POST"])),
+    ("passthrough on every path (bucket APIs reach S3)", lambda t: _props(t, "ProxyRulePassthrough")["Conditions"].pop(1)),
+    ("passthrough matches the bucket root", lambda t: _props(t, "ProxyRulePassthrough")["Conditions"][1]["PathPatternConfig"].update(Values=["/*"])),
     ("ping goes to the endpoint", lambda t: _props(t, "ProxyRulePing")["Actions"][0].update(TargetGroupArn={"Ref": "EndpointTargetGroup"})),
-    ("default action goes to the endpoint", lambda t: _props(t, "HttpsListener")["DefaultActions"][0].update(TargetGroupArn={"Ref": "EndpointTargetGroup"})),
+    ("ping for every method", lambda t: _props(t, "ProxyRulePing")["Conditions"].pop(0)),
+    ("no preflight rule", lambda t: t["Resources"].pop("ProxyRulePreflight")),
+    ("unsigned reads invoke the function", lambda t: _props(t, "ProxyRuleUnsignedRead").update(Actions=_forward("LambdaTargetGroup"))),
+    ("signed reads without the query condition", lambda t: _props(t, "ProxyRuleSignedRead")["Conditions"].pop(1)),
+    ("SigV2 reads refused", lambda t: _props(t, "ProxyRuleSignedRead")["Conditions"][1]["QueryStringConfig"]["Values"].pop(1)),
+    ("any query value counts as a signature", lambda t: _props(t, "ProxyRuleSignedRead")["Conditions"][1]["QueryStringConfig"].update(
+        Values=[{"Value": "*"}])),
+    ("signed reads after the refusal", lambda t: _props(t, "ProxyRuleSignedRead").update(Priority=225)),
+    ("fixed 403 as XML, which the ALB refuses", lambda t: _fixed_config(t, "ProxyRuleUnsignedRead").update(ContentType="application/xml")),
+    ("fixed 403 as HTML", lambda t: _fixed_config(t, "ProxyRuleUnsignedRead").update(ContentType="text/html")),
+    ("fixed 403 turned 200", lambda t: _fixed_config(t, "ProxyRuleUnsignedRead").update(StatusCode="200")),
+    ("fixed body drifts from the function's error", lambda t: _fixed_config(t, "ProxyRuleUnsignedRead").update(
+        MessageBody="<Error><Code>AccessDenied</Code></Error>")),
+    ("no write refusal", lambda t: t["Resources"].pop("ProxyRuleWriteRefuse")),
+    ("write refusal forwards to the endpoint", lambda t: _props(t, "ProxyRuleWriteRefuse").update(Actions=_forward("EndpointTargetGroup"))),
+    ("signed writes never reach the function", lambda t: t["Resources"].pop("ProxyRuleSignedWrite")),
+    ("signed writes to the function even with passthrough", lambda t: _res(t, "ProxyRuleSignedWrite").pop("Condition")),
+    ("default action goes to the endpoint", lambda t: _props(t, "HttpsListener").update(DefaultActions=_forward("EndpointTargetGroup"))),
+    ("default action invokes the function", lambda t: _props(t, "HttpsListener").update(DefaultActions=_forward("LambdaTargetGroup"))),
+    ("default 405 turned 403", lambda t: _props(t, "HttpsListener")["DefaultActions"][0]["FixedResponseConfig"].update(StatusCode="403")),
     ("an extra rule", lambda t: t["Resources"].__setitem__("ProxyRuleExtra", copy.deepcopy(_res(t, "ProxyRulePing")))),
+    ("nosniff dropped", lambda t: _props(t, "HttpsListener")["ListenerAttributes"].pop(0)),
+    ("nosniff misspelt", lambda t: _listener_attr(t, "routing.http.response.x_content_type_options.header_value").update(Value="no-sniff")),
+    ("CSP lets stored pages run script", lambda t: _listener_attr(t, "routing.http.response.content_security_policy.header_value").update(
+        Value="default-src *")),
+    ("CSP dropped", lambda t: _props(t, "HttpsListener").update(ListenerAttributes=[
+        a for a in _props(t, "HttpsListener")["ListenerAttributes"] if "content_security_policy" not in a["Key"]])),
 ]
 
 
@@ -651,14 +704,19 @@ class TestChecksCatchBreakage(unittest.TestCase):
 
     def test_second_direct_rule_mutations(self):
         for combo, params in COMBOS.items():
-            if len(params.get("KeyPrefixes", "").split(",")) < 4:
+            count = len(params.get("KeyPrefixes", "").split(","))
+            if count < 4:
                 continue
+            fifth = [("fifth prefix never passed through", lambda t: t["Resources"].pop("ProxyRulePassthrough3"))] if count == 5 else []
             for name, change in [
                 ("no second /_direct rule", lambda t: t["Resources"].pop("ProxyRuleDirect2")),
                 ("fourth prefix dropped", lambda t: _props(t, "ProxyRuleDirect2")["Conditions"][1]["PathPatternConfig"]["Values"].pop(0)),
                 ("six values in one rule", lambda t: _props(t, "ProxyRuleDirect2")["Conditions"][0]["HttpRequestMethodConfig"].update(
                     Values=["GET", "HEAD", "OPTIONS", "PUT"])),
-            ]:
+                ("no second passthrough rule", lambda t: t["Resources"].pop("ProxyRulePassthrough2")),
+                ("six values in a passthrough rule", lambda t: _props(t, "ProxyRulePassthrough2")["Conditions"][1]["PathPatternConfig"]["Values"].append(
+                    "/x/*")),
+            ] + fifth:
                 with self.subTest(mutation=name, combo=combo):
                     broken = copy.deepcopy(translated(combo))
                     change(broken)
@@ -666,10 +724,47 @@ class TestChecksCatchBreakage(unittest.TestCase):
                         checks.check_rule_table(broken, params, routes(params))
 
     def test_routes_drift_fails_the_table_check(self):
-        drifted = copy.deepcopy(routes(COMBOS["private-new"]))
-        drifted[0]["priority"] += 1
-        with self.assertRaises(AssertionError):
-            checks.check_rule_table(translated("private-new"), COMBOS["private-new"], drifted)
+        for name, drift in [
+            ("a priority", lambda d: d["rules"][0].update(priority=d["rules"][0]["priority"] + 1)),
+            ("a fixed body", lambda d: next(r for r in d["rules"] if r["action"]["type"] == "fixed-response")["action"]["response"].update(
+                body="<Error/>")),
+            ("a query pair", lambda d: next(r for r in d["rules"] if r.get("query"))["query"].pop()),
+            ("a response header", lambda d: d["responseHeaders"][0].update(value="sniff")),
+        ]:
+            with self.subTest(drift=name):
+                drifted = routes(COMBOS["private-new"])
+                drift(drifted)
+                with self.assertRaises(AssertionError):
+                    checks.check_rule_table(translated("private-new"), COMBOS["private-new"], drifted)
+
+    def test_path_style_mutation_fails_the_table_check(self):
+        # Object patterns for a signed host that does not name the bucket
+        # are /<bucket>/<prefix>*; a template that forgets it is caught.
+        for combo in ("private-new", "public-existing"):
+            params = dict(COMBOS[combo], SignedHost="s3.eu-west-1.amazonaws.com")
+            checks.check_rule_table(translated(combo), params, routes(params))
+            broken = copy.deepcopy(translated(combo))
+            broken["Conditions"]["PathStyleSignedHost"] = {"Fn::Equals": ["a", "b"]}
+            with self.subTest(combo=combo), self.assertRaises(AssertionError):
+                checks.check_rule_table(broken, params, routes(params))
+
+    def test_web_acl_mutations(self):
+        arn = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/s3proxy-rate/0a1b2c3d-0000-4000-8000-000000000000"
+        for name, value, change in [
+            ("attached without the parameter", "", lambda t: _res(t, "LoadBalancerWebAcl").pop("Condition")),
+            ("attached to the listener", arn, lambda t: _props(t, "LoadBalancerWebAcl").update(ResourceArn={"Ref": "HttpsListener"})),
+            ("another ACL than the parameter's", arn, lambda t: _props(t, "LoadBalancerWebAcl").update(WebACLArn=arn.replace("rate", "other"))),
+            ("never attached", arn, lambda t: t["Resources"].pop("LoadBalancerWebAcl")),
+            ("WAF Classic ARNs accepted", arn, lambda t: t["Parameters"]["WebAclArn"].update(AllowedPattern="^.*$")),
+        ]:
+            for combo in COMBOS:
+                with self.subTest(mutation=name, combo=combo):
+                    params = dict(COMBOS[combo], WebAclArn=value)
+                    checks.check_web_acl(translated(combo), params)
+                    broken = copy.deepcopy(translated(combo))
+                    change(broken)
+                    with self.assertRaises(AssertionError, msg=f"check_web_acl missed: {name}"):
+                        checks.check_web_acl(broken, params)
 
 
 if __name__ == "__main__":

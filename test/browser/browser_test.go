@@ -1,8 +1,11 @@
 // Package browser_test is the headless Chromium part of the client
 // compatibility matrix: the ShotGrid web app's requests — a preflighted
 // upload PUT whose ETag the page must read, a cross-origin GET, a ranged GET
-// of a large object that crosses the proxy's 307 to the endpoint — made by a
-// real browser from a page on a second origin playing the ShotGrid site.
+// of a large object that crosses the proxy's 307 to the endpoint, thumbnails
+// and <video> — made by a real browser from a page on a second origin
+// playing the ShotGrid site; stored HTML and SVG opened in a tab at the
+// proxy's URL (documents_test.go); and a <video> across its minted URL's
+// expiry (video_test.go).
 //
 // Every hop is cross-origin, as in production: the site, the proxy (the twin:
 // emulated ALB, function in-process or as the real bootstrap under the

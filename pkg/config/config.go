@@ -17,7 +17,8 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/routes"
 )
 
-// Defaults of the contract in DESIGN.md §3.
+// Defaults of the S3PROXY_* contract (README, "Configuration";
+// docs/architecture.md, "Contracts kept in one place").
 const (
 	DefaultInlineMax = 700 << 10
 	// DefaultRedirectTTL is long enough for a review session on one media

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/mediaisolation/s3proxy/pkg/release"
 )
 
 // commands are the CLI's commands with help of their own.
@@ -116,10 +118,10 @@ func TestVersion(t *testing.T) {
 		want []string
 	}{
 		{"stamped", info("vcs.revision", "20c6275abc", "vcs.time", "2026-12-01T14:00:00Z", "vcs.modified", "false", "GOOS", "linux", "GOARCH", "arm64"),
-			[]string{"s3proxy v1.2.3\n", "module    github.com/mediaisolation/s3proxy", "revision  20c6275abc\n", "committed 2026-12-01T14:00:00Z", "go        go1.26.8 linux/arm64"}},
+			[]string{"s3proxy " + release.Version + "\n", "module    github.com/mediaisolation/s3proxy v1.2.3\n", "revision  20c6275abc\n", "committed 2026-12-01T14:00:00Z", "go        go1.26.8 linux/arm64"}},
 		{"modified", info("vcs.revision", "20c6275abc", "vcs.modified", "true"), []string{"revision  20c6275abc (with uncommitted changes)"}},
 		{"not stamped", info(), []string{"revision  unknown (built without VCS stamping"}},
-		{"no version", &debug.BuildInfo{Main: debug.Module{Path: "m"}}, []string{"s3proxy (devel)"}},
+		{"no module version", &debug.BuildInfo{Main: debug.Module{Path: "m"}}, []string{"s3proxy " + release.Version + "\n", "module    m (devel)\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -133,7 +135,7 @@ func TestVersion(t *testing.T) {
 	}
 	// The command itself reads this test binary's build information.
 	r := runCLI(t, []string{"version"}, nil, "")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "s3proxy ") || !strings.Contains(r.stdout, "  go        go1.") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "s3proxy "+release.Version+"\n") || !strings.Contains(r.stdout, "  go        go1.") {
 		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

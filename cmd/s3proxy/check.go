@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -153,27 +151,4 @@ func executeCheck(ctx context.Context, f checkFlags, cio cliIO) error {
 		return failure{errSilent}
 	}
 	return nil
-}
-
-// checkAWSConfig loads the operator's configuration: the region from
-// --region or getenv, static keys from getenv when both are set, the
-// profile from AWS_PROFILE, and the rest of the default chain otherwise.
-func checkAWSConfig(ctx context.Context, region string, getenv func(string) string) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if region == "" {
-		region = getenv("AWS_REGION")
-	}
-	if region == "" {
-		region = getenv("AWS_DEFAULT_REGION")
-	}
-	if region != "" {
-		opts = append(opts, awsconfig.WithRegion(region))
-	}
-	if p := getenv("AWS_PROFILE"); p != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(p))
-	}
-	if id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))))
-	}
-	return awsconfig.LoadDefaultConfig(ctx, opts...)
 }

@@ -192,6 +192,8 @@ prints the listener rule table the template deploys (rules).`,
 	root.AddCommand(
 		newServeCmd(cio),
 		newInvokeCmd(cio),
+		newInitCmd(cio),
+		newPreflightCmd(cio),
 		newCheckCmd(cio),
 		newRulesCmd(cio),
 		newVersionCmd(cio),

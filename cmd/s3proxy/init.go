@@ -24,8 +24,8 @@ import (
 type initFlags struct {
 	region, vpcStack, proxyStack, bucketStack string
 	configEnv, configFile, stackName, answers string
-	set                                        []string
-	nonInteractive                             bool
+	set                                       []string
+	nonInteractive                            bool
 }
 
 func newInitCmd(cio cliIO) *cobra.Command {
@@ -457,4 +457,3 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(k)
 	return k
 }
-

@@ -41,9 +41,9 @@ var preflightParams = []struct{ flag, param, usage string }{
 
 type preflightFlags struct {
 	configEnv, configFile, region, endpointURL string
-	values                                      map[string]*string
-	json                                        bool
-	stepTimeout                                 time.Duration
+	values                                     map[string]*string
+	json                                       bool
+	stepTimeout                                time.Duration
 }
 
 func newPreflightCmd(cio cliIO) *cobra.Command {

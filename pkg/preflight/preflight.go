@@ -153,7 +153,9 @@ type result struct {
 	detail, hint string
 }
 
-func pass(format string, a ...any) result { return result{status: Pass, detail: fmt.Sprintf(format, a...)} }
+func pass(format string, a ...any) result {
+	return result{status: Pass, detail: fmt.Sprintf(format, a...)}
+}
 func skip(hint, format string, a ...any) result {
 	return result{status: Skip, detail: fmt.Sprintf(format, a...), hint: hint}
 }

@@ -146,12 +146,17 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 		if len(names) == 1 && !strings.HasPrefix(names[0], "*.") {
 			setRead("ProxyDomainName", names[0], "the certificate's only name")
 		} else {
+			// A default only when one name is not a wildcard: guessing
+			// among several would pick a production name by accident.
 			def := ""
+			var plain []string
 			for _, n := range names {
 				if !strings.HasPrefix(n, "*.") {
-					def = n
-					break
+					plain = append(plain, n)
 				}
+			}
+			if len(plain) == 1 {
+				def = plain[0]
 			}
 			qs = append(qs, question{key: "ProxyDomainName", def: def,
 				why: "the proxy's DNS name; the certificate covers " + strings.Join(names, ", ") + ". For a switch of the DNS name, the old proxy's name"})
@@ -233,7 +238,7 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 			return failed(err)
 		}
 		if v != "" {
-			params[q.key] = v
+			params[q.key] = normalizeList(v)
 		}
 	}
 	if len(missing) > 0 {
@@ -406,7 +411,7 @@ func collectAnswers(f initFlags) (map[string]string, error) {
 		if k == "StudioCidr" {
 			k = "StudioCidrs"
 		}
-		a[k] = strings.TrimSpace(v)
+		a[k] = normalizeList(v)
 	}
 	return a, nil
 }
@@ -447,6 +452,15 @@ func validateInit(p map[string]string, found sgstacks.Found, w io.Writer) error 
 		return errors.New("the answers would fail the deploy:\n  " + strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// normalizeList trims v and the spaces around its commas.
+func normalizeList(v string) string {
+	parts := strings.Split(strings.TrimSpace(v), ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ",")
 }
 
 func sortedKeys(m map[string]string) []string {

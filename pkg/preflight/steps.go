@@ -28,6 +28,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/mediaisolation/s3proxy/pkg/sgstacks"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 )
 
@@ -215,16 +216,7 @@ func (r *runner) routeTables(ctx context.Context) ([]string, error) {
 	if len(r.o.SubnetIDs) == 0 {
 		return nil, nil
 	}
-	out, err := r.o.EC2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("association.subnet-id"), Values: r.o.SubnetIDs}}})
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, rt := range out.RouteTables {
-		ids = append(ids, aws.ToString(rt.RouteTableId))
-	}
-	return ids, nil
+	return sgstacks.RouteTables(ctx, r.o.EC2, r.o.VpcID, r.o.SubnetIDs)
 }
 
 // s3Endpoints are the VPC's S3 endpoints of type t.
@@ -238,7 +230,13 @@ func (r *runner) s3Endpoints(ctx context.Context, t ec2types.VpcEndpointType) ([
 	}
 	var eps []ec2types.VpcEndpoint
 	for _, e := range out.VpcEndpoints {
-		if e.VpcEndpointType == t && e.State != ec2types.StateDeleted && e.State != ec2types.StateDeleting {
+		typ := e.VpcEndpointType
+		if typ == "" {
+			// Gateway is CreateVpcEndpoint's default type.
+			// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpoint.html
+			typ = ec2types.VpcEndpointTypeGateway
+		}
+		if typ == t && e.State != ec2types.StateDeleted && e.State != ec2types.StateDeleting {
 			eps = append(eps, e)
 		}
 	}

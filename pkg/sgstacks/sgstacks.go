@@ -315,14 +315,11 @@ func (f *Found) readVpc(ctx context.Context, e EC2API) error {
 				return fmt.Errorf("subnet %s is in VPC %s, not %s", aws.ToString(s.SubnetId), aws.ToString(s.VpcId), f.VpcID)
 			}
 		}
-		rts, err := e.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: []ec2types.Filter{
-			{Name: aws.String("association.subnet-id"), Values: f.PrivateSubnetIDs}}})
+		rts, err := RouteTables(ctx, e, f.VpcID, f.PrivateSubnetIDs)
 		if err != nil {
 			return fmt.Errorf("reading the route tables: %w", err)
 		}
-		for _, rt := range rts.RouteTables {
-			f.RouteTableIDs = append(f.RouteTableIDs, aws.ToString(rt.RouteTableId))
-		}
+		f.RouteTableIDs = rts
 	}
 	eps, err := e.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: []ec2types.Filter{
 		{Name: aws.String("vpc-id"), Values: []string{f.VpcID}},
@@ -333,7 +330,9 @@ func (f *Found) readVpc(ctx context.Context, e EC2API) error {
 	for _, ep := range eps.VpcEndpoints {
 		id := aws.ToString(ep.VpcEndpointId)
 		switch ep.VpcEndpointType {
-		case ec2types.VpcEndpointTypeGateway:
+		case ec2types.VpcEndpointTypeGateway, "":
+			// Gateway is CreateVpcEndpoint's default type.
+			// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpoint.html
 			for _, rt := range ep.RouteTableIds {
 				if slices.Contains(f.RouteTableIDs, rt) && !slices.Contains(f.GatewayEndpointIDs, id) {
 					f.GatewayEndpointIDs = append(f.GatewayEndpointIDs, id)
@@ -344,6 +343,44 @@ func (f *Found) readVpc(ctx context.Context, e EC2API) error {
 		}
 	}
 	return nil
+}
+
+// RouteTableAPI reads route tables; *ec2.Client satisfies it.
+type RouteTableAPI interface {
+	DescribeRouteTables(ctx context.Context, params *ec2.DescribeRouteTablesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeRouteTablesOutput, error)
+}
+
+// RouteTables returns the route tables of subnets in vpc: those explicitly
+// associated with them, and the VPC's main route table for any subnet
+// without an association, as VPC routing does.
+// https://docs.aws.amazon.com/vpc/latest/userguide/RouteTables.html#subnet-route-tables
+func RouteTables(ctx context.Context, e RouteTableAPI, vpc string, subnets []string) ([]string, error) {
+	out, err := e.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{vpc}}}})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	main := ""
+	covered := map[string]bool{}
+	for _, rt := range out.RouteTables {
+		id := aws.ToString(rt.RouteTableId)
+		for _, a := range rt.Associations {
+			if aws.ToBool(a.Main) {
+				main = id
+			}
+			if sn := aws.ToString(a.SubnetId); slices.Contains(subnets, sn) {
+				covered[sn] = true
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	if len(covered) < len(subnets) && main != "" && !slices.Contains(ids, main) {
+		ids = append(ids, main)
+	}
+	return ids, nil
 }
 
 func orNotFound(err error) error {

@@ -48,24 +48,20 @@ type statement struct {
 	Condition map[string]map[string][]string
 }
 
-type policyDoc struct {
-	Statement []json.RawMessage
-}
-
 func parsePolicy(doc string) ([]statement, error) {
-	var p policyDoc
+	var p struct{ Statement json.RawMessage }
 	if err := json.Unmarshal([]byte(doc), &p); err != nil {
 		return nil, err
 	}
+	var raws []json.RawMessage
 	// A single statement may be an object rather than a list.
-	if len(p.Statement) == 0 {
-		var one struct{ Statement json.RawMessage }
-		if err := json.Unmarshal([]byte(doc), &one); err == nil && len(one.Statement) > 0 && one.Statement[0] == '{' {
-			p.Statement = []json.RawMessage{one.Statement}
-		}
+	if t := strings.TrimSpace(string(p.Statement)); strings.HasPrefix(t, "{") {
+		raws = []json.RawMessage{p.Statement}
+	} else if err := json.Unmarshal(p.Statement, &raws); err != nil {
+		return nil, fmt.Errorf("Statement: %w", err)
 	}
 	var out []statement
-	for _, raw := range p.Statement {
+	for _, raw := range raws {
 		var s struct {
 			Sid       string
 			Effect    string

@@ -12,7 +12,7 @@ import (
 )
 
 // commands are the CLI's commands with help of their own.
-var commands = []string{"serve", "invoke", "check", "rules", "version"}
+var commands = []string{"init", "preflight", "serve", "invoke", "check", "rules", "version"}
 
 // Help in every spelling exits 0, on stdout, and says what each command
 // is, its flags, the variables it reads and an example.
@@ -22,16 +22,18 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"--help", []string{"--help"}, []string{"Usage:\n  s3proxy [command]", "serve ", "invoke ", "check ", "rules ", "version ", "completion ", "Examples:"}},
+		{"--help", []string{"--help"}, []string{"Usage:\n  s3proxy [command]", "init ", "preflight ", "serve ", "invoke ", "check ", "rules ", "version ", "completion ", "Examples:"}},
+		{"help init", []string{"help", "init"}, []string{"ShotGrid's existing", "--proxy-stack string", "--vpc-stack string", "--set stringArray", "--non-interactive", "AWS_ENDPOINT_URL", "Examples:\n  s3proxy init"}},
+		{"help preflight", []string{"help", "preflight"}, []string{"before 'sam deploy'", "--config-env string", "--endpoint-url string", "go/no-go", "Examples:\n  s3proxy preflight"}},
 		{"-h", []string{"-h"}, []string{"Usage:\n  s3proxy [command]"}},
 		{"help", []string{"help"}, []string{"Usage:\n  s3proxy [command]"}},
 		{"help serve", []string{"help", "serve"}, []string{"emulated Application Load Balancer", "--lambda string", "--embedded-s3 ", "--wrapper string", "Environment:\n  S3PROXY_BUCKET", "S3PROXY_PUBLIC_URL", "Examples:\n  s3proxy serve"}},
 		{"serve --help", []string{"serve", "--help"}, []string{"Usage:\n  s3proxy serve [flags]"}},
 		{"serve -help, Go style", []string{"serve", "-help"}, []string{"Usage:\n  s3proxy serve [flags]"}},
 		{"help invoke", []string{"help", "invoke"}, []string{"sam local invoke", "-e, --event string", "-n, --env-vars string", "S3PROXY_ENDPOINT_URL", "Examples:\n  s3proxy invoke -e events/ping.json"}},
-		{"help check", []string{"help", "check"}, []string{"ShotGrid's part", "--url string", "AWS_PROFILE", "No S3PROXY_* variable", "Examples:\n  s3proxy check"}},
+		{"help check", []string{"help", "check"}, []string{"ShotGrid's part", "--url string", "--stack string", "--connect-to string", "certificate must cover", "AWS_PROFILE", "No S3PROXY_* variable", "Examples:\n  s3proxy check"}},
 		{"rules --help", []string{"rules", "--help"}, []string{"listener rules", "--bucket string", "--key-prefixes string", "Environment:\n  None", "Examples:\n  s3proxy rules"}},
-		{"help version", []string{"help", "version"}, []string{"revision", "Examples:\n  s3proxy version"}},
+		{"help version", []string{"help", "version"}, []string{"release version", "revision", "Examples:\n  s3proxy version"}},
 		{"help completion", []string{"help", "completion"}, []string{"bash", "zsh", "fish"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +164,7 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"commands", []string{"__complete", ""}, []string{"serve", "invoke", "check", "rules", "version"}},
+		{"commands", []string{"__complete", ""}, []string{"init", "preflight", "serve", "invoke", "check", "rules", "version"}},
 		{"lambda modes", []string{"__complete", "serve", "--lambda", ""}, []string{"inprocess", "process"}},
 		{"help topics", []string{"__complete", "help", ""}, []string{"serve", "invoke"}},
 	} {

@@ -58,7 +58,7 @@ func parsePolicy(doc string) ([]statement, error) {
 	if t := strings.TrimSpace(string(p.Statement)); strings.HasPrefix(t, "{") {
 		raws = []json.RawMessage{p.Statement}
 	} else if err := json.Unmarshal(p.Statement, &raws); err != nil {
-		return nil, fmt.Errorf("Statement: %w", err)
+		return nil, fmt.Errorf("the policy's Statement: %w", err)
 	}
 	var out []statement
 	for _, raw := range raws {

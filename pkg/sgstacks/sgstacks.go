@@ -231,7 +231,7 @@ func (f *Found) readProxy(ctx context.Context, c Clients, name string) error {
 		}
 	}
 	if len(arns) == 0 {
-		f.Notes = append(f.Notes, fmt.Sprintf("the old proxy's load balancer has no HTTPS listener with a certificate (ShotGrid's procedure adds one by hand)"))
+		f.Notes = append(f.Notes, "the old proxy's load balancer has no HTTPS listener with a certificate (ShotGrid's procedure adds one by hand)")
 	}
 	for _, a := range arns {
 		out, err := c.ACM.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(a)})

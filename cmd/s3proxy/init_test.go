@@ -155,12 +155,42 @@ func TestInitAgainstMoto(t *testing.T) {
 		if !strings.Contains(r.stdout, "Next: s3proxy preflight --config-env default --config-file "+cfg) {
 			t.Errorf("no next command:\n%s", r.stdout)
 		}
+
+		// Again for [prod]: its own values stay, its REPLACE_MEs and the
+		// retired StudioCidr go, and [default] is as the first run left it.
+		defaultBefore, _ := samconfig.Load(cfg, "default")
+		r = runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--config-file", cfg, "--config-env", "prod",
+			"--non-interactive", "--set", "StudioCidrs=192.168.10.0/24"}, env, "")
+		if r.code != 0 {
+			t.Fatalf("prod: exit %d\n%s", r.code, r.stderr)
+		}
+		prod, err := samconfig.Load(cfg, "prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prod.StackName != "s3proxy-prod" || prod.Parameters["DeletionProtection"] != "true" || prod.Parameters["LogRetentionDays"] != "90" ||
+			prod.Parameters["BucketName"] != "studio-media" {
+			t.Errorf("prod: %+v", prod)
+		}
+		for k, v := range prod.Parameters {
+			if strings.Contains(v, "REPLACE_ME") || k == "StudioCidr" {
+				t.Errorf("prod keeps %s=%q", k, v)
+			}
+		}
+		defaultAfter, _ := samconfig.Load(cfg, "default")
+		if samconfig.FormatOverrides(defaultAfter.Parameters, nil) != samconfig.FormatOverrides(defaultBefore.Parameters, nil) {
+			t.Errorf("writing [prod] changed [default]")
+		}
 	})
 
 	t.Run("the bucket stack's role, non-interactive", func(t *testing.T) {
 		cfg := filepath.Join(t.TempDir(), "samconfig.toml")
+		answers := filepath.Join(t.TempDir(), "answers")
+		if err := os.WriteFile(answers, []byte("# the studio's prefix list\nStudioCidrs = pl-0123456789abcdef0\n\nKeyPrefixes=shotgun/, review/\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		r := runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--bucket-stack", "sg-private-s3-bucket",
-			"--config-file", cfg, "--config-env", "studio", "--non-interactive", "--set", "StudioCidrs=pl-0123456789abcdef0"}, env, "")
+			"--config-file", cfg, "--config-env", "studio", "--non-interactive", "--answers", answers}, env, "")
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
@@ -177,7 +207,7 @@ func TestInitAgainstMoto(t *testing.T) {
 		if e.Parameters["StudioPrefixListId"] != "pl-0123456789abcdef0" || e.Parameters["StudioCidrs"] != "" {
 			t.Errorf("prefix list: %v", e.Parameters)
 		}
-		if e.StackName != "s3proxy-studio" || e.Parameters["KeyPrefixes"] != "shotgun/" {
+		if e.StackName != "s3proxy-studio" || e.Parameters["KeyPrefixes"] != "shotgun/,review/" {
 			t.Errorf("stack %q, KeyPrefixes %q", e.StackName, e.Parameters["KeyPrefixes"])
 		}
 	})
@@ -210,6 +240,13 @@ func TestInitAgainstMoto(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a bad answer is a usage error", func(t *testing.T) {
+		r := runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--set", "StudioCidrs"}, env, "")
+		if r.code != 2 || !strings.Contains(r.stderr, `answer "StudioCidrs" is not KEY=VALUE`) {
+			t.Errorf("exit %d, want 2\n%s", r.code, r.stderr)
+		}
+	})
 
 	// A second certificate on the old proxy: init cannot choose.
 	wild := m.importCertificate(t, sgRegion, "*.studio.example", "studio.example")

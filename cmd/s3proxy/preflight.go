@@ -99,6 +99,9 @@ func executePreflight(ctx context.Context, fs *pflag.FlagSet, f preflightFlags, 
 	if err := samconfig.ValidName(f.configEnv); err != nil {
 		return usageError{err.Error()}
 	}
+	if v := *f.values["CreateS3GatewayEndpoint"]; fs.Changed("create-s3-gateway-endpoint") && v != "true" && v != "false" {
+		return usageError{fmt.Sprintf("--create-s3-gateway-endpoint %q: true or false", v)}
+	}
 	params := map[string]string{}
 	region := f.region
 	env, err := samconfig.Load(f.configFile, f.configEnv)

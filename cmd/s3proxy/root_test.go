@@ -64,6 +64,9 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", []string{"rules", "extra"}, `unknown command "extra"`},
 		{"bad duration", []string{"serve", "--timeout", "soon"}, "invalid argument \"soon\""},
 		{"unknown shell", []string{"completion", "tcsh"}, "tcsh"},
+		{"init with nothing to read", []string{"init", "--vpc-stack", ""}, "nothing to read"},
+		{"init, a bad environment name", []string{"init", "--config-env", "prod.eu"}, "environment name"},
+		{"preflight, a bad gateway value", []string{"preflight", "--config-file", "/nonexistent/samconfig.toml", "--create-s3-gateway-endpoint", "yes"}, "true or false"},
 		{"half the stack", []string{"check", "--url", "https://p.example", "--bucket", "b", "--load-balancer-arn", "arn:lb"},
 			"--load-balancer-arn and --endpoint-target-group-arn go together"},
 	} {

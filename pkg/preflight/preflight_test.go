@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -117,6 +118,11 @@ func TestUploadGoNoGoAgainstVersityGW(t *testing.T) {
 	if res.status != Pass || !strings.Contains(res.detail, "GO: presigned PUT and GET signed for studio-media.s3.amazonaws.com") {
 		t.Fatalf("%s %s — %s", res.status, res.detail, res.hint)
 	}
+	// The probe is gone, deleted through the same address.
+	list, err := gw.Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("studio-media")})
+	if err != nil || len(list.Contents) != 0 {
+		t.Errorf("objects left: %v, %v", list, err)
+	}
 
 	// Signed with a wrong secret: versitygw refuses it, as S3 would a URL
 	// it cannot verify, and the verdict is NO-GO.
@@ -171,23 +177,29 @@ func TestUploadSendsGlobalHostToEndpointName(t *testing.T) {
 			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
 		}}
 	o := Options{Region: "eu-west-1", BucketName: "studio-media", EndpointURL: "https://" + endpointName,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), S3: nil, Now: time.Now,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), Now: time.Now,
 		HTTPClient: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
-	o.S3 = noDelete{}
 	res := (&runner{o: o}).upload(context.Background())
 	if res.status != Pass {
 		t.Fatalf("%s %s — %s", res.status, res.detail, res.hint)
 	}
-	want := []string{"PUT sni=" + endpointName + " host=studio-media.s3.amazonaws.com", "GET sni=" + endpointName + " host=studio-media.s3.amazonaws.com"}
+	want := []string{"PUT sni=" + endpointName + " host=studio-media.s3.amazonaws.com", "GET sni=" + endpointName + " host=studio-media.s3.amazonaws.com",
+		"DELETE sni=" + endpointName + " host=studio-media.s3.amazonaws.com"}
 	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
 	}
 }
 
-// noDelete is a BucketAPI whose DeleteObject succeeds; the other calls
-// are not made by the upload step.
-type noDelete struct{ BucketAPI }
-
-func (noDelete) DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
-	return &s3.DeleteObjectOutput{}, nil
+func TestRegionalName(t *testing.T) {
+	e := ec2types.VpcEndpoint{DnsEntries: []ec2types.DnsEntry{
+		{DnsName: aws.String("*.vpce-0abc1234-5def6789-eu-west-1a.s3.eu-west-1.vpce.amazonaws.com")},
+		{DnsName: aws.String("*.vpce-0abc1234-5def6789.s3.eu-west-1.vpce.amazonaws.com")},
+		{DnsName: aws.String("*.vpce-0abc1234-5def6789-eu-west-1b.s3.eu-west-1.vpce.amazonaws.com")},
+	}}
+	if got := RegionalName(e); got != "vpce-0abc1234-5def6789.s3.eu-west-1.vpce.amazonaws.com" {
+		t.Errorf("got %q", got)
+	}
+	if got := RegionalName(ec2types.VpcEndpoint{}); got != "" {
+		t.Errorf("no entries: %q", got)
+	}
 }

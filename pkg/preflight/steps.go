@@ -442,16 +442,32 @@ func (r *runner) upload(ctx context.Context) result {
 		return fail("check your AWS credentials", "presigning: %v", err)
 	}
 	status, got, err := send(http.MethodGet, get, nil)
-	defer func() {
-		_, _ = o.S3.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(o.BucketName), Key: aws.String(key)})
-	}()
+	cleanup := r.removeProbe(ctx, signer, key, send)
 	if err != nil {
 		return fail("the PUT went through but the GET did not connect: retry", "GET: %v", err)
 	}
 	if status != http.StatusOK || !bytes.Equal(got, body) {
 		return fail(noGoHint(errorCode(got)), "PUT passed; presigned GET answered %d %s", status, errorCode(got))
 	}
-	return pass("GO: presigned PUT and GET signed for %s, sent to %s with that Host, accepted (%s)", signedHost, u.Host, key)
+	return pass("GO: presigned PUT and GET signed for %s, sent to %s with that Host, accepted%s", signedHost, u.Host, cleanup)
+}
+
+// removeProbe deletes the probe object through the endpoint with a
+// presigned DELETE (this machine may have no route to public S3), else
+// with the S3 client; it returns "" or a note naming the key left behind.
+func (r *runner) removeProbe(ctx context.Context, signer *sgurl.Signer, key string, send func(string, string, []byte) (int, []byte, error)) string {
+	ctx = context.WithoutCancel(ctx)
+	if del, err := signer.Delete(ctx, key, 5*time.Minute); err == nil {
+		if status, _, err := send(http.MethodDelete, del, nil); err == nil && (status == http.StatusNoContent || status == http.StatusOK) {
+			return ""
+		}
+	}
+	if r.o.S3 != nil {
+		if _, err := r.o.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.o.BucketName), Key: aws.String(key)}); err == nil {
+			return ""
+		}
+	}
+	return "; could not delete the probe object " + key + ": remove it by hand"
 }
 
 func noGoHint(code string) string {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -29,7 +30,7 @@ import (
 type checkFlags struct {
 	url, bucket, region, prefix, signedHost, origin, s3Endpoint string
 	stack, connectTo                                            string
-	loadBalancerARN, endpointTargetGroupARN                     string
+	loadBalancerARN, endpointTargetGroupARN, unlistedProfile    string
 	keep, json                                                  bool
 	stepTimeout                                                 time.Duration
 }
@@ -98,6 +99,7 @@ otherwise, 2 for bad usage.`,
 	fs.DurationVar(&f.stepTimeout, "step-timeout", s3check.DefaultStepTime, "time limit of each step")
 	fs.StringVar(&f.loadBalancerARN, "load-balancer-arn", "", "the stack's LoadBalancerArn output; with --endpoint-target-group-arn, adds the endpoint-zones step")
 	fs.StringVar(&f.endpointTargetGroupARN, "endpoint-target-group-arn", "", "the stack's EndpointTargetGroupArn output; see --load-balancer-arn")
+	fs.StringVar(&f.unlistedProfile, "unlisted-profile", "", "shared-config profile of a principal that may read the bucket but is not in ShotGridPrincipalArns or OtherReaderArns; adds the unlisted-principal step")
 	return cmd
 }
 
@@ -194,6 +196,13 @@ func executeCheck(ctx context.Context, fs *pflag.FlagSet, f checkFlags, cio cliI
 		URL: f.url, Bucket: f.bucket, Region: bucketRegion, SignedHost: f.signedHost, Prefix: f.prefix,
 		Origin: f.origin, Keep: f.keep, Credentials: awsCfg.Credentials, S3: client,
 		Progress: cio.stderr, StepTimeout: f.stepTimeout,
+	}
+	if f.unlistedProfile != "" {
+		unlisted, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(awsCfg.Region), awsconfig.WithSharedConfigProfile(f.unlistedProfile))
+		if err != nil {
+			return failed(fmt.Errorf("loading --unlisted-profile %s: %w", f.unlistedProfile, err))
+		}
+		opts.Unlisted = unlisted.Credentials
 	}
 	if f.loadBalancerARN != "" {
 		opts.Stack = &s3check.Stack{

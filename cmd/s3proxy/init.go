@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -193,8 +194,8 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 		qs = append(qs, question{key: "StudioCidrs", why: studioWhy})
 	}
 	if len(found.ShotGridRoleARNs) == 0 {
-		qs = append(qs, question{key: "ShotGridPrincipalArns", optional: true,
-			why: "the IAM role ARNs ShotGrid signs uploads with (the role of ShotGrid's bucket stack), comma-separated; empty to fill in later"})
+		qs = append(qs, question{key: "ShotGridPrincipalArns",
+			why: "the IAM role ARN ShotGrid signs your media URLs with: the aws_role_arn of the site's S3 Configuration (the role of ShotGrid's bucket stack; name it with --bucket-stack to read it), comma-separated if several"})
 	}
 
 	for _, k := range sortedKeys(params) {
@@ -432,6 +433,11 @@ func validateInit(p map[string]string, found sgstacks.Found, w io.Writer) error 
 	} else if p["StudioPrefixListId"] == "" {
 		errs = append(errs, "StudioCidrs: give the studio's ranges or a prefix list ID")
 	}
+	for _, a := range strings.Split(p["ShotGridPrincipalArns"], ",") {
+		if a != "" && !principalARN.MatchString(a) {
+			errs = append(errs, fmt.Sprintf("ShotGridPrincipalArns: %q is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)", a))
+		}
+	}
 	if v := p["ExistingPrivateSubnetIds"]; v != "" && len(strings.Split(v, ",")) < 2 {
 		errs = append(errs, "ExistingPrivateSubnetIds: give two subnets in different zones, comma-separated")
 	}
@@ -443,7 +449,7 @@ func validateInit(p map[string]string, found sgstacks.Found, w io.Writer) error 
 			}
 		}
 	}
-	for _, k := range []string{"BucketName", "ExistingVpcId", "ProxyDomainName", "CertificateArn"} {
+	for _, k := range []string{"BucketName", "ExistingVpcId", "ProxyDomainName", "CertificateArn", "ShotGridPrincipalArns"} {
 		if p[k] == "" {
 			errs = append(errs, k+": required")
 		}
@@ -462,6 +468,9 @@ func normalizeList(v string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// principalARN is the template's pattern for ShotGridPrincipalArns.
+var principalARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$`)
 
 func sortedKeys(m map[string]string) []string {
 	var k []string

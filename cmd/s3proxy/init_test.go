@@ -17,7 +17,12 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/samconfig"
 )
 
-const sgRegion = "eu-west-1"
+const (
+	sgRegion = "eu-west-1"
+	// sgRole is the role ShotGrid signs with, as the site's S3
+	// Configuration names it.
+	sgRole = "arn:aws:iam::123456789012:role/shotgrid-media-access"
+)
 
 // shotgrid is a studio's ShotGrid set-up in moto: the sg-private-vpc
 // stack, the old nginx proxy stack in it with its hand-made HTTPS
@@ -109,14 +114,15 @@ func TestInitAgainstMoto(t *testing.T) {
 		cfg := configCopy(t)
 		before, _ := os.ReadFile(cfg)
 		// KeyPrefixes: Enter (the default); StudioCidrs: the studio's
-		// ranges, as the old 10.0.0.0/8 contains the VPC; no principal.
+		// ranges, as the old 10.0.0.0/8 contains the VPC; the principal,
+		// as no bucket stack is named: first Enter, which is asked again.
 		r := runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--config-file", cfg},
-			env, "\n192.168.10.0/24, 172.16.0.0/12\n\n")
+			env, "\n192.168.10.0/24, 172.16.0.0/12\n\n"+sgRole+"\n")
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		if got := asked(r.stderr); !slices.Equal(got, []string{"KeyPrefixes", "StudioCidrs", "ShotGridPrincipalArns"}) {
-			t.Errorf("asked %v, want KeyPrefixes, StudioCidrs, ShotGridPrincipalArns\n%s", got, r.stderr)
+		if got := asked(r.stderr); !slices.Equal(got, []string{"KeyPrefixes", "StudioCidrs", "ShotGridPrincipalArns", "ShotGridPrincipalArns"}) {
+			t.Errorf("asked %v, want KeyPrefixes, StudioCidrs, ShotGridPrincipalArns (twice: an empty answer is asked again)\n%s", got, r.stderr)
 		}
 		if !strings.Contains(r.stderr, "the old proxy admitted 10.0.0.0/8, which contains the VPC 10.100.0.0/16") {
 			t.Errorf("the studio question does not say why:\n%s", r.stderr)
@@ -128,14 +134,14 @@ func TestInitAgainstMoto(t *testing.T) {
 		want := map[string]string{
 			"BucketName": "studio-media", "ExistingVpcId": sg.vpcID, "ExistingPrivateSubnetIds": sg.subnetA + "," + sg.subnetB,
 			"StudioCidrs": "192.168.10.0/24,172.16.0.0/12", "ProxyDomainName": "s3-proxy.studio.example", "CertificateArn": sg.certARN,
-			"KeyPrefixes": "shotgun/", "CreateS3GatewayEndpoint": "false", "Visibility": "private", "RedirectVia": "endpoint", "UploadPassthrough": "true",
+			"KeyPrefixes": "shotgun/", "ShotGridPrincipalArns": sgRole, "CreateS3GatewayEndpoint": "false", "Visibility": "private", "RedirectVia": "endpoint", "UploadPassthrough": "true",
 		}
 		for k, v := range want {
 			if e.Parameters[k] != v {
 				t.Errorf("%s = %q, want %q", k, e.Parameters[k], v)
 			}
 		}
-		for _, k := range []string{"StudioCidr", "ShotGridPrincipalArns", "ExistingRouteTableIds"} {
+		for _, k := range []string{"StudioCidr", "ExistingRouteTableIds"} {
 			if v, ok := e.Parameters[k]; ok {
 				t.Errorf("%s = %q written, want none", k, v)
 			}
@@ -160,7 +166,7 @@ func TestInitAgainstMoto(t *testing.T) {
 		// retired StudioCidr go, and [default] is as the first run left it.
 		defaultBefore, _ := samconfig.Load(cfg, "default")
 		r = runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--config-file", cfg, "--config-env", "prod",
-			"--non-interactive", "--set", "StudioCidrs=192.168.10.0/24"}, env, "")
+			"--non-interactive", "--set", "StudioCidrs=192.168.10.0/24", "--set", "ShotGridPrincipalArns=" + sgRole}, env, "")
 		if r.code != 0 {
 			t.Fatalf("prod: exit %d\n%s", r.code, r.stderr)
 		}
@@ -219,9 +225,11 @@ func TestInitAgainstMoto(t *testing.T) {
 	}{
 		{"stack missing", []string{"--proxy-stack", "sg-s3-proxy-old"}, []string{"stack not found: sg-s3-proxy-old in eu-west-1", "--region"}},
 		{"wrong region", []string{"--region", "us-east-1", "--proxy-stack", "sg-s3-proxy"}, []string{"stack not found: sg-private-vpc in us-east-1"}},
-		{"a refused range", []string{"--proxy-stack", "sg-s3-proxy", "--set", "StudioCidrs=10.100.0.0/16"}, []string{"10.100.0.0/16 is the VPC's own CIDR block"}},
+		{"a refused range", []string{"--proxy-stack", "sg-s3-proxy", "--set", "StudioCidrs=10.100.0.0/16", "--set", "ShotGridPrincipalArns=" + sgRole}, []string{"10.100.0.0/16 is the VPC's own CIDR block"}},
 		{"an answer missing", []string{"--vpc-stack", "", "--proxy-stack", "sg-s3-proxy", "--set", "CertificateArn=x"},
-			[]string{"answers missing", "--set StudioCidrs="}},
+			[]string{"2 answers missing", "--set StudioCidrs=", "--set ShotGridPrincipalArns=", "aws_role_arn"}},
+		{"not a principal", []string{"--proxy-stack", "sg-s3-proxy", "--set", "StudioCidrs=192.168.0.0/16", "--set", "ShotGridPrincipalArns=arn:aws:iam::123:role/x"},
+			[]string{"is not an IAM role or user ARN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "samconfig.toml")
@@ -253,7 +261,8 @@ func TestInitAgainstMoto(t *testing.T) {
 	sg.addListener(t, m, 8443, wild)
 	t.Run("two candidate certificates", func(t *testing.T) {
 		cfg := filepath.Join(t.TempDir(), "samconfig.toml")
-		base := []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--config-file", cfg, "--non-interactive", "--set", "StudioCidrs=192.168.0.0/16"}
+		base := []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--bucket-stack", "sg-private-s3-bucket", "--config-file", cfg,
+			"--non-interactive", "--set", "StudioCidrs=192.168.0.0/16"}
 		r := runCLI(t, base, env, "")
 		if r.code != 1 || !strings.Contains(r.stderr, "--set CertificateArn=") || !strings.Contains(r.stderr, sg.certARN) || !strings.Contains(r.stderr, wild) {
 			t.Errorf("exit %d, want 1 naming both certificates:\n%s", r.code, r.stderr)
@@ -263,11 +272,11 @@ func TestInitAgainstMoto(t *testing.T) {
 			t.Errorf("exit %d, want 1 for a name the wildcard does not cover:\n%s", r.code, r.stderr)
 		}
 		// Interactively: pick the second by number, and the name.
-		r = runCLI(t, base[:len(base)-3], env, "2\nmedia.studio.example\n\n192.168.0.0/16\n\n")
+		r = runCLI(t, base[:len(base)-3], env, "2\nmedia.studio.example\n\n192.168.0.0/16\n")
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		if got := asked(r.stderr); !slices.Equal(got, []string{"CertificateArn", "ProxyDomainName", "KeyPrefixes", "StudioCidrs", "ShotGridPrincipalArns"}) {
+		if got := asked(r.stderr); !slices.Equal(got, []string{"CertificateArn", "ProxyDomainName", "KeyPrefixes", "StudioCidrs"}) {
 			t.Errorf("asked %v", got)
 		}
 		e, err := samconfig.Load(cfg, "default")

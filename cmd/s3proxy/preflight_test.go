@@ -39,7 +39,7 @@ func TestPreflightAgainstMoto(t *testing.T) {
 	env := m.env()
 	ctx := context.Background()
 	cfg := filepath.Join(t.TempDir(), "samconfig.toml")
-	if r := runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--config-file", cfg, "--non-interactive",
+	if r := runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--bucket-stack", "sg-private-s3-bucket", "--config-file", cfg, "--non-interactive",
 		"--set", "StudioCidrs=192.168.10.0/24"}, env, ""); r.code != 0 {
 		t.Fatalf("init: exit %d\n%s", r.code, r.stderr)
 	}

@@ -10,7 +10,8 @@ import fnmatch
 import json
 import re
 
-from cfn_eval import ENDPOINT_REGIONAL, NO_VALUE, Evaluation
+import iam_eval
+from cfn_eval import ACCOUNT, ENDPOINT_REGIONAL, NO_VALUE, Evaluation
 
 ELB = "AWS::ElasticLoadBalancingV2::"
 
@@ -344,8 +345,12 @@ def check_vpc_mode(template, params):
             continue
         assert "PolicyDocument" in p, f"{logical_id} has the default full-access policy; limit it to the bucket"
         resources = {r for s in p["PolicyDocument"]["Statement"] for r in _as_list(s["Resource"])}
-        assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, \
-            f"{logical_id} policy must be limited to the bucket, covers {resources}"
+        if logical_id in interfaces:
+            # object calls on the prefixes only (check_endpoint_policies)
+            want = set(prefix_arns(ev))
+        else:
+            want = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+        assert resources == want, f"{logical_id} policy must be limited to {sorted(want)}, covers {sorted(resources)}"
 
 
 def check_rules_section(template, params):
@@ -540,14 +545,16 @@ def check_bucket_policy(template, params):
     # One StringNotEquals with lists: the shape of ShotGrid's Fine Tuning
     # deny, so its VPC IDs merge into the same list (docs/deploy.md §5).
     assert cond == {"StringNotEquals": {"aws:SourceVpc": [vpc], "aws:SourceVpce": [endpoint]}}, cond
-    # Task 2 (issue 8): through the interface endpoint only the proxy role
-    # reads; writes there are not denied (ShotGrid's principals sign uploads).
-    ep = by_sid["DenyEndpointReadsExceptProxyRole"]
-    assert ep["Effect"] == "Deny" and ep["Principal"] == "*", ep
-    assert _as_list(ep["Action"]) == ["s3:GetObject*"], f"endpoint deny covers {ep['Action']}: reads only, never writes"
-    assert _as_list(ep["Resource"]) == [f"arn:aws:s3:::{bucket}/*"], f"endpoint deny covers {ep['Resource']}"
-    assert ep["Condition"] == {"StringEquals": {"aws:SourceVpce": endpoint},
-                               "ArnNotEquals": {"aws:PrincipalArn": role}}, ep["Condition"]
+    # From this VPC, through any of its endpoints, only the listed
+    # principals read: keyed on the VPC, never on one endpoint ID, and
+    # covering reads only (ShotGrid's principals sign uploads).
+    listed = by_sid["DenyVpcReadsExceptListedPrincipals"]
+    assert listed["Effect"] == "Deny" and listed["Principal"] == "*", listed
+    assert _as_list(listed["Action"]) == ["s3:GetObject*"], f"the VPC deny covers {listed['Action']}: reads only, never writes"
+    assert listed["Resource"] == prefixes, f"the VPC deny covers {listed['Resource']}, want {prefixes}"
+    want_listed = [role] + ev.params["ShotGridPrincipalArns"] + [a for a in ev.params["OtherReaderArns"] if a]
+    assert listed["Condition"] == {"StringEquals": {"aws:SourceVpc": vpc},
+                                   "ArnNotEquals": {"aws:PrincipalArn": want_listed}}, listed["Condition"]
     # issue 9, item 10: a bucket in another account needs the owner's grant.
     allow = by_sid["AllowProxyRoleReads"]
     assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": role}, allow
@@ -556,7 +563,7 @@ def check_bucket_policy(template, params):
     assert ev.outputs().get("ProxyFunctionRoleArn") == role, "the ProxyFunctionRoleArn output names another role"
 
 
-POLICY_SIDS = {"DenyInsecureTransport", "DenyReadsOutsideProxyNetwork", "DenyEndpointReadsExceptProxyRole",
+POLICY_SIDS = {"DenyInsecureTransport", "DenyReadsOutsideProxyNetwork", "DenyVpcReadsExceptListedPrincipals",
                "AllowProxyRoleReads"}
 
 
@@ -964,3 +971,239 @@ def check_kms(template, params):
     assert _as_list(s["Resource"]) == [key], f"KMS grant on {s['Resource']}, want {key}"
     assert s.get("Condition") == {"StringEquals": {"kms:ViaService": f"s3.{ev.pseudo['AWS::Region']}.amazonaws.com"}}, \
         f"KMS grant condition {s.get('Condition')}: decrypt through S3 only"
+
+
+# ------------------------------------------ who may do what through which path
+
+def prefix_arns(ev):
+    bucket = ev.params["BucketName"]
+    return [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
+
+
+def bucket_account(ev):
+    return ev.params["BucketAccountId"] or ACCOUNT
+
+
+ENDPOINT_READS = ["s3:GetObject", "s3:GetObjectVersion"]
+ENDPOINT_WRITES = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteObject"]
+
+
+def check_endpoint_policies(template, params):
+    """The interface endpoint admits object calls on the prefixes only:
+    reads by the proxy role, writes by ShotGrid's principals, both only on
+    the bucket owner's account. The new-VPC gateway endpoint admits the
+    bucket only, in the owner's account; an existing VPC's keeps AWS's
+    default (check_vpc_mode)."""
+    ev = Evaluation(template, params)
+    role = "<ProxyFunctionRole.Arn>"
+    account = {"StringEquals": {"aws:ResourceAccount": bucket_account(ev)}}
+    _, ep = one({k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                 if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")
+    doc = ev.resolve(ep["Properties"])["PolicyDocument"]
+    by_sid = {s.get("Sid"): s for s in doc["Statement"]}
+    assert set(by_sid) == {"ProxyRoleReads", "ShotGridWrites"}, f"interface endpoint statements {sorted(by_sid)}"
+    for s in doc["Statement"]:
+        assert s["Effect"] == "Allow" and s["Principal"] == "*", s
+        for bad in ("NotAction", "NotResource", "NotPrincipal"):
+            assert bad not in s, f"{s['Sid']} uses {bad}"
+        assert _as_list(s["Resource"]) == prefix_arns(ev), f"{s['Sid']} covers {s['Resource']}, want the prefixes {prefix_arns(ev)}"
+    reads, writes = by_sid["ProxyRoleReads"], by_sid["ShotGridWrites"]
+    assert _as_list(reads["Action"]) == ENDPOINT_READS, f"ProxyRoleReads allows {reads['Action']}"
+    assert reads["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": role}), reads["Condition"]
+    assert _as_list(writes["Action"]) == ENDPOINT_WRITES, f"ShotGridWrites allows {writes['Action']}"
+    assert writes["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": ev.params["ShotGridPrincipalArns"]}), \
+        writes["Condition"]
+    gateways = {k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                if v["Properties"].get("VpcEndpointType") == "Gateway"}
+    for logical_id in gateways:
+        p = ev.properties(logical_id)
+        if "PolicyDocument" in p:
+            for s in p["PolicyDocument"]["Statement"]:
+                assert s.get("Condition") == account, f"{logical_id} {s.get('Sid')} condition {s.get('Condition')}, want {account}"
+
+
+# Names the request contexts use. ShotGrid's own VPC stands for the ones its
+# Fine Tuning guide lists; the second endpoint for a second stack, a
+# redeploy, or ShotGrid's PrivateLink endpoint in the same VPC.
+SHOTGRID_VPC = "vpc-0a0b0c0d0e0f00001"
+GATEWAY_VPCE = "vpce-0gateway0000000001"
+SECOND_VPCE = "vpce-0secondstack000001"
+INTERNET_IP = "203.0.113.7"
+OTHER_ACCOUNT = "999999999999"
+# What <ProxyFunctionRole.Arn> becomes once deployed.
+PROXY_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/media-proxy-ProxyFunctionRole-0A1B2C3D4E5F"
+
+PROXY, SHOTGRID, SHOTGRID_LAST, UNLISTED, ANONYMOUS, OTHER_READER = (
+    "proxy role", "ShotGrid", "last ShotGrid principal", "unlisted", "anonymous", "other reader")
+ALWAYS_P = lambda p: True  # noqa: E731
+HAS_PREFIXES = lambda p: bool(p.get("KeyPrefixes"))
+HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))
+
+# (name, who, action, key: "in" | "outside" | "bucket", via, secure,
+#  allowed, what refuses it (a substring of the decision), applies)
+ACCESS_CASES = [
+    ("ShotGrid's signature, read by the function via the gateway", SHOTGRID, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
+    ("another listed ShotGrid principal via the gateway", SHOTGRID_LAST, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
+    ("ShotGrid's principal reading through the interface endpoint", SHOTGRID, "s3:GetObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("ShotGrid's upload (PutObject, UploadPart) through the passthrough", SHOTGRID, "s3:PutObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's AbortMultipartUpload through the passthrough", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's ListParts through the passthrough", SHOTGRID, "s3:ListMultipartUploadParts", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's DeleteObject through the passthrough", SHOTGRID, "s3:DeleteObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's write outside the prefixes through the endpoint", SHOTGRID, "s3:PutObject", "outside", "interface", True, False, "endpoint policy", HAS_PREFIXES),
+    ("the proxy role's redirect through the interface endpoint", PROXY, "s3:GetObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("the proxy role's redirect of a version", PROXY, "s3:GetObjectVersion", "in", "interface", True, True, None, ALWAYS_P),
+    ("the proxy role reading outside the prefixes", PROXY, "s3:GetObject", "outside", "interface", True, False, "endpoint policy", HAS_PREFIXES),
+    ("the proxy role writing through the endpoint", PROXY, "s3:PutObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("an unlisted principal's signature, read by the function via the gateway", UNLISTED, "s3:GetObject", "in", "gateway", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal through the interface endpoint", UNLISTED, "s3:GetObject", "in", "interface", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal through a second S3 endpoint in the VPC", UNLISTED, "s3:GetObject", "in", "second endpoint", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal's GetObjectAttributes through a second endpoint", UNLISTED, "s3:GetObjectAttributes", "in", "second endpoint", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an anonymous read via the gateway", ANONYMOUS, "s3:GetObject", "in", "gateway", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal's upload through the passthrough", UNLISTED, "s3:PutObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("ShotGrid's principal from outside the VPC", SHOTGRID, "s3:GetObject", "in", "internet", True, False, "DenyReadsOutsideProxyNetwork", ALWAYS_P),
+    ("the proxy role from outside the VPC", PROXY, "s3:GetObject", "in", "internet", True, False, "DenyReadsOutsideProxyNetwork", ALWAYS_P),
+    ("an unlisted principal from outside the VPC", UNLISTED, "s3:GetObject", "in", "internet", True, False, "DenyReadsOutsideProxyNetwork", ALWAYS_P),
+    ("bucket admin: PutBucketPolicy through the passthrough", SHOTGRID, "s3:PutBucketPolicy", "bucket", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("bucket admin: DeleteBucket through the passthrough", SHOTGRID, "s3:DeleteBucket", "bucket", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("bucket admin: PutBucketCORS through the passthrough", SHOTGRID, "s3:PutBucketCORS", "bucket", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("PutObjectAcl through the passthrough", SHOTGRID, "s3:PutObjectAcl", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("a read over plain HTTP", SHOTGRID, "s3:GetObject", "in", "gateway", False, False, "DenyInsecureTransport", ALWAYS_P),
+    ("another reader in a shared VPC, via the gateway", OTHER_READER, "s3:GetObject", "in", "gateway", True, True, None, HAS_OTHER_READERS),
+    ("another reader through the interface endpoint", OTHER_READER, "s3:GetObject", "in", "interface", True, False, "endpoint policy", HAS_OTHER_READERS),
+    ("ShotGrid's servers from ShotGrid's VPC, once its VPCs are merged in", SHOTGRID, "s3:GetObject", "in", "shotgrid vpc", True, True, None, ALWAYS_P),
+    # Inherited from ShotGrid's Fine Tuning policy, and documented: writes
+    # outside the interface endpoint are the bucket owner's IAM's to limit.
+    ("an unlisted principal's write via the gateway", UNLISTED, "s3:PutObject", "in", "gateway", True, True, None, ALWAYS_P),
+]
+
+
+def merged_bucket_policy(policy):
+    """What docs/deploy.md §5 tells the operator to make: ShotGrid's VPCs
+    copied into DenyReadsOutsideProxyNetwork's aws:SourceVpc list."""
+    out = json.loads(json.dumps(policy))
+    for s in out["Statement"]:
+        if s["Sid"] == "DenyReadsOutsideProxyNetwork":
+            s["Condition"]["StringNotEquals"]["aws:SourceVpc"].append(SHOTGRID_VPC)
+    return out
+
+
+def access_world(template, params):
+    """The principals, network paths and policies a request can meet."""
+    ev = Evaluation(template, params)
+    vpc = ev.params["ExistingVpcId"] or "<Vpc>"
+    account = bucket_account(ev)
+    interface = one({k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                     if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")[0]
+    gateways = [k for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                if v["Properties"].get("VpcEndpointType") == "Gateway"]
+    # No gateway endpoint of the stack's: the VPC's own, whose policy the
+    # docs require to allow the bucket (here AWS's default).
+    gateway_policy = iam_eval.FULL_ACCESS
+    if gateways and "PolicyDocument" in ev.properties(gateways[0]):
+        gateway_policy = ev.properties(gateways[0])["PolicyDocument"]
+    sg = ev.params["ShotGridPrincipalArns"]
+    others = [a for a in ev.params["OtherReaderArns"] if a]
+    return {
+        "ev": ev,
+        "account": account,
+        "principals": {
+            # The role lives in the stack's account, whichever owns the bucket.
+            PROXY: PROXY_ROLE_ARN,
+            SHOTGRID: sg[0], SHOTGRID_LAST: sg[-1], ANONYMOUS: None,
+            UNLISTED: f"arn:aws:iam::{account}:role/artist-workstation",
+            OTHER_READER: others[0] if others else None,
+        },
+        "paths": {
+            "gateway": ({"aws:SourceVpc": vpc, "aws:SourceVpce": GATEWAY_VPCE}, gateway_policy),
+            "interface": ({"aws:SourceVpc": vpc, "aws:SourceVpce": f"<{interface}>"},
+                          ev.properties(interface)["PolicyDocument"]),
+            "second endpoint": ({"aws:SourceVpc": vpc, "aws:SourceVpce": SECOND_VPCE}, iam_eval.FULL_ACCESS),
+            "internet": ({"aws:SourceIp": INTERNET_IP}, None),
+            "shotgrid vpc": ({"aws:SourceVpc": SHOTGRID_VPC, "aws:SourceVpce": "vpce-0shotgrid000000001"}, iam_eval.FULL_ACCESS),
+        },
+    }
+
+
+def access_request(world, who, action, key, via, secure=True, resource_account=None):
+    ev = world["ev"]
+    bucket = ev.params["BucketName"]
+    first = ev.params["KeyPrefixes"].split(",")[0]
+    resource = {
+        "in": f"arn:aws:s3:::{bucket}/{first}s3proxy-check/large.bin",
+        "outside": f"arn:aws:s3:::{bucket}/zz-not-a-prefix/large.bin",
+        "bucket": f"arn:aws:s3:::{bucket}",
+    }[key]
+    principal = world["principals"][who]
+    keys, endpoint_policy = world["paths"][via]
+    return iam_eval.Request(principal=principal, action=action, resource=resource, keys=dict(keys),
+                            resource_account=resource_account or world["account"], secure=secure), endpoint_policy
+
+
+def _substitute_role(doc, arn):
+    return json.loads(json.dumps(doc).replace("<ProxyFunctionRole.Arn>", arn))
+
+
+def check_access(template, params):
+    """Every request of ACCESS_CASES gets the answer the design promises,
+    under the rendered bucket policy (merged with ShotGrid's VPCs as §5
+    says) and the rendered endpoint policies."""
+    world = access_world(template, params)
+    role_arn = PROXY_ROLE_ARN
+    policy = _substitute_role(merged_bucket_policy(bucket_policy(template, params)), role_arn)
+    ran = 0
+    for name, who, action, key, via, secure, want, refused_by, applies in ACCESS_CASES:
+        if not applies(params):
+            continue
+        ran += 1
+        req, endpoint_policy = access_request(world, who, action, key, via, secure)
+        got = iam_eval.decide(req, policy, endpoint_policy and _substitute_role(endpoint_policy, role_arn))
+        assert got.allowed == want, f"{name}: {'allowed' if got.allowed else 'refused'} ({got.why}), want {'allowed' if want else 'refused'}"
+        if refused_by:
+            assert refused_by in got.why, f"{name}: refused by {got.why!r}, want {refused_by}"
+    assert ran >= 25, f"only {ran} access cases ran"
+    # A bucket of the same name in another account (the name released and
+    # taken), whose owner admits everyone, is not reachable through the
+    # endpoint, even with ShotGrid's signature.
+    req, endpoint_policy = access_request(world, SHOTGRID, "s3:PutObject", "in", "interface", resource_account=OTHER_ACCOUNT)
+    open_bucket = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}
+    got = iam_eval.decide(req, open_bucket, _substitute_role(endpoint_policy, role_arn))
+    assert not got and "endpoint policy" in got.why, f"a same-named bucket in account {OTHER_ACCOUNT}: {got.why}"
+    # The VPC-wide deny never touches a request from outside this VPC:
+    # ShotGrid's servers read from Autodesk's side.
+    for who in (SHOTGRID, UNLISTED, ANONYMOUS):
+        for via in ("shotgrid vpc", "internet"):
+            req, _ = access_request(world, who, "s3:GetObject", "in", via)
+            verdict, sids = iam_eval.evaluate(policy, req)
+            assert "DenyVpcReadsExceptListedPrincipals" not in sids, f"{who} via {via}: the VPC deny applies outside the VPC"
+
+
+def check_iam_parameters(template, params):
+    """ShotGridPrincipalArns is required and takes IAM role or user ARNs
+    only; OtherReaderArns is optional, the same shape; BucketAccountId an
+    account ID; AccessLogBucket says what the logs hold."""
+    specs = template["Parameters"]
+    sg = specs["ShotGridPrincipalArns"]
+    assert sg["Type"] == "CommaDelimitedList", sg["Type"]
+    assert "Default" not in sg, f"ShotGridPrincipalArns defaults to {sg.get('Default')!r}: the policies cannot be right without it"
+    assert "aws_role_arn" in sg["Description"], "ShotGridPrincipalArns does not say where the studio finds it"
+    good = ["arn:aws:iam::123456789012:role/shotgrid-s3", "arn:aws:iam::123456789012:role/media/sg",
+            "arn:aws:iam::123456789012:user/shotgrid", "arn:aws-us-gov:iam::123456789012:role/x"]
+    bad = ["", "REPLACE_ME_aws_role_arn", "arn:aws:iam::123456789012:role/*", "arn:aws:iam::123456789012:root",
+           "arn:aws:sts::123456789012:assumed-role/shotgrid/session", "*", "123456789012",
+           "arn:aws:iam::12345678901:role/x"]
+    for v in good:
+        assert _pattern_ok(sg, v), f"ShotGridPrincipalArns refuses {v}"
+    for v in bad:
+        assert not _pattern_ok(sg, v), f"ShotGridPrincipalArns accepts {v!r}"
+    other = specs["OtherReaderArns"]
+    assert other["Type"] == "CommaDelimitedList" and other.get("Default") == "", other
+    assert _pattern_ok(other, "") and all(_pattern_ok(other, v) for v in good), "OtherReaderArns refuses a good value"
+    assert not any(_pattern_ok(other, v) for v in bad if v), "OtherReaderArns accepts a bad value"
+    account = specs["BucketAccountId"]
+    assert account.get("Default") == "" and _pattern_ok(account, "210987654321") and not _pattern_ok(account, "2109876543"), account
+    logs = " ".join(specs["AccessLogBucket"]["Description"].split())
+    for phrase in ("signatures", "security tokens", "replayable", "session token", "this account",
+                   "public access blocked", "incident-response role", "expire within days"):
+        assert phrase in logs, f"AccessLogBucket's description does not say {phrase!r}"
+    ev = Evaluation(template, params)
+    assert _pattern_ok(sg, ",".join(ev.params["ShotGridPrincipalArns"])), "this combination's ShotGridPrincipalArns fail the pattern"

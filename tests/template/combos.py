@@ -19,6 +19,7 @@ COMMON = {
     "ProxyDomainName": "s3-proxy.studio.example.com",
     "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000",
     "StudioCidr": "192.168.0.0/16",
+    "ShotGridPrincipalArns": "arn:aws:iam::123456789012:role/shotgrid-s3-access",
 }
 EXISTING = {
     "ExistingVpcId": "vpc-0123456789abcdef0",
@@ -38,7 +39,13 @@ COMBOS = {
     "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,plates~v2/,a,b.c_d-e",
                              SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64",
                              AlarmEmail="ops+s3proxy@studio.example.com", CreateS3GatewayEndpoint="true",
-                             StudioCidr="10.0.0.0/8"),
+                             StudioCidr="10.0.0.0/8",
+                             # a bucket in another account: ShotGrid's principals and the
+                             # other readers are the bucket owner's
+                             BucketAccountId="210987654321",
+                             ShotGridPrincipalArns="arn:aws:iam::210987654321:role/media/shotgrid-s3-access,"
+                                                   "arn:aws:iam::210987654321:user/shotgrid-legacy",
+                             OtherReaderArns="arn:aws:iam::210987654321:role/render-farm,arn:aws:iam::210987654321:role/review-tool"),
     "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
                             ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
                             BucketRegion="eu-west-1", KeyPrefixes="shotgun/,review/,edit/,vfx/",

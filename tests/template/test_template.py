@@ -22,6 +22,7 @@ import tomllib
 import unittest
 
 import checks
+import iam_eval
 from cfn_eval import STACK_NAME, Evaluation
 from combos import COMBOS
 from translate import load, translate
@@ -53,6 +54,10 @@ CHECKS = [
     checks.check_network_parameters,
     checks.check_network_checks,
     checks.check_kms,
+    # only ShotGrid's principals, and only object calls
+    checks.check_endpoint_policies,
+    checks.check_access,
+    checks.check_iam_parameters,
 ]
 
 
@@ -195,6 +200,9 @@ class TestDocs(unittest.TestCase):
     def test_bucket_policy_docs_match_the_output(self):
         check_policy_docs(self.read("docs/deploy.md"), self.read("docs/migrate.md"))
 
+    def test_audit_docs(self):
+        check_audit_docs(self.read("docs/operate.md"))
+
     def test_checklist_names_real_outputs_and_steps(self):
         check_checklist(self.read("docs/deploy.md"), set(load(TEMPLATE)["Outputs"]))
 
@@ -260,10 +268,29 @@ def check_policy_docs(deploy, migrate):
         assert f"`{sid}`" in section, f"deploy.md §5 does not name {sid}"
         assert f"`{sid}`" in migrate, f"migrate.md does not name {sid}"
     for phrase in ("**replace**", "Fine Tuning", "Rolling back", "aws:PrincipalArn", "another account",
-                   "PutObject", "kms:Decrypt", "1. **Before the stack serves anything**"):
+                   "PutObject", "kms:Decrypt", "1. **Before the stack serves anything**",
+                   "`ShotGridPrincipalArns`", "`aws_role_arn`", "`OtherReaderArns`", "`BucketAccountId`",
+                   "ShotGrid's own servers", "--unlisted-profile", "### Other readers in a shared VPC"):
         assert phrase in section, f"deploy.md §5 lacks {phrase!r}"
+    # One edit: step 1 applies the principal deny with the merged read deny.
+    step1 = section[section.index("1. **Before the stack serves anything**"):section.index("\n2. ")]
+    assert "`DenyVpcReadsExceptListedPrincipals`" in step1, "deploy.md §5 step 1 does not apply the principal deny: it is staged again"
     for phrase in ("s3proxy check", "DNS", "S3 Proxy Host Address", "alarms", "Remove the old stack", "Rollback"):
         assert phrase in migrate, f"migrate.md lacks {phrase!r}"
+
+
+def check_audit_docs(operate):
+    """operate.md names the audit trail for what the function never sees,
+    and says what ALB access logs hold and how to keep them."""
+    m = re.search(r"^## Audit and logs\n.*?(?=^## )", operate, re.S | re.M)
+    assert m, "docs/operate.md has no '## Audit and logs' section"
+    section = " ".join(m.group(0).split())
+    for phrase in ("CloudTrail", "data events", "AWS::S3::Object", "passthrough writes", "`/_direct` reads",
+                   "vpcEndpointId", "X-Amz-Security-Token", "X-Amz-Signature", "session token", "replay",
+                   "in this stack's account", "public access blocked", "incident-response role",
+                   "expiring within days", "docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html",
+                   "docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-s3-info.html"):
+        assert phrase in section, f"operate.md 'Audit and logs' lacks {phrase!r}"
 
 
 def check_checklist(deploy, outputs):
@@ -501,11 +528,11 @@ ISSUE9_MUTATIONS = [
      lambda p: EXISTING_VPC(p) and p.get("CreateS3GatewayEndpoint") == "true"),
     ("3: full-access gateway policy in a new VPC", checks.check_vpc_mode,
      lambda t: _props(t, "S3GatewayEndpoint").pop("PolicyDocument"), NEW_VPC),
-    ("4/8: bucket policy loses the endpoint-reads deny", checks.check_bucket_policy,
-     lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":"${ProxyFunctionRole.Arn}"}', '"Null":{"aws:PrincipalArn":"false"}'), ALWAYS),
-    ("4/8: endpoint deny also blocks ShotGrid's uploads", checks.check_bucket_policy,
-     lambda t: _policy_text(t, '"DenyEndpointReadsExceptProxyRole","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
-                            '"DenyEndpointReadsExceptProxyRole","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
+    ("4/8: bucket policy loses the principal deny", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":["${ProxyFunctionRole.Arn}"', '"Null":{"aws:PrincipalArn":["false"'), ALWAYS),
+    ("4/8: principal deny also blocks ShotGrid's uploads", checks.check_bucket_policy,
+     lambda t: _policy_text(t, '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
+                            '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
     ("4: read deny in a shape ShotGrid's cannot merge into", checks.check_bucket_policy,
      lambda t: _policy_text(t, '"aws:SourceVpc":["${TheVpc}"]', '"aws:SourceVpc":"${TheVpc}"'), ALWAYS),
     ("5: StudioCidr guessed again", checks.check_network_parameters,
@@ -554,6 +581,156 @@ ISSUE9_MUTATIONS = [
 ]
 
 
+def _endpoint_statement(t, sid):
+    for s in _props(t, "S3InterfaceEndpoint")["PolicyDocument"]["Statement"]:
+        if s.get("Sid") == sid:
+            return s
+    raise AssertionError(f"no interface endpoint statement {sid}")
+
+
+# The statement this design replaced: a deny pinned to one endpoint ID.
+PINNED_ENDPOINT_DENY = (
+    '{"Sid":"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*",'
+    ' "Resource":"arn:${AWS::Partition}:s3:::${BucketName}/*",'
+    ' "Condition":{"StringEquals":{"aws:SourceVpce":"${S3InterfaceEndpoint}"},"ArnNotEquals":{"aws:PrincipalArn":"${ProxyFunctionRole.Arn}"}}},')
+
+
+def _restore_pinned_deny(t):
+    value = t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"]
+    start = value[0].index('{"Sid":"DenyVpcReadsExceptListedPrincipals"')
+    end = value[0].index('{"Sid":"AllowProxyRoleReads"')
+    value[0] = value[0][:start] + PINNED_ENDPOINT_DENY + value[0][end:]
+
+
+HAS_PREFIXES = lambda p: bool(p.get("KeyPrefixes"))  # noqa: E731
+HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))  # noqa: E731
+# Only ShotGrid's principals, and only object calls: each breakage runs in
+# every combination it applies to. (name, check, change, applies)
+PRINCIPAL_MUTATIONS = [
+    ("the principal deny pinned to the interface endpoint's ID", checks.check_access,
+     lambda t: _policy_text(t, '"StringEquals":{"aws:SourceVpc":"${TheVpc}"}', '"StringEquals":{"aws:SourceVpce":"${S3InterfaceEndpoint}"}'), ALWAYS),
+    ("the endpoint-pinned deny of before", checks.check_access, _restore_pinned_deny, ALWAYS),
+    ("ShotGrid left out of the principal deny's exceptions", checks.check_access,
+     lambda t: _policy_text(t, ',"${ShotGridArns}"', ""), ALWAYS),
+    ("the principal deny's exceptions turned around", checks.check_access,
+     lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":["${ProxyFunctionRole.Arn}"', '"ArnEquals":{"aws:PrincipalArn":["${ProxyFunctionRole.Arn}"'), ALWAYS),
+    ("anonymous reads let through the principal deny", checks.check_access,
+     lambda t: _policy_text(t, '"StringEquals":{"aws:SourceVpc":"${TheVpc}"},', '"StringEquals":{"aws:SourceVpc":"${TheVpc}"},"Null":{"aws:PrincipalArn":"false"},'), ALWAYS),
+    ("the principal deny also covers writes", checks.check_access,
+     lambda t: _policy_text(t, '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
+                            '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
+    ("other readers not listed", checks.check_access, lambda t: _policy_text(t, "${OtherReaders}", ""), HAS_OTHER_READERS),
+    ("no TLS-only deny", checks.check_access,
+     lambda t: _policy_text(t, '"aws:SecureTransport":"false"', '"aws:SecureTransport":"never"'), ALWAYS),
+    ("interface endpoint back to s3:* on the bucket", checks.check_access,
+     lambda t: _props(t, "S3InterfaceEndpoint").update(PolicyDocument={"Version": "2012-10-17", "Statement": [
+         {"Sid": "ThisBucketOnly", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+          "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}"}, {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/*"}]}]}), ALWAYS),
+    ("endpoint writes for any principal", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Condition"].pop("ArnEquals"), ALWAYS),
+    ("endpoint reads for any principal", checks.check_access,
+     lambda t: _endpoint_statement(t, "ProxyRoleReads")["Condition"].pop("ArnEquals"), ALWAYS),
+    ("endpoint writes in any account", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Condition"].pop("StringEquals"), ALWAYS),
+    ("endpoint reads in any account", checks.check_endpoint_policies,
+     lambda t: _endpoint_statement(t, "ProxyRoleReads")["Condition"].pop("StringEquals"), ALWAYS),
+    ("endpoint writes include ACLs", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Action"].append("s3:PutObjectAcl"), ALWAYS),
+    ("endpoint reads on the whole bucket", checks.check_access,
+     lambda t: _endpoint_statement(t, "ProxyRoleReads").update(Resource={"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/*"}), HAS_PREFIXES),
+    ("endpoint lacks ListParts for ShotGrid", checks.check_access,
+     lambda t: _endpoint_statement(t, "ShotGridWrites")["Action"].remove("s3:ListMultipartUploadParts"), ALWAYS),
+    ("new-VPC gateway endpoint in any account", checks.check_endpoint_policies,
+     lambda t: _props(t, "S3GatewayEndpoint")["PolicyDocument"]["Fn::If"][1]["Statement"][0].pop("Condition"), NEW_VPC),
+    ("ShotGridPrincipalArns optional", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["ShotGridPrincipalArns"].update(Default=""), ALWAYS),
+    ("ShotGridPrincipalArns takes anything", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["ShotGridPrincipalArns"].update(AllowedPattern=".*"), ALWAYS),
+    ("ShotGridPrincipalArns takes session ARNs", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["ShotGridPrincipalArns"].update(
+         AllowedPattern="^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:(role|user|assumed-role)/[A-Za-z0-9+=,.@_/-]{1,512}$"), ALWAYS),
+    ("AccessLogBucket silent about what the logs hold", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["AccessLogBucket"].update(Description="Optional bucket for ALB access logs."), ALWAYS),
+]
+
+
+class TestIamEvaluator(unittest.TestCase):
+    """The evaluator's own semantics, each against what AWS documents."""
+
+    R = "arn:aws:s3:::b/shotgun/x.mov"
+
+    def req(self, **kw):
+        base = dict(principal="arn:aws:iam::111111111111:role/a", action="s3:GetObject", resource=self.R,
+                    keys={"aws:SourceVpc": "vpc-1"}, resource_account="111111111111")
+        base.update(kw)
+        return iam_eval.Request(**base)
+
+    def test_conditions(self):
+        holds = iam_eval.condition_holds
+        ctx = {"aws:SourceVpc": "vpc-1", "aws:PrincipalArn": "arn:aws:iam::111111111111:role/a"}
+        cases = [
+            ("negated operator, key absent", {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}, True),
+            ("positive operator, key absent", {"StringEquals": {"aws:SourceVpce": "vpce-1"}}, False),
+            ("IfExists, key absent", {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}, True),
+            ("IfExists, key present and different", {"StringEqualsIfExists": {"aws:SourceVpc": "vpc-2"}}, False),
+            ("values OR", {"StringEquals": {"aws:SourceVpc": ["vpc-2", "vpc-1"]}}, True),
+            ("negated values: none may match", {"StringNotEquals": {"aws:SourceVpc": ["vpc-2", "vpc-1"]}}, False),
+            ("keys AND", {"StringNotEquals": {"aws:SourceVpc": "vpc-1", "aws:SourceVpce": "vpce-1"}}, False),
+            ("operators AND", {"StringEquals": {"aws:SourceVpc": "vpc-1"}, "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/a"}}, False),
+            ("key names case-insensitive", {"StringEquals": {"AWS:SOURCEVPC": "vpc-1"}}, True),
+            ("values case-sensitive", {"StringEquals": {"aws:SourceVpc": "VPC-1"}}, False),
+            ("ArnEquals per part with wildcards", {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::*:role/a"}}, True),
+            ("ArnLike does not cross parts", {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:*/a"}}, True),
+            ("ArnNotLike on another role", {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/b"}}, True),
+            ("ArnNotEquals, key absent (anonymous)", {"ArnNotEquals": {"aws:userid": "x"}}, True),
+            ("Bool", {"Bool": {"aws:SecureTransport": "false"}}, False),
+            ("Null true on absent", {"Null": {"aws:SourceVpce": "true"}}, True),
+            ("Null false on present", {"Null": {"aws:SourceVpc": "true"}}, False),
+            ("NotIpAddress, key absent", {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, True),
+        ]
+        ctx["aws:SecureTransport"] = "true"
+        for name, cond, want in cases:
+            with self.subTest(case=name):
+                self.assertEqual(holds(cond, ctx), want)
+        ip = {"aws:SourceIp": "192.0.2.9"}
+        self.assertTrue(holds({"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, ip))
+        self.assertFalse(holds({"NotIpAddress": {"aws:SourceIp": ["198.51.100.1/32", "192.0.2.0/24"]}}, ip))
+        with self.assertRaises(iam_eval.Unsupported):
+            holds({"NumericLessThan": {"s3:max-keys": "10"}}, ctx)
+
+    def test_actions_resources_principals(self):
+        applies = iam_eval.statement_applies
+        s = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject*", "Resource": "arn:aws:s3:::b/shotgun/*"}
+        self.assertTrue(applies(s, self.req(action="s3:getobjectversion")), "actions are case-insensitive")
+        self.assertTrue(applies(s, self.req(action="s3:GetObjectAttributes")))
+        self.assertFalse(applies(s, self.req(action="s3:PutObject")))
+        self.assertFalse(applies(s, self.req(resource="arn:aws:s3:::b/Shotgun/x.mov")), "resources are case-sensitive")
+        self.assertFalse(applies(s, self.req(resource="arn:aws:s3:::b2/shotgun/x.mov")))
+        self.assertTrue(applies(s, self.req(principal=None)), '"*" includes anonymous callers')
+        named = dict(s, Principal={"AWS": "arn:aws:iam::111111111111:role/a"})
+        self.assertTrue(applies(named, self.req()))
+        self.assertFalse(applies(named, self.req(principal="arn:aws:iam::111111111111:role/b")))
+        self.assertFalse(applies(named, self.req(principal=None)))
+        self.assertTrue(applies(dict(s, Principal={"AWS": "111111111111"}), self.req()), "an account names its principals")
+        with self.assertRaises(iam_eval.Unsupported):
+            applies(dict(s, NotPrincipal={"AWS": "x"}), self.req())
+
+    def test_decisions(self):
+        allow = {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}
+        deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+        decide = iam_eval.decide
+        self.assertFalse(decide(self.req(), {"Statement": [allow, deny]}), "an explicit deny wins")
+        self.assertTrue(decide(self.req(), {"Statement": []}), "same account: the identity policy suffices")
+        self.assertFalse(decide(self.req(identity_allows=False), {"Statement": []}), "nothing allows it")
+        self.assertTrue(decide(self.req(identity_allows=False), {"Statement": [allow]}), "same account: the bucket policy suffices")
+        cross = self.req(resource_account="222222222222")
+        self.assertFalse(decide(cross, {"Statement": []}), "cross-account needs the bucket owner's grant")
+        self.assertTrue(decide(cross, {"Statement": [allow]}))
+        self.assertFalse(decide(self.req(), None, {"Statement": []}), "an endpoint policy is an allow list")
+        self.assertTrue(decide(self.req(), None, iam_eval.FULL_ACCESS))
+        self.assertFalse(decide(self.req(), None, {"Statement": [allow, deny]}))
+
+
 class TestChecksCatchBreakage(unittest.TestCase):
     def test_samconfig_breakages(self):
         parameters = load(TEMPLATE)["Parameters"]
@@ -592,8 +769,15 @@ class TestChecksCatchBreakage(unittest.TestCase):
         check_checklist(deploy, outputs)
         rows = re.findall(r"^\| \d+ \|.*$", deploy, re.M)
         for name, check, change in [
-            ("4: §5 forgets the endpoint-reads deny", "policy",
-             lambda d, m: (d.replace("`DenyEndpointReadsExceptProxyRole`", "the endpoint deny"), m)),
+            ("4: §5 forgets the principal deny", "policy",
+             lambda d, m: (d.replace("`DenyVpcReadsExceptListedPrincipals`", "the principal deny"), m)),
+            ("§5 stages the principal deny again", "policy",
+             lambda d, m: (d.replace("Add\n   `DenyVpcReadsExceptListedPrincipals` and `AllowProxyRoleReads` as they\n   are;",
+                                     "Add `AllowProxyRoleReads`;"), m)),
+            ("§5 loses the shared-VPC subsection", "policy",
+             lambda d, m: (d.replace("### Other readers in a shared VPC", "### Other readers"), m)),
+            ("migrate.md forgets the principal deny", "policy",
+             lambda d, m: (d, m.replace("`DenyVpcReadsExceptListedPrincipals`", "the deny"))),
             ("4: §5 says to add, not replace", "policy", lambda d, m: (d.replace("**replace**", "add"), m)),
             ("4: no rollback in §5", "policy", lambda d, m: (d.replace("Rolling back", "Undoing"), m)),
             ("4: migrate.md skips the check", "policy", lambda d, m: (d, m.replace("s3proxy check", "a test"))),
@@ -614,6 +798,23 @@ class TestChecksCatchBreakage(unittest.TestCase):
                     else:
                         check_checklist(d, outputs)
 
+    def test_audit_docs_breakages(self):
+        operate = TestDocs.read("docs/operate.md")
+        check_audit_docs(operate)
+        for name, change in [
+            ("no audit section", lambda o: o.replace("## Audit and logs", "## Audit")),
+            ("CloudTrail not named", lambda o: o.replace("CloudTrail", "the trail")),
+            ("logs without the incident role", lambda o: o.replace("incident-response role", "security team")),
+            ("logs kept forever", lambda o: o.replace("**expiring within days**", "**kept**")),
+            ("logs in any account", lambda o: o.replace("**in this stack's account.**", "**anywhere.**")),
+            ("the minted token not mentioned", lambda o: o.replace("session token", "token")),
+        ]:
+            with self.subTest(breakage=name):
+                broken = change(operate)
+                self.assertNotEqual(broken, operate, "the breakage changed nothing")
+                with self.assertRaises(AssertionError, msg=f"audit docs check missed: {name}"):
+                    check_audit_docs(broken)
+
     def test_issue9_mutations_fail_in_every_combination(self):
         for name, check, change, applies in ISSUE9_MUTATIONS:
             ran = 0
@@ -626,6 +827,23 @@ class TestChecksCatchBreakage(unittest.TestCase):
                     check(original, params)  # passes as is
                     broken = copy.deepcopy(original)
                     change(broken)
+                    with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
+                        check(broken, params)
+            self.assertTrue(ran, f"mutation {name!r} applies to no combination")
+
+    def test_principal_mutations_fail_in_every_combination(self):
+        for name, check, change, applies in PRINCIPAL_MUTATIONS:
+            ran = 0
+            for combo, params in COMBOS.items():
+                if not applies(params):
+                    continue
+                ran += 1
+                with self.subTest(mutation=name, combo=combo):
+                    original = translated(combo)
+                    check(original, params)  # passes as is
+                    broken = copy.deepcopy(original)
+                    change(broken)
+                    self.assertNotEqual(broken, original, "the breakage changed nothing")
                     with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
                         check(broken, params)
             self.assertTrue(ran, f"mutation {name!r} applies to no combination")

@@ -111,6 +111,9 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 		ELB: elbv2.NewFromConfig(awsCfg), ACM: acm.NewFromConfig(awsCfg),
 	}, region, sgstacks.Stacks{VPC: f.vpcStack, Proxy: f.proxyStack, Bucket: f.bucketStack})
 	if err != nil {
+		if errors.Is(err, sgstacks.ErrStackNotFound) && f.proxyStack != "" && strings.Contains(err.Error(), ": "+f.vpcStack+" in ") {
+			err = fmt.Errorf("%w; or, when the VPC was not made by ShotGrid's VPC stack, --vpc-stack \"\" to read it from the proxy stack", err)
+		}
 		return failed(err)
 	}
 

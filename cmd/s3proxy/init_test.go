@@ -224,7 +224,7 @@ func TestInitAgainstMoto(t *testing.T) {
 		want []string
 	}{
 		{"stack missing", []string{"--proxy-stack", "sg-s3-proxy-old"}, []string{"stack not found: sg-s3-proxy-old in eu-west-1", "--region"}},
-		{"wrong region", []string{"--region", "us-east-1", "--proxy-stack", "sg-s3-proxy"}, []string{"stack not found: sg-private-vpc in us-east-1"}},
+		{"wrong region", []string{"--region", "us-east-1", "--proxy-stack", "sg-s3-proxy"}, []string{"stack not found: sg-private-vpc in us-east-1", `--vpc-stack ""`}},
 		{"a refused range", []string{"--proxy-stack", "sg-s3-proxy", "--set", "StudioCidrs=10.100.0.0/16", "--set", "ShotGridPrincipalArns=" + sgRole}, []string{"10.100.0.0/16 is the VPC's own CIDR block"}},
 		{"an answer missing", []string{"--vpc-stack", "", "--proxy-stack", "sg-s3-proxy", "--set", "CertificateArn=x"},
 			[]string{"2 answers missing", "--set StudioCidrs=", "--set ShotGridPrincipalArns=", "aws_role_arn"}},

@@ -158,6 +158,9 @@ func TestInitAgainstMoto(t *testing.T) {
 		if !strings.Contains(string(after), string(before)[i:]) {
 			t.Errorf("[prod] changed:\n%s", after)
 		}
+		if !strings.Contains(r.stdout, "ProxyDomainName is the old proxy's name: keep its DNS record on the old proxy until s3proxy check passes") {
+			t.Errorf("no word on the DNS switch:\n%s", r.stdout)
+		}
 		if !strings.Contains(r.stdout, "Next: s3proxy preflight --config-env default --config-file "+cfg) {
 			t.Errorf("no next command:\n%s", r.stdout)
 		}

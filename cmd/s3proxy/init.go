@@ -315,7 +315,7 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 		return failed(err)
 	}
 	fmt.Fprintf(out, "Wrote [%s] to %s (stack %s, region %s).\n", f.configEnv, f.configFile, env.StackName, region)
-	if source["ProxyDomainName"] != "" && env.Parameters["ProxyDomainName"] == params["ProxyDomainName"] {
+	if _, answered := answers["ProxyDomainName"]; source["ProxyDomainName"] != "" && !answered {
 		fmt.Fprintf(out, "ProxyDomainName is the old proxy's name: keep its DNS record on the old proxy until s3proxy check passes against the new load balancer under a test name (--url https://<test name> --connect-to <LoadBalancerDnsName>).\n")
 	}
 	next := "s3proxy preflight --config-env " + f.configEnv

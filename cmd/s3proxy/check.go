@@ -166,7 +166,7 @@ func executeCheck(ctx context.Context, fs *pflag.FlagSet, f checkFlags, cio cliI
 		if f.url == "" {
 			f.url = out["S3ProxyHostAddress"]
 		}
-		if r := out["BucketRegion"]; r != "" && !fs.Changed("region") {
+		if r := out["BucketRegion"]; r != "" {
 			bucketRegion = r
 		}
 		recommended = out["RecommendedBucketPolicy"]

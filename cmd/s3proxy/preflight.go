@@ -30,12 +30,12 @@ var preflightParams = []struct{ flag, param, usage string }{
 	{"signed-host", "SignedHost", "host ShotGrid signs URLs for (default <bucket>.s3.amazonaws.com)"},
 	{"bucket-kms-key-arn", "BucketKmsKeyArn", "the bucket's KMS key, for an SSE-KMS bucket"},
 	{"domain-name", "ProxyDomainName", "the proxy's DNS name"},
-	{"certificate-arn", "CertificateArn", "the ACM certificate for it"},
+	{"certificate-arn", "CertificateArn", "the ACM certificate for ProxyDomainName"},
 	{"studio-cidrs", "StudioCidrs", "the studio's ranges, comma-separated"},
-	{"studio-prefix-list-id", "StudioPrefixListId", "or a managed prefix list of them"},
+	{"studio-prefix-list-id", "StudioPrefixListId", "a managed prefix list of the studio's ranges, instead of StudioCidrs"},
 	{"vpc-id", "ExistingVpcId", "the VPC the proxy goes into"},
-	{"subnet-ids", "ExistingPrivateSubnetIds", "its private subnets, comma-separated"},
-	{"route-table-ids", "ExistingRouteTableIds", "their route tables (default: read from the subnets)"},
+	{"subnet-ids", "ExistingPrivateSubnetIds", "the VPC's private subnets, comma-separated"},
+	{"route-table-ids", "ExistingRouteTableIds", "the private subnets' route tables (default: read from the subnets)"},
 	{"create-s3-gateway-endpoint", "CreateS3GatewayEndpoint", "true or false, as the stack parameter"},
 }
 

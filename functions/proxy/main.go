@@ -32,5 +32,5 @@ func main() {
 	}
 	// Metrics go to stdout as EMF lines; CloudWatch Logs extracts them.
 	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID, proxy.WithMetrics(emf.New(os.Stdout, cfg.Bucket)))
-	lambda.Start(albhttp.NewFunction(h, albhttp.WithLogger(logger)))
+	lambda.Start(albhttp.NewFunction(h, albhttp.WithRefused(h.Refused)))
 }

@@ -127,7 +127,7 @@ func newHostileStack(t *testing.T, e *hostileEnv, s3URL string, creds aws.Creden
 	} else {
 		awsCfg := aws.Config{Region: hostileRegion, Credentials: provider}
 		h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-		fn = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+		fn = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}
 	}
 	alb := twin.New(twin.Options{Config: cfg, Invoker: fn, FunctionTimeout: 20 * time.Second, Logger: logger})
 	srv := httptest.NewUnstartedServer(alb)

@@ -7,7 +7,9 @@ template (they must pass) and on deliberately broken copies (they must fail).
 """
 
 import fnmatch
+import ipaddress
 import json
+import os
 import re
 
 import iam_eval
@@ -39,6 +41,7 @@ KNOWN_MANAGED = {
 CUSTOM_RESOURCE_ACTIONS = {
     "ec2:describevpcendpoints", "ec2:describenetworkinterfaces",
     "ec2:describevpcs", "ec2:describesubnets", "ec2:describevpcendpointservices",
+    "ec2:describemanagedprefixlists", "ec2:getmanagedprefixlistentries", "acm:describecertificate",
     "elasticloadbalancing:describetargethealth",
     "elasticloadbalancing:registertargets", "elasticloadbalancing:deregistertargets",
 }
@@ -293,9 +296,49 @@ def check_visibility(template, params):
     p = ev.resolve(lb["Properties"])
     assert p["Scheme"] == ("internet-facing" if public else "internal"), f"scheme {p['Scheme']} in {ev.params['Visibility']} mode"
     sg = ev.properties(lb["Properties"]["SecurityGroups"][0]["Ref"])
-    sources = {r["FromPort"]: r.get("CidrIp") for r in sg["SecurityGroupIngress"]}
-    want_source = "0.0.0.0/0" if public else ev.params["StudioCidr"]
-    assert sources == {443: want_source, 80: want_source}, f"ALB ingress {sources}, want 443 and 80 from {want_source}"
+    got = ingress(sg)
+    want = {(port, "0.0.0.0/0") for port in (443, 80)} if public else \
+        {(port, source) for port in (443, 80) for source in studio_sources(ev)}
+    assert got == want, f"ALB ingress {sorted(got)}, want {sorted(want)}"
+
+
+def studio_sources(ev):
+    """Every studio range the parameters name, and the prefix list."""
+    sources = {c for c in ev.params["StudioCidrs"] if c}
+    if ev.params["StudioPrefixListId"]:
+        sources.add(ev.params["StudioPrefixListId"])
+    return sources
+
+
+def ingress(sg):
+    """A security group's inline ingress as (port, source) pairs; each rule
+    is TCP on one port from one CIDR block or one prefix list."""
+    out = set()
+    for r in sg.get("SecurityGroupIngress", []):
+        assert r["IpProtocol"] == "tcp" and r["FromPort"] == r["ToPort"], f"rule {r}"
+        sources = [r[k] for k in ("CidrIp", "SourcePrefixListId", "SourceSecurityGroupId") if k in r]
+        assert len(sources) == 1, f"rule {r} has sources {sources}"
+        out.add((r["FromPort"], sources[0]))
+    return out
+
+
+def check_studio_ingress(template, params):
+    """The S3 interface endpoint admits 443 from each studio range and the
+    prefix list (and, as its own resource, from the ALB); nothing else."""
+    ev = Evaluation(template, params)
+    _, ep = one({k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                 if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")
+    groups = ev.resolve(ep["Properties"]["SecurityGroupIds"])
+    assert len(groups) == 1, groups
+    sg_id = groups[0].strip("<>")
+    got = ingress(ev.properties(sg_id))
+    want = {(443, s) for s in studio_sources(ev)}
+    assert got == want, f"endpoint ingress {sorted(got)}, want {sorted(want)}"
+    extra = [k for k, v in ev.resources("AWS::EC2::SecurityGroupIngress").items()
+             if is_ref(v["Properties"]["GroupId"], sg_id)]
+    for k in extra:
+        p = ev.properties(k)
+        assert "SourceSecurityGroupId" in p and int(p["FromPort"]) == 443, f"{k} admits {p}"
 
 
 def check_vpc_mode(template, params):
@@ -363,10 +406,13 @@ def check_rules_section(template, params):
     if ev.params["ExistingVpcId"]:
         broken.append(dict(params, ExistingPrivateSubnetIds=""))
     broken.append(dict(params, BucketRegion="ap-south-1"))
-    # issue 9, item 5: a studio range that is everything, or the new VPC itself
-    broken.append(dict(params, StudioCidr="0.0.0.0/0"))
+    # a studio range that is everything (alone or among others), none at
+    # all, or the new VPC itself among real ones
+    broken.append(dict(params, StudioCidrs="0.0.0.0/0"))
+    broken.append(dict(params, StudioCidrs="192.168.0.0/16,0.0.0.0/0", StudioPrefixListId=""))
+    broken.append(dict(params, StudioCidrs="", StudioPrefixListId=""))
     if not ev.params["ExistingVpcId"]:
-        broken.append(dict(params, StudioCidr=ev.params["VpcCidr"]))
+        broken.append(dict(params, StudioCidrs="198.51.100.0/24," + ev.params["VpcCidr"]))
     else:
         # item 7: zones are chosen by the existing subnets, not by a parameter
         broken.append(dict(params, AvailabilityZones="eu-west-1a,eu-west-1b"))
@@ -437,6 +483,9 @@ def check_custom_resource_role(template, params):
             if action.lower().endswith("registertargets"):
                 assert s["Resource"] == "<EndpointTargetGroup>", \
                     f"{action} must be limited to the endpoint target group, is on {s['Resource']}"
+            if action.lower() == "acm:describecertificate":
+                assert s["Resource"] == ev.params["CertificateArn"], \
+                    f"{action} must be limited to CertificateArn, is on {s['Resource']}"
     _, cr = one({k: v for k, v in ev.resources().items() if v["Type"] == "Custom::EndpointTargets"}, "EndpointTargets")
     p = cr["Properties"]
     assert p["ServiceToken"] == {"Fn::GetAtt": ["EndpointTargetsFunction", "Arn"]}, "wrong service token"
@@ -576,6 +625,72 @@ def check_outputs(template, params):
     assert out["DnsNameToCname"] == want, f"CNAME target {out['DnsNameToCname']}, want {want}"
     assert out["InterfaceEndpointDnsName"] == ENDPOINT_REGIONAL[2:], out["InterfaceEndpointDnsName"]
     assert NO_VALUE not in out.values()
+    # What `s3proxy check --stack` reads: the values the function runs with.
+    bucket = ev.params["BucketName"]
+    want = {
+        "ProxyUrl": "https://" + ev.params["ProxyDomainName"],
+        "BucketName": bucket,
+        "BucketRegion": ev.params["BucketRegion"] or ev.pseudo["AWS::Region"],
+        "SignedHost": ev.params["SignedHost"] or f"{bucket}.s3.amazonaws.com",
+        "ProxyFunctionName": "<ProxyFunction>",
+    }
+    release = release_version()
+    if release is None:
+        assert re.fullmatch(r"\d+\.\d+\.\d+", str(out.get("Version"))), f"Version output {out.get('Version')!r}"
+    else:
+        want["Version"] = release
+    for key, value in want.items():
+        assert out.get(key) == value, f"output {key} = {out.get(key)!r}, want {value!r}"
+    env = ev.resolve(lambda_function(ev, "ProxyFunction")["Properties"]["Environment"]["Variables"])
+    assert out["SignedHost"] == env["S3PROXY_SIGNED_HOST"] and out["BucketRegion"] == env["S3PROXY_REGION"], \
+        "the outputs differ from what the function runs with"
+    # Empty lists have no output (CloudFormation needs a value), never "".
+    for key in ("KeyPrefixes", "AllowedOrigins"):
+        if ev.params[key]:
+            assert out.get(key) == ev.params[key], f"output {key} = {out.get(key)!r}, want {ev.params[key]!r}"
+        else:
+            assert key not in out, f"output {key} = {out[key]!r} for an empty parameter; leave it out"
+    assert all(isinstance(v, str) and v for v in out.values()), f"empty outputs: {[k for k, v in out.items() if not v]}"
+
+
+# ShotGrid's sg-private-vpc default, which a migrating studio already routes.
+SHOTGRID_VPC_CIDR = "10.100.0.0/16"
+RELEASE_GO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pkg", "release", "release.go")
+
+
+def release_version(path=RELEASE_GO):
+    """pkg/release.Version, read from its source: the version the CLI prints.
+    Until that file exists, the template's own value stands (the tests that
+    compare the two skip, saying so)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+    except FileNotFoundError:
+        return None
+    m = re.search(r'\bVersion\s*=\s*"([^"]+)"', source)
+    assert m, f"{path} has no Version = \"...\" constant"
+    return m.group(1)
+
+
+def check_parameter_order(template, params=None):
+    """The console and `sam deploy --guided` ask in one order: every
+    parameter in exactly one group, with a label and a description, the
+    Parameters section in the groups' order, the existing VPC first and a
+    new VPC's ranges last."""
+    parameters = list(template["Parameters"])
+    iface = template["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for g in iface["ParameterGroups"] for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(set(grouped)), f"parameters in two groups: {[p for p in grouped if grouped.count(p) > 1]}"
+    assert set(grouped) == set(parameters), \
+        f"ungrouped {sorted(set(parameters) - set(grouped))}, unknown {sorted(set(grouped) - set(parameters))}"
+    assert grouped == parameters, "the Parameters section is not in the groups' order (sam deploy --guided asks in it)"
+    assert parameters[0] == "ExistingVpcId", f"the first question is {parameters[0]}, want ExistingVpcId"
+    new_vpc = {"VpcCidr", "AvailabilityZones"}
+    assert set(parameters[-len(new_vpc):]) == new_vpc, f"a new VPC's parameters must come last: {parameters[-3:]}"
+    labels = iface["ParameterLabels"]
+    for name in parameters:
+        assert labels.get(name, {}).get("default"), f"{name} has no label"
+        assert template["Parameters"][name].get("Description"), f"{name} has no Description"
 
 
 # --------------------------------------------------------------- monitoring
@@ -903,8 +1018,22 @@ def check_network_parameters(template, params):
     """Items 2, 5, 6 and 7 as the parameters state them."""
     ev = Evaluation(template, params)
     specs = template["Parameters"]
-    # 5: the studio network is asked for, never guessed.
-    assert "Default" not in specs["StudioCidr"], f"StudioCidr defaults to {specs['StudioCidr'].get('Default')}"
+    # The studio network is asked for, never guessed: empty by default (a
+    # Rule requires it or a prefix list), each entry a CIDR block.
+    assert specs["StudioCidrs"]["Type"] == "CommaDelimitedList" and specs["StudioCidrs"].get("Default") == "", \
+        f"StudioCidrs: {specs['StudioCidrs']}"
+    for good in ("10.0.0.0/8", "192.168.10.0/24,172.16.0.0/12", ""):
+        assert _pattern_ok(specs["StudioCidrs"], good), f"StudioCidrs refuses {good!r}"
+    for bad in ("REPLACE_ME_studio_cidr", "10.0.0.0", "10.0.0.0/8,REPLACE_ME", "10.0.0.0/33"):
+        assert not _pattern_ok(specs["StudioCidrs"], bad), f"StudioCidrs accepts {bad!r}"
+    for good in ("pl-0123456789abcdef0", "pl-12345678", ""):
+        assert _pattern_ok(specs["StudioPrefixListId"], good), f"StudioPrefixListId refuses {good!r}"
+    for bad in ("REPLACE_ME_prefix_list", "pl-xyz", "sg-0123456789abcdef0"):
+        assert not _pattern_ok(specs["StudioPrefixListId"], bad), f"StudioPrefixListId accepts {bad!r}"
+    # A new VPC by default does not collide with ShotGrid's sg-private-vpc.
+    default_vpc = ipaddress.ip_network(specs["VpcCidr"]["Default"])
+    assert not default_vpc.overlaps(ipaddress.ip_network(SHOTGRID_VPC_CIDR)), \
+        f"VpcCidr defaults to {default_vpc}, which overlaps ShotGrid's {SHOTGRID_VPC_CIDR}"
     # 2: an existing VPC gets no second gateway endpoint unless asked.
     assert specs["CreateS3GatewayEndpoint"]["Default"] == "false", "CreateS3GatewayEndpoint must default to false"
     # 6: placeholders fail parameter validation; real IDs and empty pass.
@@ -917,15 +1046,20 @@ def check_network_parameters(template, params):
         for bad in ("REPLACE_ME_subnet_a", "subnet-0aaaaaaaaaaaaaaa1,REPLACE_ME", "rtb-xyz", "subnet-1"):
             assert not _pattern_ok(spec, bad), f"{name} accepts {bad!r}"
         assert _pattern_ok(spec, ",".join(ev.params[name])), f"{name} refuses this combination's {ev.params[name]}"
-    # 7: a new VPC's subnets are in the chosen zones.
+    # 7: a new VPC's subnets are in the chosen zones, and are the first
+    # /24 blocks of VpcCidr, private ones first, none shared.
     zones = [z for z in ev.params["AvailabilityZones"] if z]
     subnets = ev.resources("AWS::EC2::Subnet")
     if subnets:
         want = zones or ["eu-west-1a", "eu-west-1b"]  # the evaluator's !GetAZs
+        blocks = [str(b) for b in ipaddress.ip_network(ev.params["VpcCidr"]).subnets(new_prefix=24)][:4]
+        order = ["PrivateSubnet1", "PrivateSubnet2", "PublicSubnet1", "PublicSubnet2"]
         for logical_id, sub in subnets.items():
             index = 0 if logical_id.endswith("1") else 1
-            az = ev.properties(logical_id)["AvailabilityZone"]
-            assert az == want[index], f"{logical_id} is in {az}, want {want[index]}"
+            p = ev.properties(logical_id)
+            assert p["AvailabilityZone"] == want[index], f"{logical_id} is in {p['AvailabilityZone']}, want {want[index]}"
+            assert p["CidrBlock"] == blocks[order.index(logical_id)], \
+                f"{logical_id} is {p['CidrBlock']}, want {blocks[order.index(logical_id)]} from VpcCidr {ev.params['VpcCidr']}"
 
 
 def check_network_checks(template, params):
@@ -944,7 +1078,13 @@ def check_network_checks(template, params):
     ep_props = ev.resolve(ep["Properties"])
     _, lb = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
     assert p["VpcId"] == ep_props["VpcId"], f"checks VPC {p['VpcId']}, endpoint VPC {ep_props['VpcId']}"
-    assert p["StudioCidr"] == ev.params["StudioCidr"], p["StudioCidr"]
+    for key, want in (("StudioCidrs", ev.params["StudioCidrs"]), ("StudioPrefixListId", ev.params["StudioPrefixListId"]),
+                      ("CertificateArn", ev.params["CertificateArn"]), ("DomainName", ev.params["ProxyDomainName"]),
+                      ("Region", ev.pseudo["AWS::Region"]), ("BucketName", ev.params["BucketName"])):
+        assert key in p and p[key] == want, f"NetworkChecks {key} = {p.get(key)!r}, want {want!r}"
+    lb_depends = lb.get("DependsOn", [])
+    assert nc_id in ([lb_depends] if isinstance(lb_depends, str) else lb_depends), \
+        "the load balancer must wait for the checks (a bad certificate fails before the ALB exists)"
     assert p["ServiceName"] == ep_props["ServiceName"], p["ServiceName"]
     assert p["EndpointSubnetIds"] == ep_props["SubnetIds"], f"checks {p['EndpointSubnetIds']}, endpoint in {ep_props['SubnetIds']}"
     assert p["LoadBalancerSubnetIds"] == ev.resolve(lb["Properties"]["Subnets"]), \

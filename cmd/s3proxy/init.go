@@ -311,7 +311,7 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 		delete(env.Parameters, "StudioPrefixListId")
 	}
 	comment := []string{fmt.Sprintf("Written by s3proxy init from %s in %s.", stackList(f), region)}
-	if err := os.WriteFile(f.configFile, samconfig.Upsert(doc, f.configEnv, samconfig.Render(env, comment)), 0o644); err != nil {
+	if err := os.WriteFile(f.configFile, samconfig.Update(doc, env, comment), 0o644); err != nil {
 		return failed(err)
 	}
 	fmt.Fprintf(out, "Wrote [%s] to %s (stack %s, region %s).\n", f.configEnv, f.configFile, env.StackName, region)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -234,6 +235,29 @@ func quote(s string) string {
 	return b.String()
 }
 
+// tables are the three tables s3proxy writes, in order, with their
+// default contents (keys other than those Update sets).
+var tables = []struct{ cmd, defaults string }{
+	{"global", ""},
+	// No build cache: SAM's makefile builder does not pass the function's
+	// architecture to make, so a cached build of one architecture could be
+	// reused for the other (docs/deploy.md).
+	{"build", "cached = false\nparallel = true\nbuild_in_source = true\n"},
+	{"deploy", "capabilities = \"CAPABILITY_IAM\"\nconfirm_changeset = true\nfail_on_empty_changeset = false\nresolve_s3 = true\n"},
+}
+
+// set are the keys Update writes into table cmd of e.
+func (e Env) set(cmd string) [][2]string {
+	switch cmd {
+	case "global":
+		// In the global table, so that sam delete and sam list use it too.
+		return [][2]string{{"stack_name", quote(e.StackName)}, {"region", quote(e.Region)}}
+	case "deploy":
+		return [][2]string{{"s3_prefix", quote(e.StackName)}, {"parameter_overrides", quote(FormatOverrides(e.Parameters, e.Order))}}
+	}
+	return nil
+}
+
 // Render is e's three tables (global, build, deploy) as TOML, headed by
 // comment lines.
 func Render(e Env, comment []string) []byte {
@@ -241,71 +265,141 @@ func Render(e Env, comment []string) []byte {
 	for _, c := range comment {
 		b.WriteString("# " + c + "\n")
 	}
-	fmt.Fprintf(&b, "[%s.global.parameters]\n", e.Name)
-	fmt.Fprintf(&b, "stack_name = %s\n", quote(e.StackName))
-	// In the global table, so that sam delete and sam list use it too.
-	fmt.Fprintf(&b, "region = %s\n\n", quote(e.Region))
-	fmt.Fprintf(&b, "[%s.build.parameters]\n", e.Name)
-	b.WriteString("cached = true\nparallel = true\nbuild_in_source = true\n\n")
-	fmt.Fprintf(&b, "[%s.deploy.parameters]\n", e.Name)
-	b.WriteString("capabilities = \"CAPABILITY_IAM\"\nconfirm_changeset = true\nfail_on_empty_changeset = false\nresolve_s3 = true\n")
-	fmt.Fprintf(&b, "s3_prefix = %s\n", quote(e.StackName))
-	fmt.Fprintf(&b, "parameter_overrides = %s\n", quote(FormatOverrides(e.Parameters, e.Order)))
+	for i, t := range tables {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "[%s.%s.parameters]\n", e.Name, t.cmd)
+		b.WriteString(t.defaults)
+		for _, kv := range e.set(t.cmd) {
+			b.WriteString(kv[0] + " = " + kv[1] + "\n")
+		}
+	}
 	return []byte(b.String())
 }
 
-var header = regexp.MustCompile(`^\s*\[\s*([^\]\s]+)\s*\]`)
-
-// Upsert returns doc with every table of environment env replaced by
-// block, at the place of the first of them (or at the end). Every other
-// line is kept: comments and blank lines that end a replaced table stay, as
-// they head the table after it. An empty doc gets SAM's version line.
-func Upsert(doc []byte, env string, block []byte) []byte {
+// Update returns doc with environment e written into it. An environment
+// the file does not have is appended whole (Render). One it has keeps
+// every line of its tables, comments and keys such as s3_bucket included,
+// except the values Update sets: stack_name and region in the global
+// table, s3_prefix and parameter_overrides in the deploy table (and region
+// there too, when the table has one, as a command's own table wins over
+// the global one). A missing table of the three is added after the
+// environment's last one.
+func Update(doc []byte, e Env, comment []string) []byte {
 	if strings.TrimSpace(string(doc)) == "" {
-		return append([]byte("version = 0.1\n\n"), block...)
+		return append([]byte("version = 0.1\n\n"), Render(e, comment)...)
 	}
 	lines := strings.SplitAfter(string(doc), "\n")
-	var out, pending []string
-	inserted, skipping := false, false
-	for _, l := range lines {
+	switch last := lines[len(lines)-1]; {
+	case last == "":
+		lines = lines[:len(lines)-1]
+	case !strings.HasSuffix(last, "\n"):
+		lines[len(lines)-1] += "\n"
+	}
+	// Where each table starts and ends (exclusive), and the environment's
+	// last table's end.
+	type span struct{ start, end int }
+	spans := map[string]span{}
+	current, last := "", -1
+	for i, l := range lines {
 		if m := header.FindStringSubmatch(l); m != nil {
-			name := strings.Trim(m[1], `"`)
-			mine := name == env || strings.HasPrefix(name, env+".")
-			switch {
-			case mine && !inserted:
-				out = append(out, string(block))
-				inserted = true
-			case !mine && skipping:
-				out = append(out, "\n")
-				out = append(out, trimBlank(pending)...)
+			if current != "" {
+				sp := spans[current]
+				sp.end = i
+				spans[current] = sp
 			}
-			pending = nil
-			skipping = mine
-			if mine {
-				continue
+			current = strings.Trim(m[1], `"`)
+			spans[current] = span{start: i, end: len(lines)}
+		}
+	}
+	found := false
+	for name, sp := range spans {
+		if name == e.Name || strings.HasPrefix(name, e.Name+".") {
+			found = true
+			if sp.end > last {
+				last = sp.end
 			}
 		}
-		if !skipping {
-			out = append(out, l)
+	}
+	if !found {
+		res := strings.TrimRight(strings.Join(lines, ""), "\n") + "\n\n" + string(Render(e, comment))
+		return []byte(res)
+	}
+	// Edits from the bottom up, so the spans stay valid.
+	type edit struct {
+		at, n int
+		lines []string
+	}
+	var inserts []edit
+	for _, t := range tables {
+		name := e.Name + "." + t.cmd + ".parameters"
+		sp, ok := spans[name]
+		if !ok {
+			block := "\n[" + name + "]\n" + t.defaults
+			for _, kv := range e.set(t.cmd) {
+				block += kv[0] + " = " + kv[1] + "\n"
+			}
+			inserts = append(inserts, edit{at: trimEnd(lines, last), n: 1000 + len(inserts), lines: []string{block}})
 			continue
 		}
-		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "#") {
-			pending = append(pending, l)
-		} else {
-			pending = nil
+		keys := e.set(t.cmd)
+		if t.cmd == "deploy" {
+			keys = append(keys, [2]string{"region", quote(e.Region)})
+		}
+		for _, kv := range keys {
+			if i := keyLine(lines, sp.start+1, sp.end, kv[0]); i >= 0 {
+				// A value that is a list over several lines goes whole.
+				if _, v, _ := strings.Cut(lines[i], "="); strings.HasPrefix(strings.TrimSpace(v), "[") && !strings.Contains(v, "]") {
+					for j := i + 1; j < sp.end; j++ {
+						done := strings.Contains(lines[j], "]")
+						lines[j] = ""
+						if done {
+							break
+						}
+					}
+				}
+				lines[i] = kv[0] + " = " + kv[1] + "\n"
+			} else if kv[0] != "region" || t.cmd != "deploy" {
+				inserts = append(inserts, edit{at: trimEnd(lines, sp.end), n: len(inserts), lines: []string{kv[0] + " = " + kv[1] + "\n"}})
+			}
 		}
 	}
-	res := strings.Join(out, "")
-	if !inserted {
-		res = strings.TrimRight(res, "\n") + "\n\n" + string(block)
+	// Bottom up; at one place, the last first, so they end up in order.
+	sort.Slice(inserts, func(i, j int) bool {
+		if inserts[i].at != inserts[j].at {
+			return inserts[i].at > inserts[j].at
+		}
+		return inserts[i].n > inserts[j].n
+	})
+	for _, ins := range inserts {
+		lines = slices.Insert(lines, ins.at, ins.lines...)
 	}
-	return []byte(res)
+	return []byte(strings.Join(lines, ""))
 }
 
-// trimBlank drops the blank lines at the start of lines.
-func trimBlank(lines []string) []string {
-	for len(lines) > 0 && strings.TrimSpace(lines[0]) == "" {
-		lines = lines[1:]
+// keyLine is the index of the line in lines[from:to] that sets key, or -1.
+func keyLine(lines []string, from, to int, key string) int {
+	for i := from; i < to; i++ {
+		k, _, ok := strings.Cut(lines[i], "=")
+		if ok && strings.Trim(strings.TrimSpace(k), `"`) == key {
+			return i
+		}
 	}
-	return lines
+	return -1
 }
+
+// trimEnd moves end back over the blank and comment lines that end a table
+// (they head the table after it).
+func trimEnd(lines []string, end int) int {
+	for end > 0 {
+		t := strings.TrimSpace(lines[end-1])
+		if t != "" && !strings.HasPrefix(t, "#") {
+			break
+		}
+		end--
+	}
+	return end
+}
+
+var header = regexp.MustCompile(`^\s*\[\s*([^\]\s]+)\s*\]`)

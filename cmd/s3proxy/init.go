@@ -428,6 +428,9 @@ func collectAnswers(f initFlags) (map[string]string, error) {
 func validateInit(p map[string]string, found sgstacks.Found, w io.Writer) error {
 	var errs []string
 	if v := p["StudioCidrs"]; v != "" {
+		if n := len(strings.Split(v, ",")); n > preflight.MaxStudioCidrs {
+			errs = append(errs, fmt.Sprintf("StudioCidrs: %d ranges, more than the %d it takes: put them into a managed prefix list and answer its ID (pl-…)", n, preflight.MaxStudioCidrs))
+		}
 		for _, finding := range preflight.StudioRanges(strings.Split(v, ","), found.VpcCidr) {
 			switch {
 			case finding.Refuse:

@@ -119,6 +119,8 @@ func TestPreflightAgainstMoto(t *testing.T) {
 		{"a bucket that does not exist", []string{"--bucket", "no-such-media"}, preflight.StepBucketRegion, "FAIL", []string{"no such bucket"}},
 		{"the VPC's own range", []string{"--studio-cidrs", "10.100.0.0/16"}, preflight.StepStudioRanges, "FAIL", []string{"VPC's own CIDR block"}},
 		{"everyone", []string{"--studio-cidrs", "192.168.10.0/24,0.0.0.0/0"}, preflight.StepStudioRanges, "FAIL", []string{"0.0.0.0/0 admits the whole Internet"}},
+		{"six ranges", []string{"--studio-cidrs", "192.168.1.0/24,192.168.2.0/24,192.168.3.0/24,192.168.4.0/24,192.168.5.0/24,192.168.6.0/24"}, preflight.StepStudioRanges, "FAIL", []string{"6 ranges, more than the 5", "StudioPrefixListId"}},
+		{"inside the VPC", []string{"--studio-cidrs", "10.100.7.0/24"}, preflight.StepStudioRanges, "FAIL", []string{"inside the VPC 10.100.0.0/16"}},
 		{"ShotGrid's old default warns", []string{"--studio-cidrs", "10.0.0.0/8"}, preflight.StepStudioRanges, "WARN", []string{"contains the VPC 10.100.0.0/16", "more specific route"}},
 		{"a second gateway endpoint", []string{"--create-s3-gateway-endpoint", "true"}, preflight.StepGateway, "FAIL", []string{"CreateS3GatewayEndpoint=false"}},
 		{"SSE-KMS without the key", []string{"--bucket", "media-kms"}, preflight.StepKMS, "FAIL", []string{"BucketKmsKeyArn=" + kmsKey}},

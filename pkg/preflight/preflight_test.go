@@ -34,7 +34,7 @@ func TestStudioRanges(t *testing.T) {
 		{"everyone", "0.0.0.0/0", true, false, "whole Internet"},
 		{"the VPC itself", "10.100.0.0/16", true, false, "VPC's own"},
 		{"ShotGrid's default, containing the VPC", "10.0.0.0/8", false, true, "contains the VPC"},
-		{"inside the VPC", "10.100.4.0/24", false, true, "inside the VPC"},
+		{"inside the VPC", "10.100.4.0/24", true, false, "inside the VPC"},
 		{"host bits", "192.168.10.1/24", true, false, "host bits"},
 		{"not a CIDR", "studio", true, false, "not an IPv4"},
 		{"IPv6", "2001:db8::/32", true, false, "not an IPv4"},

@@ -22,7 +22,8 @@ type Finding struct {
 // common where VPCs are carved from the corporate 10/8 and reached over a
 // more specific Direct Connect or VPN route: it works, but it also admits
 // every other network in that range, so it is a warning. A range inside
-// the VPC admits the VPC's own hosts, also a warning.
+// the VPC holds only the VPC's own addresses, no studio network, and the
+// stack's NetworkChecks refuses it too.
 func StudioRanges(ranges []string, vpcCidr string) []Finding {
 	vpc, vpcErr := netip.ParsePrefix(vpcCidr)
 	var out []Finding
@@ -43,12 +44,17 @@ func StudioRanges(ranges []string, vpcCidr string) []Finding {
 			f.Warn, f.Problem = true, "contains the VPC "+vpcCidr
 			f.Fix = "it works where the VPC is reached over a more specific route, but it admits every network in it; prefer the specific site, VPN and render-farm ranges"
 		case vpcErr == nil && vpc.Contains(p.Addr()):
-			f.Warn, f.Problem, f.Fix = true, "lies inside the VPC "+vpcCidr, "that admits the VPC's own hosts, not the studio's: check the range"
+			f.Refuse, f.Problem, f.Fix = true, "lies inside the VPC "+vpcCidr, "its addresses are the VPC's own, not a studio network's: list the studio's own ranges"
 		}
 		out = append(out, f)
 	}
 	return out
 }
+
+// MaxStudioCidrs is how many ranges StudioCidrs takes: the template has
+// five security group rule slots (CloudFormation cannot loop); more go
+// into a managed prefix list (StudioPrefixListId).
+const MaxStudioCidrs = 5
 
 // Covers reports whether a certificate with these names (domain name and
 // subject alternative names) is valid for host. A wildcard covers exactly

@@ -162,6 +162,10 @@ func (r *runner) studioRanges(ctx context.Context) result {
 	}
 	var refusals, warnings []string
 	var fixes []string
+	if len(o.StudioCidrs) > MaxStudioCidrs {
+		refusals = append(refusals, fmt.Sprintf("%d ranges, more than the %d StudioCidrs takes", len(o.StudioCidrs), MaxStudioCidrs))
+		fixes = append(fixes, "put them into a managed prefix list (aws ec2 create-managed-prefix-list) and set StudioPrefixListId instead")
+	}
 	for _, f := range StudioRanges(o.StudioCidrs, r.vpcCidr) {
 		switch {
 		case f.Refuse:
@@ -475,7 +479,7 @@ func noGoHint(code string) string {
 	case "AccessDenied":
 		return "S3 refused the request: the bucket policy or the endpoint policy denies your credentials through this endpoint; fix that, then run preflight again: the verdict is not in yet"
 	case "SignatureDoesNotMatch", "InvalidRequest", "NoSuchBucket", "":
-		return "NO-GO: S3 does not accept URLs signed for the global host through this interface endpoint, so ShotGrid's uploads could not pass through the proxy: keep the old proxy"
+		return "NO-GO: S3 does not accept URLs signed for the global host through this interface endpoint, so ShotGrid's uploads could not pass through the proxy: do not migrate yet; the options are in docs/deploy.md §10, row 1"
 	}
 	return "S3 answered " + code + ": see its meaning, fix it and run preflight again"
 }

@@ -386,7 +386,22 @@ def check_doc_commands(text, known):
 DEPLOYER_MUST = {"iam:passrole", "iam:createservicelinkedrole", "s3:putbucketpolicy", "s3:getbucketpolicy",
                  "s3:putbucketcors", "s3:getbucketcors", "acm:describecertificate", "cloudformation:createchangeset",
                  "cloudformation:executechangeset", "lambda:publishversion", "lambda:updatealias",
-                 "ec2:getmanagedprefixlistentries"}
+                 "ec2:getmanagedprefixlistentries", "elasticloadbalancing:modifylistenerattributes",
+                 "kms:describekey"}
+# Actions the deployer needs on one resource (the docs' placeholders): the
+# media bucket's HeadBucket, preflight's and check's test objects.
+DEPLOYER_MUST_ON = [
+    ("s3:listbucket", "arn:aws:s3:::<media bucket>"),
+    ("s3:putobject", "arn:aws:s3:::<media bucket>/<prefix>s3proxy-preflight/*"),
+    ("s3:getobject", "arn:aws:s3:::<media bucket>/<prefix>s3proxy-preflight/*"),
+    ("s3:deleteobject", "arn:aws:s3:::<media bucket>/<prefix>s3proxy-preflight/*"),
+    ("s3:putobject", "arn:aws:s3:::<media bucket>/<prefix>s3proxy-check/*"),
+    ("s3:deleteobject", "arn:aws:s3:::<media bucket>/<prefix>s3proxy-check/*"),
+]
+
+
+def _listed(v):
+    return v if isinstance(v, list) else [v] if v else []
 
 
 def check_deployer_policy(deploy, template):
@@ -396,6 +411,10 @@ def check_deployer_policy(deploy, template):
     actions = {a.lower() for s in policy["Statement"] if s["Effect"] == "Allow"
                for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert DEPLOYER_MUST <= actions, f"the deployer policy lacks {sorted(DEPLOYER_MUST - actions)}"
+    for action, resource in DEPLOYER_MUST_ON:
+        assert any(s["Effect"] == "Allow" and resource in _listed(s.get("Resource"))
+                   and action in {a.lower() for a in _listed(s["Action"])} for s in policy["Statement"]), \
+            f"the deployer policy does not grant {action} on {resource}"
     passrole = [s for s in policy["Statement"] if "iam:PassRole" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
     assert all(s.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService") == "lambda.amazonaws.com" for s in passrole), \
         "iam:PassRole must be limited to Lambda (iam:PassedToService)"
@@ -1262,6 +1281,10 @@ class TestChecksCatchBreakage(unittest.TestCase):
             ("PassRole to any service", lambda d: d.replace('"iam:PassedToService": "lambda.amazonaws.com"', '"iam:PassedToService": "*"', 1)),
             ("no CORS call", lambda d: d.replace('"s3:PutBucketCORS", ', "", 1)),
             ("no Global Accelerator", lambda d: d.replace('"globalaccelerator:', '"accelerator:')),
+            ("no ModifyListenerAttributes", lambda d: d.replace('"elasticloadbalancing:ModifyListenerAttributes", ', "", 1)),
+            ("no kms:DescribeKey", lambda d: d.replace('"Action": "kms:DescribeKey"', '"Action": "kms:ListKeys"', 1)),
+            ("no HeadBucket (s3:ListBucket on the media bucket)", lambda d: d.replace('"s3:GetBucketLocation", "s3:ListBucket"]', '"s3:GetBucketLocation"]', 1)),
+            ("no preflight writes", lambda d: d.replace("<prefix>s3proxy-preflight/*", "<prefix>s3proxy-check/*", 1)),
         ]:
             with self.subTest(breakage=name):
                 broken = change(deploy)

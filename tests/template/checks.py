@@ -490,7 +490,7 @@ def check_vpc_mode(template, params):
         resources = {r for s in p["PolicyDocument"]["Statement"] for r in _as_list(s["Resource"])}
         if logical_id in interfaces:
             # object calls on the prefixes only (check_endpoint_policies)
-            want = set(prefix_arns(ev))
+            want = set(prefix_arns(ev)) | (set(check_area_arns(ev)) if any(ev.params["CheckPrincipalArns"]) else set())
         else:
             want = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
         assert resources == want, f"{logical_id} policy must be limited to {sorted(want)}, covers {sorted(resources)}"
@@ -681,7 +681,8 @@ def check_bucket_policy(template, params):
     role = "<ProxyFunctionRole.Arn>"
     endpoint = "<S3InterfaceEndpoint>"
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert set(by_sid) == POLICY_SIDS, f"policy statements {sorted(by_sid)}, want {sorted(POLICY_SIDS)}"
+    want_sids = POLICY_SIDS | ({"DenyCheckPrincipalsOutsideCheckArea"} if any(ev.params["CheckPrincipalArns"]) else set())
+    assert set(by_sid) == want_sids, f"policy statements {sorted(by_sid)}, want {sorted(want_sids)}"
     tls = by_sid["DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, tls
     assert set(tls["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, tls["Resource"]
@@ -701,9 +702,18 @@ def check_bucket_policy(template, params):
     assert listed["Effect"] == "Deny" and listed["Principal"] == "*", listed
     assert _as_list(listed["Action"]) == ["s3:GetObject*"], f"the VPC deny covers {listed['Action']}: reads only, never writes"
     assert listed["Resource"] == prefixes, f"the VPC deny covers {listed['Resource']}, want {prefixes}"
-    want_listed = [role] + ev.params["ShotGridPrincipalArns"] + [a for a in ev.params["OtherReaderArns"] if a]
+    checkers = [a for a in ev.params["CheckPrincipalArns"] if a]
+    want_listed = [role] + ev.params["ShotGridPrincipalArns"] + [a for a in ev.params["OtherReaderArns"] if a] + checkers
     assert listed["Condition"] == {"StringEquals": {"aws:SourceVpc": vpc},
                                    "ArnNotEquals": {"aws:PrincipalArn": want_listed}}, listed["Condition"]
+    # check's principals read from this VPC in check's folders only.
+    if checkers:
+        area = by_sid["DenyCheckPrincipalsOutsideCheckArea"]
+        assert area["Effect"] == "Deny" and area["Principal"] == "*" and area["Action"] == "s3:GetObject*", area
+        assert "Resource" not in area and area["NotResource"] == check_area_arns(ev), \
+            f"the check principals' deny spares {area.get('NotResource')}, want {check_area_arns(ev)}"
+        assert area["Condition"] == {"StringEquals": {"aws:SourceVpc": vpc},
+                                     "ArnEquals": {"aws:PrincipalArn": checkers}}, area["Condition"]
     # issue 9, item 10: a bucket in another account needs the owner's grant.
     allow = by_sid["AllowProxyRoleReads"]
     assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": role}, allow
@@ -1220,6 +1230,13 @@ def prefix_arns(ev):
     return [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
 
 
+def check_area_arns(ev):
+    """Where s3proxy check puts its objects: <prefix>s3proxy-check/ under
+    each prefix (pkg/check)."""
+    bucket = ev.params["BucketName"]
+    return [f"arn:aws:s3:::{bucket}/{p}s3proxy-check/*" for p in ev.params["KeyPrefixes"].split(",")]
+
+
 def bucket_account(ev):
     return ev.params["BucketAccountId"] or ACCOUNT
 
@@ -1241,12 +1258,19 @@ def check_endpoint_policies(template, params):
                  if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")
     doc = ev.resolve(ep["Properties"])["PolicyDocument"]
     by_sid = {s.get("Sid"): s for s in doc["Statement"]}
-    assert set(by_sid) == {"ProxyRoleReads", "ShotGridWrites"}, f"interface endpoint statements {sorted(by_sid)}"
+    checkers = [a for a in ev.params["CheckPrincipalArns"] if a]
+    want_sids = {"ProxyRoleReads", "ShotGridWrites"} | ({"CheckWrites"} if checkers else set())
+    assert set(by_sid) == want_sids, f"interface endpoint statements {sorted(by_sid)}, want {sorted(want_sids)}"
     for s in doc["Statement"]:
         assert s["Effect"] == "Allow" and s["Principal"] == "*", s
         for bad in ("NotAction", "NotResource", "NotPrincipal"):
             assert bad not in s, f"{s['Sid']} uses {bad}"
-        assert _as_list(s["Resource"]) == prefix_arns(ev), f"{s['Sid']} covers {s['Resource']}, want the prefixes {prefix_arns(ev)}"
+        want = check_area_arns(ev) if s["Sid"] == "CheckWrites" else prefix_arns(ev)
+        assert _as_list(s["Resource"]) == want, f"{s['Sid']} covers {s['Resource']}, want {want}"
+    if checkers:
+        check = by_sid["CheckWrites"]
+        assert _as_list(check["Action"]) == ENDPOINT_WRITES, f"CheckWrites allows {check['Action']}"
+        assert check["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": checkers}), check["Condition"]
     reads, writes = by_sid["ProxyRoleReads"], by_sid["ShotGridWrites"]
     assert _as_list(reads["Action"]) == ENDPOINT_READS, f"ProxyRoleReads allows {reads['Action']}"
     assert reads["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": role}), reads["Condition"]
@@ -1278,6 +1302,12 @@ PROXY, SHOTGRID, SHOTGRID_LAST, UNLISTED, ANONYMOUS, OTHER_READER = (
 ALWAYS_P = lambda p: True  # noqa: E731
 HAS_PREFIXES = lambda p: bool(p.get("KeyPrefixes"))
 HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))
+HAS_CHECKERS = lambda p: bool(p.get("CheckPrincipalArns"))
+NO_CHECKERS = lambda p: not p.get("CheckPrincipalArns")
+CHECKER, CHECKER_LAST = "check principal", "last check principal"
+# The proxy's paths a check principal's reads take (the function's inline
+# read over the gateway) and every S3 endpoint of the VPC.
+VPC_PATHS = ("gateway", "interface", "second endpoint")
 
 # (name, who, action, key: "in" | "outside" | "bucket", via, secure,
 #  allowed, what refuses it (a substring of the decision), applies)
@@ -1311,6 +1341,25 @@ ACCESS_CASES = [
     ("another reader in a shared VPC, via the gateway", OTHER_READER, "s3:GetObject", "in", "gateway", True, True, None, HAS_OTHER_READERS),
     ("another reader through the interface endpoint", OTHER_READER, "s3:GetObject", "in", "interface", True, False, "endpoint policy", HAS_OTHER_READERS),
     ("ShotGrid's servers from ShotGrid's VPC, once its VPCs are merged in", SHOTGRID, "s3:GetObject", "in", "shotgrid vpc", True, True, None, ALWAYS_P),
+    # s3proxy check's principals: their own folders, nothing else.
+    ("check's upload into its folder through the passthrough", CHECKER, "s3:PutObject", "check", "interface", True, True, None, HAS_CHECKERS),
+    ("check's AbortMultipartUpload in its folder", CHECKER, "s3:AbortMultipartUpload", "check", "interface", True, True, None, HAS_CHECKERS),
+    ("check's ListParts in its folder", CHECKER, "s3:ListMultipartUploadParts", "check", "interface", True, True, None, HAS_CHECKERS),
+    ("check's DeleteObject in its folder", CHECKER, "s3:DeleteObject", "check", "interface", True, True, None, HAS_CHECKERS),
+    ("another check principal's upload under the last prefix", CHECKER_LAST, "s3:PutObject", "check last", "interface", True, True, None, HAS_CHECKERS),
+    ("check's read of its folder, by the function via the gateway", CHECKER, "s3:GetObject", "check", "gateway", True, True, None, HAS_CHECKERS),
+    ("another check principal's read under the last prefix", CHECKER_LAST, "s3:GetObject", "check last", "gateway", True, True, None, HAS_CHECKERS),
+    ("check's read of its folder through the interface endpoint", CHECKER, "s3:GetObject", "check", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's upload of ShotGrid's media through the passthrough", CHECKER, "s3:PutObject", "in", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's delete of ShotGrid's media through the passthrough", CHECKER, "s3:DeleteObject", "in", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's upload outside the prefixes", CHECKER, "s3:PutObject", "outside", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's read of ShotGrid's media via the gateway", CHECKER, "s3:GetObject", "in", "gateway", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
+    ("check's read of ShotGrid's media through a second endpoint", CHECKER, "s3:GetObject", "in", "second endpoint", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
+    ("another check principal's GetObjectVersion of media", CHECKER_LAST, "s3:GetObjectVersion", "in", "second endpoint", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
+    ("check's read of its folder from outside the VPC", CHECKER, "s3:GetObject", "check", "internet", True, False, "DenyReadsOutsideProxyNetwork", HAS_CHECKERS),
+    # With none listed, check's signature is anyone's: refused in its folder too.
+    ("an unlisted principal's read of check's folder", UNLISTED, "s3:GetObject", "check", "gateway", True, False, "DenyVpcReadsExceptListedPrincipals", NO_CHECKERS),
+    ("an unlisted principal's upload into check's folder", UNLISTED, "s3:PutObject", "check", "interface", True, False, "endpoint policy", ALWAYS_P),
     # Inherited from ShotGrid's Fine Tuning policy, and documented: writes
     # outside the interface endpoint are the bucket owner's IAM's to limit.
     ("an unlisted principal's write via the gateway", UNLISTED, "s3:PutObject", "in", "gateway", True, True, None, ALWAYS_P),
@@ -1343,6 +1392,7 @@ def access_world(template, params):
         gateway_policy = ev.properties(gateways[0])["PolicyDocument"]
     sg = ev.params["ShotGridPrincipalArns"]
     others = [a for a in ev.params["OtherReaderArns"] if a]
+    checkers = [a for a in ev.params["CheckPrincipalArns"] if a]
     return {
         "ev": ev,
         "account": account,
@@ -1352,6 +1402,8 @@ def access_world(template, params):
             SHOTGRID: sg[0], SHOTGRID_LAST: sg[-1], ANONYMOUS: None,
             UNLISTED: f"arn:aws:iam::{account}:role/artist-workstation",
             OTHER_READER: others[0] if others else None,
+            CHECKER: checkers[0] if checkers else None,
+            CHECKER_LAST: checkers[-1] if checkers else None,
         },
         "paths": {
             "gateway": ({"aws:SourceVpc": vpc, "aws:SourceVpce": GATEWAY_VPCE}, gateway_policy),
@@ -1367,9 +1419,12 @@ def access_world(template, params):
 def access_request(world, who, action, key, via, secure=True, resource_account=None):
     ev = world["ev"]
     bucket = ev.params["BucketName"]
-    first = ev.params["KeyPrefixes"].split(",")[0]
+    prefixes = ev.params["KeyPrefixes"].split(",")
+    first, last = prefixes[0], prefixes[-1]
     resource = {
-        "in": f"arn:aws:s3:::{bucket}/{first}s3proxy-check/large.bin",
+        "in": f"arn:aws:s3:::{bucket}/{first}projects/review/large.mov",
+        "check": f"arn:aws:s3:::{bucket}/{first}s3proxy-check/20260304T101500Z-1a2b3c4d/large.bin",
+        "check last": f"arn:aws:s3:::{bucket}/{last}s3proxy-check/20260304T101500Z-1a2b3c4d/small.bin",
         "outside": f"arn:aws:s3:::{bucket}/zz-not-a-prefix/large.bin",
         "bucket": f"arn:aws:s3:::{bucket}",
     }[key]
@@ -1377,6 +1432,10 @@ def access_request(world, who, action, key, via, secure=True, resource_account=N
     keys, endpoint_policy = world["paths"][via]
     return iam_eval.Request(principal=principal, action=action, resource=resource, keys=dict(keys),
                             resource_account=resource_account or world["account"], secure=secure), endpoint_policy
+
+
+def ev_params_list(params, name):
+    return [a for a in params.get(name, "").split(",") if a]
 
 
 def _substitute_role(doc, arn):
@@ -1415,6 +1474,25 @@ def check_access(template, params):
             req, _ = access_request(world, who, "s3:GetObject", "in", via)
             verdict, sids = iam_eval.evaluate(policy, req)
             assert "DenyVpcReadsExceptListedPrincipals" not in sids, f"{who} via {via}: the VPC deny applies outside the VPC"
+    # A check principal reads nothing but check's folders from this VPC,
+    # through any endpoint of it, under any prefix or outside them.
+    if any(ev_params_list(params, "CheckPrincipalArns")):
+        ev = world["ev"]
+        bucket = ev.params["BucketName"]
+        keys = [f"arn:aws:s3:::{bucket}/{p}{k}" for p in ev.params["KeyPrefixes"].split(",")
+                for k in ("a.mov", "s3proxy-check", "s3proxy-checkx/a", "x/s3proxy-check/a", "S3proxy-check/a")]
+        keys += [f"arn:aws:s3:::{bucket}/zz-not-a-prefix/s3proxy-check/a", f"arn:aws:s3:::{bucket}"]
+        for who in (CHECKER, CHECKER_LAST):
+            for via in VPC_PATHS:
+                for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes"):
+                    for resource in keys:
+                        req, endpoint_policy = access_request(world, who, action, "in", via)
+                        req.resource = resource
+                        got = iam_eval.decide(req, policy, endpoint_policy and _substitute_role(endpoint_policy, role_arn))
+                        assert not got, f"{who} {action} {resource} via {via}: allowed ({got.why}), want refused"
+                req, endpoint_policy = access_request(world, who, "s3:GetObject", "check", via)
+                verdict, sids = iam_eval.evaluate(policy, req)
+                assert verdict != "Deny", f"{who} reading check's folder via {via}: the bucket policy denies it ({sids})"
 
 
 def check_iam_parameters(template, params):
@@ -1439,6 +1517,11 @@ def check_iam_parameters(template, params):
     assert other["Type"] == "CommaDelimitedList" and other.get("Default") == "", other
     assert _pattern_ok(other, "") and all(_pattern_ok(other, v) for v in good), "OtherReaderArns refuses a good value"
     assert not any(_pattern_ok(other, v) for v in bad if v), "OtherReaderArns accepts a bad value"
+    checkers = specs["CheckPrincipalArns"]
+    assert checkers["Type"] == "CommaDelimitedList" and checkers.get("Default") == "", checkers
+    assert _pattern_ok(checkers, "") and all(_pattern_ok(checkers, v) for v in good), "CheckPrincipalArns refuses a good value"
+    assert not any(_pattern_ok(checkers, v) for v in bad if v), "CheckPrincipalArns accepts a bad value"
+    assert "s3proxy-check/" in checkers["Description"], "CheckPrincipalArns does not say where check's principals may go"
     account = specs["BucketAccountId"]
     assert account.get("Default") == "" and _pattern_ok(account, "210987654321") and not _pattern_ok(account, "2109876543"), account
     logs = " ".join(specs["AccessLogBucket"]["Description"].split())

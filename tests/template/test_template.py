@@ -882,9 +882,18 @@ ISSUE9_MUTATIONS = [
 
 def _endpoint_statement(t, sid):
     for s in _props(t, "S3InterfaceEndpoint")["PolicyDocument"]["Statement"]:
+        if "Fn::If" in s:  # a statement that only some parameters include
+            s = s["Fn::If"][1]
         if s.get("Sid") == sid:
             return s
     raise AssertionError(f"no interface endpoint statement {sid}")
+
+
+def _check_area_text(t, old, new):
+    """Edit the text of the bucket policy's DenyCheckPrincipalsOutsideCheckArea."""
+    area = t["Outputs"]["RecommendedBucketPolicy"]["Value"]["Fn::Sub"][1]["CheckArea"]["Fn::If"][1]["Fn::Sub"]
+    assert old in area[0], f"check area text {old!r} not found"
+    area[0] = area[0].replace(old, new, 1)
 
 
 # The statement this design replaced: a deny pinned to one endpoint ID.
@@ -903,6 +912,7 @@ def _restore_pinned_deny(t):
 
 HAS_PREFIXES = lambda p: bool(p.get("KeyPrefixes"))  # noqa: E731
 HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))  # noqa: E731
+HAS_CHECKERS = lambda p: bool(p.get("CheckPrincipalArns"))  # noqa: E731
 # Only ShotGrid's principals, and only object calls: each breakage runs in
 # every combination it applies to. (name, check, change, applies)
 PRINCIPAL_MUTATIONS = [
@@ -919,6 +929,28 @@ PRINCIPAL_MUTATIONS = [
      lambda t: _policy_text(t, '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
                             '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
     ("other readers not listed", checks.check_access, lambda t: _policy_text(t, "${OtherReaders}", ""), HAS_OTHER_READERS),
+    ("check's principals left out of the principal deny's exceptions", checks.check_access,
+     lambda t: _policy_text(t, "${CheckReaders}", ""), HAS_CHECKERS),
+    ("check's principals read everything (no check-area deny)", checks.check_access,
+     lambda t: _policy_text(t, "${CheckArea}", ""), HAS_CHECKERS),
+    ("the check-area deny spares the whole bucket", checks.check_access,
+     lambda t: _check_area_text(t, '"NotResource":[${Areas}]', '"NotResource":["arn:${AWS::Partition}:s3:::${BucketName}/*"]'), HAS_CHECKERS),
+    ("the check-area deny spares the prefixes' s3proxy-check anywhere", checks.check_access,
+     lambda t: _check_area_text(t, '"NotResource":[${Areas}]', '"NotResource":["arn:${AWS::Partition}:s3:::${BucketName}/*s3proxy-check/*"]'), HAS_CHECKERS),
+    ("the check-area deny pinned to the interface endpoint", checks.check_access,
+     lambda t: _check_area_text(t, '"aws:SourceVpc":"${Vpc}"', '"aws:SourceVpce":"${S3InterfaceEndpoint}"'), HAS_CHECKERS),
+    ("check's endpoint writes on the whole prefixes", checks.check_access,
+     lambda t: _endpoint_statement(t, "CheckWrites").update(Resource=_endpoint_statement(t, "ShotGridWrites")["Resource"]), HAS_CHECKERS),
+    ("check's endpoint writes for any principal", checks.check_access,
+     lambda t: _endpoint_statement(t, "CheckWrites")["Condition"].pop("ArnEquals"), HAS_CHECKERS),
+    ("check's endpoint writes lack DeleteObject", checks.check_access,
+     lambda t: _endpoint_statement(t, "CheckWrites")["Action"].remove("s3:DeleteObject"), HAS_CHECKERS),
+    ("check's endpoint writes in any account", checks.check_endpoint_policies,
+     lambda t: _endpoint_statement(t, "CheckWrites")["Condition"].pop("StringEquals"), HAS_CHECKERS),
+    ("CheckPrincipalArns takes wildcards", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["CheckPrincipalArns"].update(AllowedPattern=".*"), ALWAYS),
+    ("CheckPrincipalArns required", checks.check_iam_parameters,
+     lambda t: t["Parameters"]["CheckPrincipalArns"].pop("Default"), ALWAYS),
     ("no TLS-only deny", checks.check_access,
      lambda t: _policy_text(t, '"aws:SecureTransport":"false"', '"aws:SecureTransport":"never"'), ALWAYS),
     ("interface endpoint back to s3:* on the bucket", checks.check_access,

@@ -87,7 +87,7 @@ func New(opts Options) *ALB {
 		opts.Transport = &http.Transport{Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 32, IdleConnTimeout: 60 * time.Second}
 	}
 	cfg := opts.Config
-	return &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes, PathStyle: !cfg.VirtualHosted})}
+	return &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes, PathStyle: !cfg.VirtualHosted, ReadOnly: cfg.ReadOnly})}
 }
 
 // Invocations is how many times the load balancer has invoked the

@@ -22,7 +22,7 @@ ENV_CONTRACT = {
     "S3PROXY_BUCKET", "S3PROXY_REGION", "S3PROXY_SIGNED_HOST", "S3PROXY_UPSTREAM_URL",
     "S3PROXY_ENDPOINT_URL", "S3PROXY_REDIRECT_VIA", "S3PROXY_INLINE_MAX_BYTES",
     "S3PROXY_REDIRECT_TTL", "S3PROXY_KEY_PREFIXES", "S3PROXY_ALLOWED_ORIGINS", "S3PROXY_LOG_LEVEL",
-    "S3PROXY_PUBLIC_URL",
+    "S3PROXY_PUBLIC_URL", "S3PROXY_READ_ONLY",
 }
 # The largest inline body whose base64 still fits the ALB's 1 MB response
 # (pkg/config MaxInline).
@@ -291,8 +291,11 @@ def rule_table(template, params):
                 entry["query"] = [{"key": v.get("Key", ""), "value": v["Value"]} for v in c["QueryStringConfig"]["Values"]]
             else:
                 entry.setdefault("other", []).append(c["Field"])
-        # Actions unresolved: a target group is named by its Ref.
-        entry["action"] = _action(logical_id, raw.get("Actions", []), p.get("Transforms", []), targets_of, env,
+        # Actions unresolved: a target group is named by its Ref. A fixed
+        # response's text may depend on the parameters (ReadOnly).
+        actions = [dict(a, FixedResponseConfig=ev.resolve(a["FixedResponseConfig"])) if "FixedResponseConfig" in a else a
+                   for a in raw.get("Actions", [])]
+        entry["action"] = _action(logical_id, actions, p.get("Transforms", []), targets_of, env,
                                   entry.get("pathPatterns"))
         table.append(entry)
     priorities = [r["priority"] for r in table]
@@ -490,7 +493,7 @@ def check_vpc_mode(template, params):
         resources = {r for s in p["PolicyDocument"]["Statement"] for r in _as_list(s["Resource"])}
         if logical_id in interfaces:
             # object calls on the prefixes only (check_endpoint_policies)
-            want = set(prefix_arns(ev)) | (set(check_area_arns(ev)) if any(ev.params["CheckPrincipalArns"]) else set())
+            want = set(prefix_arns(ev)) | (set(check_area_arns(ev)) if check_writes(ev) else set())
         else:
             want = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
         assert resources == want, f"{logical_id} policy must be limited to {sorted(want)}, covers {sorted(resources)}"
@@ -654,6 +657,7 @@ def check_proxy_function(template, params):
         "S3PROXY_ALLOWED_ORIGINS": ev.params["AllowedOrigins"],
         "S3PROXY_LOG_LEVEL": ev.params["LogLevel"],
         "S3PROXY_PUBLIC_URL": "https://" + ev.params["ProxyDomainName"],
+        "S3PROXY_READ_ONLY": ev.params["ReadOnly"],
     }
     assert env == want, f"environment\n got {env}\nwant {want}"
     assert int(template["Parameters"]["InlineMaxBytes"]["MaxValue"]) <= MAX_INLINE, "InlineMaxBytes may exceed 1 MB after base64"
@@ -1230,6 +1234,16 @@ def prefix_arns(ev):
     return [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
 
 
+def read_only(ev):
+    return ev.params["ReadOnly"] == "true"
+
+
+def check_writes(ev):
+    """Whether the endpoint admits s3proxy check's writes: check principals
+    named, and a stack that takes writes at all."""
+    return any(ev.params["CheckPrincipalArns"]) and not read_only(ev)
+
+
 def check_area_arns(ev):
     """Where s3proxy check puts its objects: <prefix>s3proxy-check/ under
     each prefix (pkg/check)."""
@@ -1259,7 +1273,8 @@ def check_endpoint_policies(template, params):
     doc = ev.resolve(ep["Properties"])["PolicyDocument"]
     by_sid = {s.get("Sid"): s for s in doc["Statement"]}
     checkers = [a for a in ev.params["CheckPrincipalArns"] if a]
-    want_sids = {"ProxyRoleReads", "ShotGridWrites"} | ({"CheckWrites"} if checkers else set())
+    # A read-only stack's endpoint admits the proxy role's reads only.
+    want_sids = {"ProxyRoleReads"} | (set() if read_only(ev) else {"ShotGridWrites"}) | ({"CheckWrites"} if check_writes(ev) else set())
     assert set(by_sid) == want_sids, f"interface endpoint statements {sorted(by_sid)}, want {sorted(want_sids)}"
     for s in doc["Statement"]:
         assert s["Effect"] == "Allow" and s["Principal"] == "*", s
@@ -1267,16 +1282,18 @@ def check_endpoint_policies(template, params):
             assert bad not in s, f"{s['Sid']} uses {bad}"
         want = check_area_arns(ev) if s["Sid"] == "CheckWrites" else prefix_arns(ev)
         assert _as_list(s["Resource"]) == want, f"{s['Sid']} covers {s['Resource']}, want {want}"
-    if checkers:
+    if check_writes(ev):
         check = by_sid["CheckWrites"]
         assert _as_list(check["Action"]) == ENDPOINT_WRITES, f"CheckWrites allows {check['Action']}"
         assert check["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": checkers}), check["Condition"]
-    reads, writes = by_sid["ProxyRoleReads"], by_sid["ShotGridWrites"]
+    reads = by_sid["ProxyRoleReads"]
     assert _as_list(reads["Action"]) == ENDPOINT_READS, f"ProxyRoleReads allows {reads['Action']}"
     assert reads["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": role}), reads["Condition"]
-    assert _as_list(writes["Action"]) == ENDPOINT_WRITES, f"ShotGridWrites allows {writes['Action']}"
-    assert writes["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": ev.params["ShotGridPrincipalArns"]}), \
-        writes["Condition"]
+    if not read_only(ev):
+        writes = by_sid["ShotGridWrites"]
+        assert _as_list(writes["Action"]) == ENDPOINT_WRITES, f"ShotGridWrites allows {writes['Action']}"
+        assert writes["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": ev.params["ShotGridPrincipalArns"]}), \
+            writes["Condition"]
     gateways = {k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
                 if v["Properties"].get("VpcEndpointType") == "Gateway"}
     for logical_id in gateways:
@@ -1305,6 +1322,10 @@ HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))
 HAS_CHECKERS = lambda p: bool(p.get("CheckPrincipalArns"))
 NO_CHECKERS = lambda p: not p.get("CheckPrincipalArns")
 CHECKER, CHECKER_LAST = "check principal", "last check principal"
+WRITABLE = lambda p: p.get("ReadOnly") != "true"
+READ_ONLY = lambda p: p.get("ReadOnly") == "true"
+CHECK_WRITABLE = lambda p: HAS_CHECKERS(p) and WRITABLE(p)
+CHECK_READ_ONLY = lambda p: HAS_CHECKERS(p) and READ_ONLY(p)
 # The proxy's paths a check principal's reads take (the function's inline
 # read over the gateway) and every S3 endpoint of the VPC.
 VPC_PATHS = ("gateway", "interface", "second endpoint")
@@ -1315,10 +1336,10 @@ ACCESS_CASES = [
     ("ShotGrid's signature, read by the function via the gateway", SHOTGRID, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
     ("another listed ShotGrid principal via the gateway", SHOTGRID_LAST, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
     ("ShotGrid's principal reading through the interface endpoint", SHOTGRID, "s3:GetObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
-    ("ShotGrid's upload (PutObject, UploadPart) through the passthrough", SHOTGRID, "s3:PutObject", "in", "interface", True, True, None, ALWAYS_P),
-    ("ShotGrid's AbortMultipartUpload through the passthrough", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, True, None, ALWAYS_P),
-    ("ShotGrid's ListParts through the passthrough", SHOTGRID, "s3:ListMultipartUploadParts", "in", "interface", True, True, None, ALWAYS_P),
-    ("ShotGrid's DeleteObject through the passthrough", SHOTGRID, "s3:DeleteObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's upload (PutObject, UploadPart) through the passthrough", SHOTGRID, "s3:PutObject", "in", "interface", True, True, None, WRITABLE),
+    ("ShotGrid's AbortMultipartUpload through the passthrough", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, True, None, WRITABLE),
+    ("ShotGrid's ListParts through the passthrough", SHOTGRID, "s3:ListMultipartUploadParts", "in", "interface", True, True, None, WRITABLE),
+    ("ShotGrid's DeleteObject through the passthrough", SHOTGRID, "s3:DeleteObject", "in", "interface", True, True, None, WRITABLE),
     ("ShotGrid's write outside the prefixes through the endpoint", SHOTGRID, "s3:PutObject", "outside", "interface", True, False, "endpoint policy", HAS_PREFIXES),
     ("the proxy role's redirect through the interface endpoint", PROXY, "s3:GetObject", "in", "interface", True, True, None, ALWAYS_P),
     ("the proxy role's redirect of a version", PROXY, "s3:GetObjectVersion", "in", "interface", True, True, None, ALWAYS_P),
@@ -1342,11 +1363,11 @@ ACCESS_CASES = [
     ("another reader through the interface endpoint", OTHER_READER, "s3:GetObject", "in", "interface", True, False, "endpoint policy", HAS_OTHER_READERS),
     ("ShotGrid's servers from ShotGrid's VPC, once its VPCs are merged in", SHOTGRID, "s3:GetObject", "in", "shotgrid vpc", True, True, None, ALWAYS_P),
     # s3proxy check's principals: their own folders, nothing else.
-    ("check's upload into its folder through the passthrough", CHECKER, "s3:PutObject", "check", "interface", True, True, None, HAS_CHECKERS),
-    ("check's AbortMultipartUpload in its folder", CHECKER, "s3:AbortMultipartUpload", "check", "interface", True, True, None, HAS_CHECKERS),
-    ("check's ListParts in its folder", CHECKER, "s3:ListMultipartUploadParts", "check", "interface", True, True, None, HAS_CHECKERS),
-    ("check's DeleteObject in its folder", CHECKER, "s3:DeleteObject", "check", "interface", True, True, None, HAS_CHECKERS),
-    ("another check principal's upload under the last prefix", CHECKER_LAST, "s3:PutObject", "check last", "interface", True, True, None, HAS_CHECKERS),
+    ("check's upload into its folder through the passthrough", CHECKER, "s3:PutObject", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("check's AbortMultipartUpload in its folder", CHECKER, "s3:AbortMultipartUpload", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("check's ListParts in its folder", CHECKER, "s3:ListMultipartUploadParts", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("check's DeleteObject in its folder", CHECKER, "s3:DeleteObject", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("another check principal's upload under the last prefix", CHECKER_LAST, "s3:PutObject", "check last", "interface", True, True, None, CHECK_WRITABLE),
     ("check's read of its folder, by the function via the gateway", CHECKER, "s3:GetObject", "check", "gateway", True, True, None, HAS_CHECKERS),
     ("another check principal's read under the last prefix", CHECKER_LAST, "s3:GetObject", "check last", "gateway", True, True, None, HAS_CHECKERS),
     ("check's read of its folder through the interface endpoint", CHECKER, "s3:GetObject", "check", "interface", True, False, "endpoint policy", HAS_CHECKERS),
@@ -1357,6 +1378,11 @@ ACCESS_CASES = [
     ("check's read of ShotGrid's media through a second endpoint", CHECKER, "s3:GetObject", "in", "second endpoint", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
     ("another check principal's GetObjectVersion of media", CHECKER_LAST, "s3:GetObjectVersion", "in", "second endpoint", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
     ("check's read of its folder from outside the VPC", CHECKER, "s3:GetObject", "check", "internet", True, False, "DenyReadsOutsideProxyNetwork", HAS_CHECKERS),
+    # A read-only stack's endpoint admits no write, by anyone.
+    ("ShotGrid's upload through a read-only stack's endpoint", SHOTGRID, "s3:PutObject", "in", "interface", True, False, "endpoint policy", READ_ONLY),
+    ("ShotGrid's DeleteObject through a read-only stack's endpoint", SHOTGRID, "s3:DeleteObject", "in", "interface", True, False, "endpoint policy", READ_ONLY),
+    ("ShotGrid's AbortMultipartUpload through a read-only stack's endpoint", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, False, "endpoint policy", READ_ONLY),
+    ("check's upload through a read-only stack's endpoint", CHECKER, "s3:PutObject", "check", "interface", True, False, "endpoint policy", CHECK_READ_ONLY),
     # With none listed, check's signature is anyone's: refused in its folder too.
     ("an unlisted principal's read of check's folder", UNLISTED, "s3:GetObject", "check", "gateway", True, False, "DenyVpcReadsExceptListedPrincipals", NO_CHECKERS),
     ("an unlisted principal's upload into check's folder", UNLISTED, "s3:PutObject", "check", "interface", True, False, "endpoint policy", ALWAYS_P),

@@ -56,6 +56,11 @@ COMBOS = {
                             BucketRegion="eu-west-1", KeyPrefixes="shotgun/,review/,edit/,vfx/",
                             StudioCidrs="", StudioPrefixListId="pl-0fedcba9876543210",
                             BucketKmsKeyArn="arn:aws:kms:eu-west-1:210987654321:key/mrk-0123456789abcdef0123456789abcdef"),
+    # Media Replication's replica: read-only, whatever UploadPassthrough
+    # (left at its default, true) says.
+    "replica": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/", ReadOnly="true",
+                    CheckPrincipalArns="arn:aws:iam::123456789012:role/s3proxy-check",
+                    OtherReaderArns="arn:aws:iam::123456789012:role/render-farm"),
 }
 
 

@@ -19,6 +19,7 @@ import (
 )
 
 func main() {
+	tuneRuntime(os.Getenv)
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -58,7 +58,7 @@ const ResponseLimit = config.ALBResponseLimit
 func Handler(h http.Handler) func(context.Context, json.RawMessage) (Response, error) {
 	return func(ctx context.Context, raw json.RawMessage) (Response, error) {
 		var ev events.ALBTargetGroupRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
+		if err := decodeEvent(raw, &ev); err != nil {
 			return errorResponse(s3error.ErrBadRequest), nil
 		}
 		resp := Serve(ctx, h, &ev)
@@ -101,7 +101,7 @@ func NewFunction(h http.Handler, opts ...Option) *Function {
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := time.Now()
 	var ev events.ALBTargetGroupRequest
-	if err := json.Unmarshal(payload, &ev); err != nil {
+	if err := decodeEvent(payload, &ev); err != nil {
 		return f.refuse(ctx, "", s3error.ErrBadRequest, start).AppendJSON(nil), nil
 	}
 	resp, err := serve(ctx, f.h, &ev)

@@ -38,6 +38,7 @@ COMBOS = {
     "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,plates~v2/,a,b.c_d-e",
                              SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64",
                              AlarmEmail="ops+s3proxy@studio.example.com", CreateS3GatewayEndpoint="true",
+                             MemorySize="1024", ReservedConcurrency="50", ProvisionedConcurrency="5",
                              StudioCidr="10.0.0.0/8"),
     "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
                             ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",

@@ -22,7 +22,7 @@ type inlineCPURow struct {
 
 // buildBaseline builds the bootstrap from git revision rev of this
 // repository, for the side-by-side measurement.
-func buildBaseline(t *testing.T, rev string) string {
+func buildBaseline(t *testing.T, rev, goarch string) string {
 	t.Helper()
 	src := t.TempDir()
 	root := peertest.ModuleRoot(t)
@@ -33,7 +33,7 @@ func buildBaseline(t *testing.T, rev string) string {
 	out := filepath.Join(t.TempDir(), "bootstrap-baseline")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/proxy")
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the baseline bootstrap at %s: %v\n%s", rev, err, b)
 	}
@@ -59,15 +59,25 @@ func TestInlineCPU(t *testing.T) {
 		d    *decisionTarget
 	}
 	var sides []side
-	bins := [][2]string{{"s3proxy", peertest.Bootstrap(t)}}
+	// S3PROXY_INLINE_ARCH=arm64 runs both builds for arm64 under
+	// qemu-user: only their ratio means anything then, not the relay's.
+	goarch, wrapper := runtime.GOARCH, ""
+	if a := os.Getenv("S3PROXY_INLINE_ARCH"); a != "" && a != runtime.GOARCH {
+		q, err := exec.LookPath("qemu-aarch64-static")
+		if err != nil {
+			t.Skip("qemu-aarch64-static is not installed")
+		}
+		goarch, wrapper = a, q
+	}
+	bins := [][2]string{{"s3proxy", buildBootstrapTagged(t, t.TempDir(), goarch, "")}}
 	if rev := os.Getenv("S3PROXY_BASELINE_REV"); rev != "" {
-		bins = append([][2]string{{"baseline " + rev, buildBaseline(t, rev)}}, bins...)
+		bins = append([][2]string{{"baseline " + rev, buildBaseline(t, rev, goarch)}}, bins...)
 	}
 	for _, b := range bins {
 		env, cfg := decisionEnv(gw)
 		env["S3PROXY_LOG_LEVEL"] = "warn"
 		env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "512"
-		fn := startFunction(t, env, b[1], "")
+		fn := startFunction(t, env, b[1], wrapper)
 		sides = append(sides, side{b[0], fn, newDecisionTarget(t, gw, cfg, fn, objs)})
 	}
 	// The relay is aimed at with the same signed URLs, through its own base.
@@ -122,7 +132,7 @@ func TestInlineCPU(t *testing.T) {
 			}
 		}
 	}
-	writeSummary(t, "inlinecpu", map[string]any{
+	writeSummary(t, "inlinecpu-"+goarch, map[string]any{
 		"machine": describeMachine(),
 		"command": "S3PROXY_LOAD=1 S3PROXY_BASELINE_REV=<rev> go test -count=1 -run TestInlineCPU -v ./test/load/",
 		"rows":    rows,

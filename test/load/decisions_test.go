@@ -136,7 +136,8 @@ func decisionEnv(gw *peertest.S3) (map[string]string, *config.Config) {
 // TestProfileInline profiles the real bootstrap under the emulator through
 // a run of inline reads of one size: CPU and allocations from the runtime
 // API through the upstream read to the response post. It runs only with
-// S3PROXY_PROFILE=<dir>; the profiles land in <dir>/<kind>/. The bootstrap
+// S3PROXY_PROFILE=<dir> (relative to the module root); the profiles land
+// in <dir>/<kind>/. The bootstrap
 // is built with the pprof tag (functions/proxy/profile.go).
 //
 //	S3PROXY_PROFILE=build/profile go test -count=1 -run TestProfileInline -v ./test/load/
@@ -146,7 +147,9 @@ func TestProfileInline(t *testing.T) {
 	if root == "" {
 		t.Skip("set S3PROXY_PROFILE=<dir> to profile the bootstrap")
 	}
-	root, _ = filepath.Abs(root)
+	if !filepath.IsAbs(root) {
+		root = filepath.Join(peertest.ModuleRoot(t), root)
+	}
 	n := 1000
 	gw := startKeepAliveGateway(t)
 	objs := seedDecisions(t, gw)

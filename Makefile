@@ -14,9 +14,11 @@ STATICCHECK_VERSION := v0.8.2
 
 # The deploy artifact: Linux, no cgo (provided.al2023 has an older glibc),
 # no RPC shim (provided.* runtimes never use it), reproducible and stripped.
+# LAMBDA_ARCH takes Lambda's names (arm64, x86_64); Go calls x86_64 amd64.
 LAMBDA_ARCH ?= arm64
+LAMBDA_GOARCH := $(if $(filter x86_64 amd64,$(LAMBDA_ARCH)),amd64,$(LAMBDA_ARCH))
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
-LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0
+LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0
 
 .PHONY: all build build-ProxyFunction build-EndpointTargetsFunction run test \
 	test-go test-template lint tools rie deps prereqs bench fuzz load power clean
@@ -46,11 +48,18 @@ build/native/bootstrap: FORCE
 build/s3proxy: FORCE
 	$(GO) build -buildvcs=true -o $@ ./cmd/s3proxy
 
+# SAM passes only ARTIFACTS_DIR, not the function's Architectures, so the
+# binary is built for LAMBDA_ARCH (arm64 unless set) and says so in the
+# build log; deploy with the same Architecture. samconfig.toml turns SAM's
+# build cache off, so a build for one architecture is never reused for the
+# other.
 build-ProxyFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/proxy
+	@echo "build-ProxyFunction: linux/$(LAMBDA_GOARCH) bootstrap; deploy with Architecture=$(subst amd64,x86_64,$(LAMBDA_GOARCH))"
 
 build-EndpointTargetsFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/endpointtargets
+	@echo "build-EndpointTargetsFunction: linux/$(LAMBDA_GOARCH) bootstrap; deploy with Architecture=$(subst amd64,x86_64,$(LAMBDA_GOARCH))"
 
 # Ctrl-C stops the server with one line and exit status 0, so make reports
 # no error. The binary runs directly: `go run` would exit 1 on the same

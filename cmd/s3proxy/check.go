@@ -23,7 +23,7 @@ import (
 
 type checkFlags struct {
 	url, bucket, region, prefix, signedHost, origin, s3Endpoint string
-	loadBalancerARN, endpointTargetGroupARN                     string
+	loadBalancerARN, endpointTargetGroupARN, unlistedProfile    string
 	keep, json                                                  bool
 	stepTimeout                                                 time.Duration
 }
@@ -75,6 +75,7 @@ PASS or FAIL with a hint. Exit status 0 when every step passes, 1 otherwise,
 	fs.DurationVar(&f.stepTimeout, "step-timeout", s3check.DefaultStepTime, "time limit of each step")
 	fs.StringVar(&f.loadBalancerARN, "load-balancer-arn", "", "the stack's LoadBalancerArn output; with --endpoint-target-group-arn, adds the endpoint-zones step")
 	fs.StringVar(&f.endpointTargetGroupARN, "endpoint-target-group-arn", "", "the stack's EndpointTargetGroupArn output; see --load-balancer-arn")
+	fs.StringVar(&f.unlistedProfile, "unlisted-profile", "", "shared-config profile of a principal that may read the bucket but is not in ShotGridPrincipalArns or OtherReaderArns; adds the unlisted-principal step")
 	return cmd
 }
 
@@ -123,6 +124,13 @@ func executeCheck(ctx context.Context, f checkFlags, cio cliIO) error {
 		URL: f.url, Bucket: f.bucket, Region: awsCfg.Region, SignedHost: f.signedHost, Prefix: f.prefix,
 		Origin: f.origin, Keep: f.keep, Credentials: awsCfg.Credentials, S3: client,
 		Progress: cio.stderr, StepTimeout: f.stepTimeout,
+	}
+	if f.unlistedProfile != "" {
+		unlisted, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(awsCfg.Region), awsconfig.WithSharedConfigProfile(f.unlistedProfile))
+		if err != nil {
+			return failed(fmt.Errorf("loading --unlisted-profile %s: %w", f.unlistedProfile, err))
+		}
+		opts.Unlisted = unlisted.Credentials
 	}
 	if f.loadBalancerARN != "" {
 		opts.Stack = &s3check.Stack{

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -236,15 +238,18 @@ func TestCheckTwinVersityGW(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
 		}
-		if !rep.OK || len(rep.Steps) != 16 {
-			t.Fatalf("ok %v with %d steps, want true with 16:\n%s", rep.OK, len(rep.Steps), r.stdout)
+		if !rep.OK || len(rep.Steps) != 17 {
+			t.Fatalf("ok %v with %d steps, want true with 17:\n%s", rep.OK, len(rep.Steps), r.stdout)
 		}
 		for _, s := range rep.Steps[:14] {
 			if !s.OK || s.Status != "PASS" || s.DurationMS == nil {
 				t.Errorf("step %+v, want ok with a duration", s)
 			}
 		}
-		if last := rep.Steps[14]; last.Name != s3check.StepCleanup || last.Status != "SKIP" {
+		if s := rep.Steps[14]; s.Name != s3check.StepUnlisted || s.Status != "SKIP" {
+			t.Errorf("without --unlisted-profile step 15 is %+v, want unlisted-principal SKIP", s)
+		}
+		if last := rep.Steps[15]; last.Name != s3check.StepCleanup || last.Status != "SKIP" {
 			t.Errorf("with --keep the last step is %+v, want cleanup SKIP", last)
 		}
 		// --keep left the objects for inspection.
@@ -296,6 +301,39 @@ func TestCheckTwinVersityGW(t *testing.T) {
 	})
 }
 
+// --unlisted-profile signs the unlisted-principal step with a profile of
+// the shared credentials file, against versitygw refusing that user's
+// reads by bucket policy; an unknown profile stops the run before any step.
+func TestCheckUnlistedProfile(t *testing.T) {
+	gw := peertest.StartVersityGW(t, peertest.VersityGWOptions{Buckets: []string{chkBucket}, Region: chkRegion, IAM: true})
+	access, secret := gw.CreateUser(t, peertest.RoleUser)
+	objects := peertest.ARN(chkBucket, "*")
+	gw.PutBucketPolicy(t, chkBucket, `{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Principal":{"AWS":["`+access+`"]},"Action":["s3:GetObject"],"Resource":["`+objects+`"]},`+
+		`{"Effect":"Deny","Principal":{"AWS":["`+access+`"]},"Action":["s3:GetObject*"],"Resource":["`+objects+`"]}]}`)
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(shared, []byte("[artist]\naws_access_key_id = "+access+"\naws_secret_access_key = "+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", shared)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	creds := map[string]string{"AWS_ACCESS_KEY_ID": gw.AccessKeyID, "AWS_SECRET_ACCESS_KEY": gw.SecretAccessKey}
+	u := startCheckTwin(t, gw, true, nil)
+	args := []string{"--url", u, "--bucket", chkBucket, "--region", chkRegion, "--s3-endpoint", gw.URL}
+
+	r := runCheck(t, append(args, "--unlisted-profile", "artist"), creds)
+	r.wantAllPass(t, s3check.StepCORSOrigin, s3check.StepCORSForeign)
+	if l := r.stepLine(s3check.StepUnlisted); !strings.HasPrefix(l, "PASS") || !strings.Contains(l, "403 AccessDenied") {
+		t.Errorf("unlisted-principal: %q, want PASS with S3's 403", l)
+	}
+
+	r = runCheck(t, append(args, "--unlisted-profile", "nobody"), creds)
+	if r.code != 1 || !strings.Contains(r.stderr, "--unlisted-profile nobody") || strings.Contains(r.stdout, "ping") {
+		t.Errorf("unknown profile: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestCheckUsage(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -328,7 +366,7 @@ func TestCheckUnreachableProxy(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
 	r := runCheck(t, []string{"--url", u, "--bucket", "media", "--region", "us-east-1", "--s3-endpoint", u}, env)
 	r.wantFail(t, s3check.StepPing, "refused the connection")
-	if got := strings.Count(r.stdout, "SKIP  "); got != 15 {
-		t.Errorf("%d skipped steps, want 15 (14 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
+	if got := strings.Count(r.stdout, "SKIP  "); got != 16 {
+		t.Errorf("%d skipped steps, want 16 (15 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
 	}
 }

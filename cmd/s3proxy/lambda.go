@@ -117,7 +117,7 @@ func (l *lambdaFlags) start(ctx context.Context, cfg *config.Config, e *env, log
 		return nil, nil, err
 	}
 	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-	return twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}, func() {}, nil
+	return twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}, func() {}, nil
 }
 
 // pingEvent is the ALB's health check, which the function answers without

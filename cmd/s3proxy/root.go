@@ -160,7 +160,7 @@ const functionEnvironment = `  S3PROXY_BUCKET            bucket name (required f
   S3PROXY_REDIRECT_VIA      endpoint (redirect to the endpoint host) or proxy (to /_direct/… on the proxy host)
   S3PROXY_PUBLIC_URL        the proxy's public base URL (ShotGrid's S3 Proxy Host Address); Location of proxy-mode redirects
   S3PROXY_INLINE_MAX_BYTES  largest body answered inline (default 716800, at most 725424)
-  S3PROXY_REDIRECT_TTL      upper bound on a minted URL's life (default 15m)
+  S3PROXY_REDIRECT_TTL      upper bound on a minted URL's life (default 1h)
   S3PROXY_KEY_PREFIXES      comma list of allowed key prefixes (default: all keys)
   S3PROXY_ALLOWED_ORIGINS   comma list of exact origins the proxy answers CORS for (default: the bucket's CORS rules)
   S3PROXY_LOG_LEVEL         debug, info, warn or error (default info)

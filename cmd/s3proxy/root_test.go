@@ -28,7 +28,7 @@ func TestHelp(t *testing.T) {
 		{"serve -help, Go style", []string{"serve", "-help"}, []string{"Usage:\n  s3proxy serve [flags]"}},
 		{"help invoke", []string{"help", "invoke"}, []string{"sam local invoke", "-e, --event string", "-n, --env-vars string", "S3PROXY_ENDPOINT_URL", "Examples:\n  s3proxy invoke -e events/ping.json"}},
 		{"help check", []string{"help", "check"}, []string{"ShotGrid's part", "--url string", "AWS_PROFILE", "No S3PROXY_* variable", "Examples:\n  s3proxy check"}},
-		{"rules --help", []string{"rules", "--help"}, []string{"listener rules", "--bucket string", "--key-prefixes string", "Environment:\n  None", "Examples:\n  s3proxy rules"}},
+		{"rules --help", []string{"rules", "--help"}, []string{"HTTPS listener", "--bucket string", "--key-prefixes string", "--signed-host string", "Environment:\n  None", "Examples:\n  s3proxy rules"}},
 		{"help version", []string{"help", "version"}, []string{"revision", "Examples:\n  s3proxy version"}},
 		{"help completion", []string{"help", "completion"}, []string{"bash", "zsh", "fish"}},
 	} {

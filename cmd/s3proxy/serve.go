@@ -69,7 +69,7 @@ does. Ctrl-C (SIGINT) or SIGTERM stops it with exit status 0.`,
 	fs := cmd.Flags()
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address the emulated load balancer listens on")
 	fs.StringVar(&f.s3Addr, "embedded-s3-addr", "127.0.0.1:8081", "address of the embedded S3")
-	fs.BoolVar(&f.passthrough, "passthrough", true, "send PUT, POST and DELETE straight to S3, as the UploadPassthrough rule does")
+	fs.BoolVar(&f.passthrough, "passthrough", true, "send PUT, POST and DELETE of objects under the key prefixes straight to S3, as the UploadPassthrough rules do")
 	fs.BoolVar(&f.embedded, "embedded-s3", false, "start the embedded S3 and point the proxy at it (default: when S3PROXY_BUCKET is unset)")
 	f.lambda.register(cmd)
 	return cmd

@@ -35,6 +35,6 @@ func main() {
 	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID, proxy.WithMetrics(emf.New(os.Stdout, cfg.Bucket)))
 	// Start returns only when the runtime API fails or the handler panics:
 	// exiting lets Lambda start a fresh environment.
-	fmt.Fprintln(os.Stderr, lambdart.Start(albhttp.NewFunction(h, albhttp.WithLogger(logger))))
+	fmt.Fprintln(os.Stderr, lambdart.Start(albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))))
 	os.Exit(1)
 }

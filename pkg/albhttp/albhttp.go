@@ -80,8 +80,9 @@ func Handler(h http.Handler) func(context.Context, json.RawMessage) (Response, e
 // by encoding/json, which costs more than the upstream request for an
 // inline read near the limit.
 type Function struct {
-	h   http.Handler
-	log *slog.Logger
+	h       http.Handler
+	log     *slog.Logger
+	refused RefusedFunc
 }
 
 // Option configures a Function.
@@ -89,8 +90,21 @@ type Option func(*Function)
 
 // WithLogger logs the events the adapter refuses before the handler sees
 // them, in the handler's one-line-per-request shape, so no request goes
-// unrecorded.
+// unrecorded. WithRefused takes precedence.
 func WithLogger(l *slog.Logger) Option { return func(f *Function) { f.log = l } }
+
+// RefusedFunc answers, and records, an event the adapter refuses: one the
+// handler never saw (malformed JSON, a bad method or path, a body that is
+// not base64), or one whose answer the ALB would refuse (over its 1 MB
+// limit), which is replaced. It writes err's answer to w; r carries only the
+// event's method, cut short, and the invocation's context. elapsed is the
+// time since the event arrived.
+type RefusedFunc func(w http.ResponseWriter, r *http.Request, err error, elapsed time.Duration)
+
+// WithRefused hands every answer the adapter would make itself to fn, so
+// that it is answered, logged and counted by the same code as the handler's
+// own answers (proxy.Handler.Refused).
+func WithRefused(fn RefusedFunc) Option { return func(f *Function) { f.refused = fn } }
 
 // NewFunction returns the Lambda handler for h.
 func NewFunction(h http.Handler, opts ...Option) *Function {
@@ -120,6 +134,17 @@ func (f *Function) refuse(ctx context.Context, method string, err error, start t
 	e := s3error.Classify(err)
 	if len(method) > 16 {
 		method = method[:16]
+	}
+	if f.refused != nil {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", http.NoBody)
+		r.Method = method
+		rec := newRecorder()
+		f.refused(rec, r, err, time.Since(start))
+		if resp := rec.response(method); resp.StatusCode == e.Status {
+			return resp
+		}
+		// The hook answered something else: the refusal stands.
+		return errorResponse(e)
 	}
 	f.log.LogAttrs(ctx, slog.LevelWarn, "request",
 		slog.String("method", method), slog.String("key", ""), slog.String("decision", "error"),
@@ -183,7 +208,11 @@ func serve(ctx context.Context, h http.Handler, ev *events.ALBTargetGroupRequest
 	rec := newRecorder()
 	rec.method = r.Method
 	h.ServeHTTP(rec, r)
-	return rec.response(r.Method), nil
+	resp := rec.response(r.Method)
+	if rec.tooLarge {
+		return Response{}, s3error.ErrTooLarge
+	}
+	return resp, nil
 }
 
 // NewRequest turns an ALB event into the request the handler sees. The raw
@@ -312,6 +341,9 @@ type recorder struct {
 	pending   [2]byte // the end of a body write that is not a whole 3-byte group
 	npending  int
 	streaming bool
+	// tooLarge records that the handler's answer was replaced because the
+	// ALB would refuse it.
+	tooLarge bool
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}} }
@@ -398,6 +430,7 @@ func (r *recorder) finish() Response {
 	resp.bodyAt, resp.bodyEnd = r.bodyAt, len(r.doc)
 	resp.doc = append(r.doc, `","isBase64Encoded":true}`...)
 	if len(resp.doc) > ResponseLimit {
+		r.tooLarge = true
 		return errorResponse(s3error.ErrTooLarge)
 	}
 	return resp
@@ -405,6 +438,7 @@ func (r *recorder) finish() Response {
 
 func (r *recorder) response(method string) Response {
 	if r.overflow {
+		r.tooLarge = true
 		return errorResponse(s3error.ErrTooLarge)
 	}
 	if r.streaming {
@@ -428,6 +462,7 @@ func (r *recorder) response(method string) Response {
 		}
 	}
 	if size(resp) > ResponseLimit {
+		r.tooLarge = true
 		return errorResponse(s3error.ErrTooLarge)
 	}
 	return resp

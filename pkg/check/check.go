@@ -4,8 +4,10 @@
 // ShotGrid client makes — ping, single and multipart uploads, inline and
 // redirected reads, a Range read, a HEAD, CORS preflights — plus the two
 // refusals that must hold (a tampered and an expired URL get 403 and no
-// Location). Set-up that ShotGrid's own server does (create and complete a
-// multipart upload) and clean-up go straight to S3.
+// Location), and, given a second principal's credentials, that a
+// signature from a principal the bucket policy does not list is refused.
+// Set-up that ShotGrid's own server does (create and complete a multipart
+// upload) and clean-up go straight to S3.
 //
 // Every step reports PASS, FAIL or SKIP, its duration and, on failure, a hint
 // naming the likely cause in deployment terms. Nothing it reports carries a
@@ -74,6 +76,11 @@ type Options struct {
 
 	// Credentials presign the URLs, as the ShotGrid site's do.
 	Credentials aws.CredentialsProvider
+	// Unlisted, when set, adds the unlisted-principal step: credentials of
+	// a principal that IAM lets read the bucket but that the stack's
+	// ShotGridPrincipalArns and OtherReaderArns do not name. Its signature
+	// must get 403 from the proxy, with no redirect. Nil skips the step.
+	Unlisted aws.CredentialsProvider
 	// S3 is the direct S3 client (create, complete, abort, delete).
 	S3 S3API
 	// HTTPClient talks to the proxy and follows nothing by itself: the
@@ -172,7 +179,9 @@ const (
 	StepCORSForeign = "cors-foreign"
 	StepTampered    = "tampered-signature"
 	StepExpired     = "expired-url"
-	StepCleanup     = "cleanup"
+	// StepUnlisted runs only with Options.Unlisted.
+	StepUnlisted = "unlisted-principal"
+	StepCleanup  = "cleanup"
 	// StepEndpointZones reads AWS's own view of the endpoint target group;
 	// it runs only with Options.Stack.
 	StepEndpointZones = "endpoint-zones"

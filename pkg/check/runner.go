@@ -123,7 +123,7 @@ func (r *runner) run(ctx context.Context) Report {
 	r.step(ctx, StepPing, r.ping)
 	if r.steps[0].Status != Pass {
 		for _, name := range []string{StepPutSmall, StepCreate, StepParts, StepComplete, StepGetSmall, StepGetLarge, StepRange,
-			StepSignedRange, StepHead, StepCORSOrigin, StepCORSForeign, StepTampered, StepExpired, StepCleanup} {
+			StepSignedRange, StepHead, StepCORSOrigin, StepCORSForeign, StepTampered, StepExpired, StepUnlisted, StepCleanup} {
 			r.record(name, 0, skip("the proxy did not answer /ping"))
 		}
 		r.step(ctx, StepEndpointZones, r.endpointZones)
@@ -142,6 +142,7 @@ func (r *runner) run(ctx context.Context) Report {
 	r.step(ctx, StepCORSForeign, r.corsForeign)
 	r.step(ctx, StepTampered, r.tampered)
 	r.step(ctx, StepExpired, r.expiredURL)
+	r.step(ctx, StepUnlisted, r.unlisted)
 	r.step(ctx, StepCleanup, r.cleanup)
 	r.step(ctx, StepEndpointZones, r.endpointZones)
 	return r.report()

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 )
 
 // 1. /ping, answered by the function with no S3 call.
@@ -442,6 +444,52 @@ func (r *runner) expiredURL(ctx context.Context) result {
 		return fail(presignHint, "%v", err)
 	}
 	return r.refused(ctx, u, "expired")
+}
+
+// 9c. A signature from a principal the bucket policy does not list. The
+// function cannot tell who signed a URL; S3 can, and with the recommended
+// bucket policy it refuses the function's forwarded read of any principal
+// but ShotGrid's, the proxy role and OtherReaderArns
+// (DenyVpcReadsExceptListedPrincipals). So the answer is 403, and no
+// redirect: the proxy role would otherwise mint its own URL for whoever
+// signed.
+func (r *runner) unlisted(ctx context.Context) result {
+	if r.o.Unlisted == nil {
+		return skip("no --unlisted-profile given: the refusal of principals outside ShotGridPrincipalArns is not checked")
+	}
+	if !r.smallStored && !r.largeStored {
+		return skip("nothing was uploaded to read")
+	}
+	mine, err := r.o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return fail(presignHint, "the check's own credentials: %v", err)
+	}
+	theirs, err := r.o.Unlisted.Retrieve(ctx)
+	if err != nil {
+		return fail(unlistedCredentialsHint, "the unlisted principal's credentials: %v", err)
+	}
+	if theirs.AccessKeyID == mine.AccessKeyID {
+		return fail(unlistedSameHint, "the unlisted principal signs with the check's own access key")
+	}
+	key := r.readKey()
+	signer := sgurl.NewSigner(r.o.Unlisted, r.o.Region, r.o.Bucket, r.o.SignedHost)
+	u, err := r.through(func() (string, error) { return signer.Get(ctx, key, URLTTL) })
+	if err != nil {
+		return fail(presignHint, "%v", err)
+	}
+	resp, err := r.do(ctx, r.stop, http.MethodGet, u, nil, nil)
+	if err != nil {
+		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+	}
+	loc := resp.header.Get("Location")
+	if resp.status != http.StatusForbidden || loc != "" {
+		d := fmt.Sprintf("a URL signed by the unlisted principal got %s", resp.describe())
+		if loc != "" {
+			d += " with a Location to " + hostOf(loc)
+		}
+		return fail(unlistedHint(resp.status, loc != ""), "%s, want 403 with no Location", d)
+	}
+	return pass("403 %s for the unlisted principal's signature, no Location", resp.code())
 }
 
 func (r *runner) refused(ctx context.Context, u, what string) result {

@@ -17,10 +17,19 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/routes"
 )
 
-// Defaults of the contract in DESIGN.md §3.
+// Defaults of the S3PROXY_* contract (README, "Configuration";
+// docs/architecture.md, "Contracts kept in one place").
 const (
-	DefaultInlineMax   = 700 << 10
-	DefaultRedirectTTL = 15 * time.Minute
+	DefaultInlineMax = 700 << 10
+	// DefaultRedirectTTL is long enough for a review session on one media
+	// element: Chromium keeps the URL a 307 led to and never asks the proxy
+	// again, so once a mint expires, the next seek or rebuffer stalls on
+	// S3's 403 and ends in MEDIA_ERR_NETWORK (test/browser's
+	// TestVideoAcrossExpiry). It is also the most a mint can outlive the
+	// client's own session or a deactivated client key, which the proxy
+	// cannot see; it never outlives the client URL's X-Amz-Expires. The
+	// README's "What a redirect may grant" says why one hour.
+	DefaultRedirectTTL = time.Hour
 	// MaxPresignTTL is SigV4 query auth's ceiling on X-Amz-Expires.
 	MaxPresignTTL = 7 * 24 * time.Hour
 )
@@ -152,7 +161,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		d, err := time.ParseDuration(v)
 		switch {
 		case err != nil:
-			bad("S3PROXY_REDIRECT_TTL", "%q is not a duration such as 15m", v)
+			bad("S3PROXY_REDIRECT_TTL", "%q is not a duration such as 1h or 15m", v)
 		case d < time.Second:
 			bad("S3PROXY_REDIRECT_TTL", "must be at least 1s")
 		case d > MaxPresignTTL:

@@ -26,7 +26,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		{"no endpoint", c.EndpointURL == nil, true},
 		{"via", c.RedirectVia, ViaEndpoint},
 		{"inline max", c.InlineMax, int64(700 << 10)},
-		{"ttl", c.RedirectTTL, 15 * time.Minute},
+		{"ttl", c.RedirectTTL, time.Hour},
 		{"all keys", c.AllowsKey("anything"), true},
 		{"no origins", len(c.AllowedOrigins), 0},
 	}

@@ -23,6 +23,7 @@ const (
 	InlineBytes       = "InlineBytes"
 	UpstreamLatency   = "UpstreamLatency"
 	UpstreamResponses = "UpstreamResponses"
+	UpstreamAttempts  = "UpstreamAttempts"
 )
 
 // Sample is what one request contributes.
@@ -36,6 +37,9 @@ type Sample struct {
 	// upstream request.
 	UpstreamLatency time.Duration
 	Upstream        bool // an upstream request was attempted
+	// UpstreamAttempts counts the upstream requests made, retries
+	// included.
+	UpstreamAttempts int
 }
 
 // Writer emits one EMF line per Record. Dimensions are few and bounded so
@@ -91,10 +95,11 @@ func (w *Writer) Record(s Sample) error {
 		directives = append(directives, directive{
 			Namespace:  Namespace,
 			Dimensions: [][]string{{"Bucket", "UpstreamStatusClass"}},
-			Metrics:    []metricDef{{UpstreamResponses, "Count"}},
+			Metrics:    []metricDef{{UpstreamResponses, "Count"}, {UpstreamAttempts, "Count"}},
 		})
 		doc["UpstreamStatusClass"] = StatusClass(s.UpstreamStatus)
 		doc[UpstreamResponses] = 1
+		doc[UpstreamAttempts] = max(s.UpstreamAttempts, 1)
 	}
 	doc["_aws"] = metadata{Timestamp: w.now().UnixMilli(), CloudWatchMetrics: directives}
 	line, err := json.Marshal(doc)

@@ -13,11 +13,12 @@
 // straight to S3 over PrivateLink, with no compute in the byte path.
 //
 // The same function serves Custom::NetworkChecks (network.go): before the
-// endpoint exists, it refuses a studio CIDR that overlaps the VPC and
-// endpoint zones that the S3 interface service or the load balancer do not
-// cover.
+// endpoint and the load balancer exist, it refuses studio ranges that are
+// everything or the VPC's own, endpoint zones that the S3 interface service
+// or the load balancer do not cover, a certificate the HTTPS listener cannot
+// use, and a bucket in another region (bucketregion.go).
 //
 // The package is the logic only. functions/endpointtargets wires it to the
-// real EC2 and ELBv2 clients and to aws-lambda-go's cfn.LambdaWrap, which sends
-// the answer to CloudFormation.
+// real EC2, ELBv2 and ACM clients and to aws-lambda-go's cfn.LambdaWrap, which
+// sends the answer to CloudFormation.
 package endpointtargets

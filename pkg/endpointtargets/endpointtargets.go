@@ -184,6 +184,12 @@ type Reconciler struct {
 	// Network serves Custom::NetworkChecks (network.go). Nil refuses those
 	// events; the EndpointTargets resource does not use it.
 	Network NetworkAPI
+	// Certificates serves the certificate part of Custom::NetworkChecks.
+	// Nil refuses those events too.
+	Certificates CertificateAPI
+	// BucketRegions tells the bucket's region for Custom::NetworkChecks.
+	// Nil skips that check.
+	BucketRegions BucketRegionAPI
 	// PollInterval is the wait between looks at an endpoint that is still
 	// coming up. Zero means DefaultPollInterval.
 	PollInterval time.Duration

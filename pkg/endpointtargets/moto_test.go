@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -58,8 +60,12 @@ import (
 //   - moto checks no IAM permissions (the role's policy is checked
 //     structurally in tests/template) and does not tie IP targets to the
 //     VPC's CIDR or to the load balancer's zones (NetworkChecks does that).
+//   - A certificate requested from moto's ACM stays PENDING_VALIDATION for
+//     MOTO_ACM_VALIDATION_WAIT seconds and is then ISSUED, with no DNS
+//     record to create; the test sets the wait to one second, sees the
+//     refusal, then waits for ISSUED.
 func TestAgainstMoto(t *testing.T) {
-	ec, elb := startMoto(t)
+	ec, elb, certs := startMoto(t)
 	ctx := context.Background()
 	const region = "eu-west-1"
 
@@ -92,7 +98,14 @@ func TestAgainstMoto(t *testing.T) {
 	tgArn := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
 
 	mec := &motoEC2{Client: ec, region: region}
-	r := &Reconciler{EC2: mec, ELB: elb, Network: ec, PollInterval: 10 * time.Millisecond, IAMSettle: -1, Logger: quiet()}
+	base := aws.ToString(ec.Options().BaseEndpoint)
+	r := &Reconciler{EC2: mec, ELB: elb, Network: ec, Certificates: certs, PollInterval: 10 * time.Millisecond, IAMSettle: -1,
+		BucketRegions: BucketRegionOverHTTP{Client: &http.Client{Timeout: 5 * time.Second}, Endpoint: base}, Logger: quiet()}
+	for bucket, where := range map[string]string{"media-bucket": region, "far-bucket": "us-east-1"} {
+		if err := createBucket(base, bucket, where); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	ipsOf := func(enis []string) []string {
 		out, err := ec.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: enis})
@@ -134,17 +147,61 @@ func TestAgainstMoto(t *testing.T) {
 		return event(kind, id, p, old)
 	}
 
-	// Network checks first, as the template orders them.
-	nc := event(cfn.RequestCreate, "", map[string]any{"VpcId": vpcID, "StudioCidr": "192.168.0.0/16",
+	// Network checks first, as the template orders them: a certificate
+	// that is still pending validation, then one for another name, then
+	// the issued one; studio ranges around, at and inside the VPC; a
+	// prefix list.
+	const name = "s3-proxy.studio.example.com"
+	requested, err := certs.RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String(name),
+		SubjectAlternativeNames: []string{name, "s3-proxy-next.studio.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := certs.RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("*.example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := event(cfn.RequestCreate, "", map[string]any{"VpcId": vpcID, "StudioCidrs": []any{"192.168.0.0/16", "172.16.8.0/22"},
+		"StudioPrefixListId": "", "CertificateArn": aws.ToString(requested.CertificateArn), "DomainName": name, "Region": region,
+		"BucketName":  "media-bucket",
 		"ServiceName": "com.amazonaws." + region + ".s3", "EndpointSubnetIds": []any{subnet["a"], subnet["b"]},
 		"LoadBalancerSubnetIds": []any{subnet["a"], subnet["b"]}}, nil)
 	nc.ResourceType, nc.LogicalResourceID = NetworkChecksType, "NetworkChecks"
-	if _, data, err := r.Handle(ctx, nc); err != nil || data["Zones"] != region+"a,"+region+"b" {
+	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "is PENDING_VALIDATION, not ISSUED") {
+		t.Fatalf("network checks with a certificate pending validation: %v", err)
+	}
+	waitIssued(t, certs, aws.ToString(requested.CertificateArn), aws.ToString(other.CertificateArn))
+	if _, data, err := r.Handle(ctx, nc); err != nil || data["Zones"] != region+"a,"+region+"b" || data["Warnings"] != "" {
 		t.Fatalf("network checks: %v, %v", data, err)
 	}
-	nc.ResourceProperties["StudioCidr"] = "10.0.0.0/8"
-	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "overlaps the VPC's CIDR block 10.100.0.0/16") {
-		t.Fatalf("network checks with an overlapping studio CIDR: %v", err)
+	nc.ResourceProperties["BucketName"] = "far-bucket"
+	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "bucket far-bucket is in us-east-1, the stack in "+region) {
+		t.Fatalf("network checks with a bucket in another region: %v", err)
+	}
+	nc.ResourceProperties["BucketName"] = "media-bucket"
+	nc.ResourceProperties["CertificateArn"] = aws.ToString(other.CertificateArn)
+	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "not ProxyDomainName "+name) {
+		t.Fatalf("network checks with a wildcard two labels up: %v", err)
+	}
+	nc.ResourceProperties["CertificateArn"] = aws.ToString(requested.CertificateArn)
+	nc.ResourceProperties["StudioCidrs"] = []any{"10.0.0.0/8"}
+	if _, data, err := r.Handle(ctx, nc); err != nil || !strings.Contains(data["Warnings"].(string), "contains the VPC's CIDR block 10.100.0.0/16") {
+		t.Fatalf("network checks with ShotGrid's old 10.0.0.0/8: want a pass with a warning, got %v, %v", data, err)
+	}
+	nc.ResourceProperties["StudioCidrs"] = []any{"10.100.0.0/16"}
+	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "is the VPC's own CIDR block 10.100.0.0/16") {
+		t.Fatalf("network checks with the VPC's own range: %v", err)
+	}
+	pl, err := ec.CreateManagedPrefixList(ctx, &ec2.CreateManagedPrefixListInput{PrefixListName: aws.String("studio"),
+		AddressFamily: aws.String("IPv4"), MaxEntries: aws.Int32(5), Entries: []ec2types.AddPrefixListEntry{
+			{Cidr: aws.String("192.168.0.0/16")}, {Cidr: aws.String("10.100.4.0/24")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.ResourceProperties["StudioCidrs"] = []any{""}
+	nc.ResourceProperties["StudioPrefixListId"] = aws.ToString(pl.PrefixList.PrefixListId)
+	if _, _, err := r.Handle(ctx, nc); err == nil || !strings.Contains(err.Error(), "entry 10.100.4.0/24 is the VPC's own CIDR block") {
+		t.Fatalf("network checks with a prefix list entry inside the VPC: %v", err)
 	}
 
 	// Create.
@@ -213,6 +270,50 @@ func TestAgainstMoto(t *testing.T) {
 	}
 }
 
+// createBucket creates a bucket in region on moto's S3, path-style, with
+// a plain request (the test needs no S3 client otherwise).
+func createBucket(base, bucket, region string) error {
+	body := ""
+	if region != "us-east-1" {
+		body = `<CreateBucketConfiguration><LocationConstraint>` + region + `</LocationConstraint></CreateBucketConfiguration>`
+	}
+	req, err := http.NewRequest(http.MethodPut, base+"/"+bucket, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/"+region+"/s3/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("create bucket %s in %s: %s", bucket, region, resp.Status)
+	}
+	return nil
+}
+
+// waitIssued waits (bounded) until moto's ACM reports the certificates ISSUED.
+func waitIssued(t *testing.T, certs *acm.Client, arns ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, a := range arns {
+		for {
+			out, err := certs.DescribeCertificate(context.Background(), &acm.DescribeCertificateInput{CertificateArn: aws.String(a)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Certificate.Status == "ISSUED" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("certificate %s is still %s", a, out.Certificate.Status)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
 func toAny(ss []string) []any {
 	out := make([]any, len(ss))
 	for i, s := range ss {
@@ -259,8 +360,8 @@ func (m *motoEC2) DescribeVpcEndpoints(ctx context.Context, in *ec2.DescribeVpcE
 }
 
 // startMoto runs moto_server on a free loopback port for this test and
-// returns EC2 and ELBv2 clients pointed at it.
-func startMoto(t *testing.T) (*ec2.Client, *elbv2.Client) {
+// returns EC2, ELBv2 and ACM clients pointed at it.
+func startMoto(t *testing.T) (*ec2.Client, *elbv2.Client, *acm.Client) {
 	t.Helper()
 	bin := peertest.Binary(t, "moto_server")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -271,6 +372,7 @@ func startMoto(t *testing.T) (*ec2.Client, *elbv2.Client) {
 	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	cmd := exec.CommandContext(ctx, bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Env = append(os.Environ(), "MOTO_ACM_VALIDATION_WAIT=1")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -302,5 +404,6 @@ func startMoto(t *testing.T) (*ec2.Client, *elbv2.Client) {
 	creds := credentials.NewStaticCredentialsProvider("testing", "testing", "")
 	ec := ec2.New(ec2.Options{Region: "eu-west-1", BaseEndpoint: aws.String(base), Credentials: creds})
 	elb := elbv2.New(elbv2.Options{Region: "eu-west-1", BaseEndpoint: aws.String(base), Credentials: creds})
-	return ec, elb
+	certs := acm.New(acm.Options{Region: "eu-west-1", BaseEndpoint: aws.String(base), Credentials: creds})
+	return ec, elb, certs
 }

@@ -163,5 +163,5 @@ func Function(t testing.TB, env map[string]string, peer *S3, logger *slog.Logger
 		return cfg, StartFunction(t, vars)
 	}
 	h := proxy.Wire(cfg, peer.AWSConfig(), logger, lambdalog.RequestID)
-	return cfg, twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+	return cfg, twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}
 }

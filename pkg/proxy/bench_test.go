@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
@@ -28,13 +27,13 @@ import (
 func BenchmarkPresign(b *testing.B) {
 	cfg := benchConfig(b, "http://127.0.0.1:1")
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIAFUNCTION", "secret", "token"))}
-	p := proxy.NewPresigner(awsCfg, cfg)
-	in := &s3.GetObjectInput{Bucket: aws.String("demo"), Key: aws.String("shotgun/versions/1234/movie.mov"),
-		ResponseContentDisposition: aws.String(`attachment; filename="movie.mov"`)}
+	p := proxy.NewSigner(awsCfg, cfg)
+	in := proxy.SignRequest{Bucket: "demo", Key: "shotgun/versions/1234/movie.mov",
+		Query: url.Values{"response-content-disposition": {`attachment; filename="movie.mov"`}}}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := p.PresignGetObject(ctx, in, s3.WithPresignExpires(15*time.Minute)); err != nil {
+		if _, _, err := p.Sign(ctx, in, 15*time.Minute, time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -42,33 +42,33 @@ func (h *Handler) setCORS(w http.ResponseWriter, r *http.Request) {
 // options answers a CORS preflight itself when origins are configured, and
 // otherwise forwards it so the bucket's CORS rules answer, as nginx did. A
 // preflight is never redirected: browsers refuse that.
-func (h *Handler) options(w http.ResponseWriter, r *http.Request, o *outcome) {
-	o.decision = Preflight
+func (x *exchange) options() {
+	x.o.decision = Preflight
+	h, r := x.h, x.r
 	if !h.corsConfigured() {
 		key, err := h.keyOnly(r)
-		o.key = key
+		x.o.key = key
 		if err != nil {
-			h.fail(w, r, o, err)
+			x.fail(err)
 			return
 		}
-		h.forward(w, r, o)
+		x.forward()
 		return
 	}
-	hdr := w.Header()
+	hdr := x.w.Header()
 	origin := r.Header.Get("Origin")
 	method := r.Header.Get("Access-Control-Request-Method")
 	if origin == "" || method == "" {
-		h.fail(w, r, o, s3error.ErrCORSMissing)
+		x.fail(s3error.ErrCORSMissing)
 		return
 	}
+	x.ownCORS = true
+	hdr.Set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	reqHeaders := strings.Join(r.Header.Values("Access-Control-Request-Headers"), ",")
 	if !h.cfg.AllowsOrigin(origin) || !corsMethod(method) || !headerList(reqHeaders) {
-		hdr.Set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
-		s3error.Write(w, r, s3error.ErrCORSDenied, h.requestID(r.Context()))
-		o.status, o.code = s3error.ErrCORSDenied.Status, s3error.ErrCORSDenied.Code
+		x.fail(s3error.ErrCORSDenied)
 		return
 	}
-	hdr.Set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	hdr.Set("Access-Control-Allow-Origin", origin)
 	hdr.Set("Access-Control-Allow-Credentials", "true")
 	hdr.Set("Access-Control-Allow-Methods", corsMethods)
@@ -78,8 +78,7 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request, o *outcome) {
 	hdr.Set("Access-Control-Expose-Headers", exposeHeaders)
 	hdr.Set("Access-Control-Max-Age", "3000")
 	hdr.Set("Content-Length", "0")
-	w.WriteHeader(http.StatusOK)
-	o.status = http.StatusOK
+	x.respond(http.StatusOK, nil)
 }
 
 // keyOnly checks the path of a forwarded preflight: preflights carry no
@@ -90,7 +89,7 @@ func (h *Handler) keyOnly(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !h.cfg.AllowsKey(key) || (len(h.cfg.KeyPrefixes) > 0 && dotSegment(key)) {
+	if !h.servesKey(key) {
 		return key, s3error.ErrKeyNotAllowed
 	}
 	return key, nil

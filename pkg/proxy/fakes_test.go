@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mediaisolation/s3proxy/pkg/config"
 )
@@ -84,41 +82,36 @@ func (f *fakeUpstream) last() *http.Request {
 	return f.reqs[len(f.reqs)-1]
 }
 
-// fakePresigner is the production presign client, recording what it was
-// asked to mint. extraSigned, if set, is added to the URL's
-// X-Amz-SignedHeaders afterwards, as an SDK regression would.
-type fakePresigner struct {
+// fakeSigner is the production signer, recording what it was asked to
+// mint. extraSigned, if set, is added to the URL's X-Amz-SignedHeaders
+// afterwards, as an SDK regression would.
+type fakeSigner struct {
 	mu          sync.Mutex
-	in          *s3.GetObjectInput
-	expires     time.Duration
+	req         SignRequest
+	ttl         time.Duration
 	extraSigned string
-	real        *s3.PresignClient
+	real        Signer
 }
 
-func newFakePresigner(cfg *config.Config) *fakePresigner {
+func newFakeSigner(cfg *config.Config) *fakeSigner {
 	awsCfg := aws.Config{Region: cfg.Region, Credentials: credentials.NewStaticCredentialsProvider("ASIAFUNCTION", "fnsecret", "fntoken")}
-	return &fakePresigner{real: NewPresigner(awsCfg, cfg)}
+	return &fakeSigner{real: NewSigner(awsCfg, cfg)}
 }
 
-func (p *fakePresigner) PresignGetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
-	var o s3.PresignOptions
-	for _, f := range optFns {
-		f(&o)
-	}
+func (p *fakeSigner) Sign(ctx context.Context, req SignRequest, ttl time.Duration, at time.Time) (string, http.Header, error) {
 	p.mu.Lock()
-	p.in, p.expires = in, o.Expires
+	p.req, p.ttl = req, ttl
 	extra := p.extraSigned
 	p.mu.Unlock()
-	minted, err := p.real.PresignGetObject(ctx, in, optFns...)
+	minted, signed, err := p.real.Sign(ctx, req, ttl, at)
 	if err != nil || extra == "" {
-		return minted, err
+		return minted, signed, err
 	}
-	u, _ := url.Parse(minted.URL)
+	u, _ := url.Parse(minted)
 	q := u.Query()
 	q.Set("X-Amz-SignedHeaders", q.Get("X-Amz-SignedHeaders")+";"+extra)
 	u.RawQuery = q.Encode()
-	minted.URL = u.String()
-	return minted, nil
+	return u.String(), signed, nil
 }
 
 func escapeKey(k string) string {

@@ -10,11 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/mediaisolation/s3proxy/pkg/s3auth"
 	"github.com/mediaisolation/s3proxy/pkg/s3error"
 )
@@ -31,13 +26,15 @@ import (
 //  2. The minted URL names the same bucket, key, version and part, with the
 //     same overrides, byte for byte.
 //  3. Every header the client's signature covers beyond host is carried into
-//     the minted URL, signed, with the value the client sent, so that S3
-//     enforces it again. For SigV2 URLs, which sign every x-amz-* header
-//     sent and no Range or If-* header, those are the x-amz-* headers.
+//     the minted URL, signed, with the value S3 checked: the one in the
+//     request the proxy sent upstream, which must also be the one the
+//     client sent, and must not be empty. S3 enforces it again on the
+//     minted URL. For SigV2 URLs, which sign every x-amz-* header sent and
+//     no Range or If-* header, those are the x-amz-* headers sent.
 //  4. It expires no later than the client's URL.
 //
-// grantFor derives the grant from the client's request alone; mint asks the
-// SDK for a URL and then checks the URL itself against the grant, so that
+// grantFor derives the grant from the request S3 accepted; mint asks the
+// Signer for a URL and then checks the URL itself against the grant, so that
 // neither a mistake here nor an SDK regression can widen what is handed out.
 // Where the grant cannot be expressed, or the URL does not match it, the
 // answer is ErrNotMintable, never a 307.
@@ -47,8 +44,8 @@ type grant struct {
 	key string
 	// query holds the carried parameters with the client's exact values.
 	query url.Values
-	// headers holds the covered headers, lower-case, with the client's
-	// values.
+	// headers holds the covered headers, lower-case, with the values
+	// S3 checked.
 	headers map[string]string
 	// notAfter is the client URL's expiry.
 	notAfter time.Time
@@ -65,32 +62,34 @@ var authParams = map[string]bool{
 // carriedParams select the bytes or shape the response of a GetObject, and
 // are carried into the minted URL unchanged.
 // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
-var carriedParams = map[string]func(*s3.GetObjectInput, string){
-	"versionId":                    func(in *s3.GetObjectInput, v string) { in.VersionId = aws.String(v) },
-	"partNumber":                   setPartNumber,
-	"response-cache-control":       func(in *s3.GetObjectInput, v string) { in.ResponseCacheControl = aws.String(v) },
-	"response-content-disposition": func(in *s3.GetObjectInput, v string) { in.ResponseContentDisposition = aws.String(v) },
-	"response-content-encoding":    func(in *s3.GetObjectInput, v string) { in.ResponseContentEncoding = aws.String(v) },
-	"response-content-language":    func(in *s3.GetObjectInput, v string) { in.ResponseContentLanguage = aws.String(v) },
-	"response-content-type":        func(in *s3.GetObjectInput, v string) { in.ResponseContentType = aws.String(v) },
-	"response-expires":             setResponseExpires,
+var carriedParams = map[string]bool{
+	"versionId": true, "partNumber": true, "response-cache-control": true, "response-content-disposition": true,
+	"response-content-encoding": true, "response-content-language": true, "response-content-type": true, "response-expires": true,
 }
 
 // carriedHeaders are the GetObject request headers a minted URL can sign.
 // A covered header outside this list cannot be carried, so nothing is
 // minted for it.
-var carriedHeaders = map[string]func(*s3.GetObjectInput, string){
-	"range":               func(in *s3.GetObjectInput, v string) { in.Range = aws.String(v) },
-	"if-match":            func(in *s3.GetObjectInput, v string) { in.IfMatch = aws.String(v) },
-	"if-none-match":       func(in *s3.GetObjectInput, v string) { in.IfNoneMatch = aws.String(v) },
-	"if-modified-since":   setTime(func(in *s3.GetObjectInput, t time.Time) { in.IfModifiedSince = aws.Time(t) }),
-	"if-unmodified-since": setTime(func(in *s3.GetObjectInput, t time.Time) { in.IfUnmodifiedSince = aws.Time(t) }),
-	"x-amz-server-side-encryption-customer-algorithm": func(in *s3.GetObjectInput, v string) { in.SSECustomerAlgorithm = aws.String(v) },
-	"x-amz-server-side-encryption-customer-key":       func(in *s3.GetObjectInput, v string) { in.SSECustomerKey = aws.String(v) },
-	"x-amz-server-side-encryption-customer-key-md5":   func(in *s3.GetObjectInput, v string) { in.SSECustomerKeyMD5 = aws.String(v) },
-	"x-amz-checksum-mode":                             func(in *s3.GetObjectInput, v string) { in.ChecksumMode = types.ChecksumMode(v) },
-	"x-amz-request-payer":                             func(in *s3.GetObjectInput, v string) { in.RequestPayer = types.RequestPayer(v) },
-	"x-amz-expected-bucket-owner":                     func(in *s3.GetObjectInput, v string) { in.ExpectedBucketOwner = aws.String(v) },
+var carriedHeaders = map[string]bool{
+	"range": true, "if-match": true, "if-none-match": true, "if-modified-since": true, "if-unmodified-since": true,
+	"x-amz-server-side-encryption-customer-algorithm": true, "x-amz-server-side-encryption-customer-key": true,
+	"x-amz-server-side-encryption-customer-key-md5": true, "x-amz-checksum-mode": true, "x-amz-request-payer": true,
+	"x-amz-expected-bucket-owner": true,
+}
+
+// Signer signs the GET a grant allows. It returns the URL and the headers
+// it signed; mint then checks both against the grant, trusting neither.
+type Signer interface {
+	Sign(ctx context.Context, req SignRequest, ttl time.Duration, at time.Time) (signedURL string, signed http.Header, err error)
+}
+
+// SignRequest is what a grant asks a Signer for: a GET of Key in Bucket on
+// the endpoint, with exactly Query's parameters, signing host and exactly
+// Header's headers with their values.
+type SignRequest struct {
+	Bucket, Key string
+	Query       url.Values
+	Header      http.Header
 }
 
 // errBadMint is a minted URL that does not match its grant. The reason is
@@ -106,7 +105,7 @@ func plainGetObject(q url.Values) bool {
 	for k, vs := range q {
 		switch {
 		case authParams[k]:
-		case carriedParams[k] != nil:
+		case carriedParams[k]:
 		case k == "x-id" && len(vs) == 1 && vs[0] == "GetObject":
 		default:
 			return false
@@ -119,8 +118,8 @@ func plainGetObject(q url.Values) bool {
 }
 
 // coveredHeaders lists the headers the client's signature covers beyond
-// host, lower-case.
-func coveredHeaders(a *s3auth.Auth, r *http.Request) []string {
+// host, lower-case, in the request sent upstream.
+func coveredHeaders(a *s3auth.Auth, sent http.Header) []string {
 	var names []string
 	switch a.Version {
 	case s3auth.V4:
@@ -133,7 +132,7 @@ func coveredHeaders(a *s3auth.Auth, r *http.Request) []string {
 		// SigV2 signs every x-amz-* header the request carries
 		// (CanonicalizedAmzHeaders), and Range and If-* not at all.
 		// https://docs.aws.amazon.com/AmazonS3/latest/API/RESTAuthentication.html
-		for k := range r.Header {
+		for k := range sent {
 			if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-") {
 				names = append(names, lk)
 			}
@@ -143,21 +142,24 @@ func coveredHeaders(a *s3auth.Auth, r *http.Request) []string {
 	return names
 }
 
-// grantFor derives the grant of the client's request (clauses 1, 3 and 4),
-// or ErrNotMintable.
-func grantFor(sr *signedRequest, r *http.Request) (*grant, error) {
-	if sr == nil || sr.auth == nil || !plainGetObject(sr.query) {
+// grantFor derives the grant (clauses 1, 3 and 4) from sent, the request S3
+// accepted under the client's signature, or answers ErrNotMintable. The
+// client's own headers serve only to refuse: a covered header whose value the
+// proxy changed on the way (its probe Range, say) grants nothing, since S3
+// never checked the client's value.
+func grantFor(sr *signedRequest, client http.Header, sent *http.Request) (*grant, error) {
+	if sr == nil || sr.auth == nil || sent == nil || !plainGetObject(sr.query) || sent.URL.RawQuery != sr.rawQuery {
 		return nil, s3error.ErrNotMintable
 	}
 	g := &grant{key: sr.key, query: url.Values{}, headers: map[string]string{}, notAfter: sr.auth.ExpiresAt}
 	for k, vs := range sr.query {
-		if carriedParams[k] != nil {
+		if carriedParams[k] {
 			g.query[k] = vs
 		}
 	}
-	for _, name := range coveredHeaders(sr.auth, r) {
-		vs := r.Header.Values(name)
-		if carriedHeaders[name] == nil || len(vs) != 1 {
+	for _, name := range coveredHeaders(sr.auth, sent.Header) {
+		vs := sent.Header.Values(name)
+		if !carriedHeaders[name] || len(vs) != 1 || strings.TrimSpace(vs[0]) == "" || !slices.Equal(client.Values(name), vs) {
 			return nil, s3error.ErrNotMintable
 		}
 		g.headers[name] = vs[0]
@@ -165,16 +167,16 @@ func grantFor(sr *signedRequest, r *http.Request) (*grant, error) {
 	return g, nil
 }
 
-// input is the GetObject the grant allows (clause 2).
-func (g *grant) input(bucket string) *s3.GetObjectInput {
-	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(g.key)}
+// request is the GET the grant allows (clause 2).
+func (g *grant) request(bucket string) SignRequest {
+	req := SignRequest{Bucket: bucket, Key: g.key, Query: url.Values{}, Header: http.Header{}}
 	for k, vs := range g.query {
-		carriedParams[k](in, vs[0])
+		req.Query[k] = slices.Clone(vs)
 	}
 	for name, v := range g.headers {
-		carriedHeaders[name](in, v)
+		req.Header.Set(name, v)
 	}
-	return in
+	return req
 }
 
 // admits checks a minted URL against the grant: it must be a GET of the
@@ -182,11 +184,8 @@ func (g *grant) input(bucket string) *s3.GetObjectInput {
 // host plus exactly the grant's headers with the same values (or carry an
 // x-amz-* one as a signed query parameter, as the SDK hoists some), and
 // expire no later than the client's URL.
-func (g *grant) admits(m *v4.PresignedHTTPRequest, endpoint *url.URL, bucket string) error {
-	if m.Method != http.MethodGet {
-		return errBadMint{"method " + m.Method}
-	}
-	u, err := url.Parse(m.URL)
+func (g *grant) admits(signedURL string, signedHeader http.Header, endpoint *url.URL, bucket string) error {
+	u, err := url.Parse(signedURL)
 	if err != nil {
 		return errBadMint{"unparsable URL"}
 	}
@@ -209,7 +208,7 @@ func (g *grant) admits(m *v4.PresignedHTTPRequest, endpoint *url.URL, bucket str
 			return errBadMint{"repeated parameter " + k}
 		case authParams[k]:
 		case k == "x-id" && vs[0] == "GetObject":
-		case carriedParams[k] != nil:
+		case carriedParams[k]:
 			if want, ok := g.query[k]; !ok || want[0] != vs[0] {
 				return errBadMint{"parameter " + k + " differs from the client's"}
 			}
@@ -238,7 +237,7 @@ func (g *grant) admits(m *v4.PresignedHTTPRequest, endpoint *url.URL, bucket str
 		if !ok {
 			return errBadMint{"signs " + h + ", which the client's URL did not"}
 		}
-		if got := m.SignedHeader.Values(h); len(got) != 1 || got[0] != want {
+		if got := signedHeader.Values(h); len(got) != 1 || got[0] != want {
 			return errBadMint{"signs " + h + " with another value"}
 		}
 	}
@@ -255,14 +254,15 @@ func (g *grant) admits(m *v4.PresignedHTTPRequest, endpoint *url.URL, bucket str
 	return nil
 }
 
-// mint returns a URL for exactly what the client's URL granted, or an
-// error; it is the only caller of the Presigner.
-func (h *Handler) mint(ctx context.Context, r *http.Request, sr *signedRequest) (string, error) {
-	g, err := grantFor(sr, r)
+// mint returns a URL for exactly what the request S3 accepted granted, or
+// an error; it is the only caller of the Signer.
+func (x *exchange) mint() (string, error) {
+	h, sr, ctx := x.h, x.sr, x.r.Context()
+	g, err := grantFor(sr, x.r.Header, x.up)
 	if err != nil {
 		return "", err
 	}
-	if h.presigner == nil || h.cfg.EndpointURL == nil {
+	if h.signer == nil || h.cfg.EndpointURL == nil {
 		return "", s3error.ErrNoRedirect
 	}
 	now := h.now()
@@ -270,59 +270,17 @@ func (h *Handler) mint(ctx context.Context, r *http.Request, sr *signedRequest) 
 	if err != nil {
 		return "", err
 	}
-	minted, err := h.presigner.PresignGetObject(ctx, g.input(h.cfg.Bucket), s3.WithPresignExpires(ttl), signingAt(now))
+	signedURL, signed, err := h.signer.Sign(ctx, g.request(h.cfg.Bucket), ttl, now)
 	if err != nil {
 		h.log.ErrorContext(ctx, "presign failed", "key", sr.key, "error", err.Error())
 		return "", s3error.ErrInternal
 	}
-	if err := g.admits(minted, h.cfg.EndpointURL, h.cfg.Bucket); err != nil {
+	if err := g.admits(signedURL, signed, h.cfg.EndpointURL, h.cfg.Bucket); err != nil {
 		var bad errBadMint
 		if errors.As(err, &bad) {
 			h.log.ErrorContext(ctx, "refusing to redirect", "key", sr.key, "reason", bad.reason)
 		}
 		return "", s3error.ErrNotMintable
 	}
-	return minted.URL, nil
-}
-
-func setPartNumber(in *s3.GetObjectInput, v string) {
-	// A value that does not survive the round trip ("01", "+1") is left
-	// out, and admits then refuses the URL for dropping it.
-	if n, err := strconv.ParseInt(v, 10, 32); err == nil && n > 0 && strconv.FormatInt(n, 10) == v {
-		in.PartNumber = aws.Int32(int32(n))
-	}
-}
-
-func setResponseExpires(in *s3.GetObjectInput, v string) {
-	if t, err := http.ParseTime(v); err == nil {
-		in.ResponseExpires = aws.Time(t)
-	}
-}
-
-func setTime(set func(*s3.GetObjectInput, time.Time)) func(*s3.GetObjectInput, string) {
-	return func(in *s3.GetObjectInput, v string) {
-		if t, err := http.ParseTime(v); err == nil {
-			set(in, t)
-		}
-	}
-}
-
-// clockSigner signs at the instant the TTL was measured from, so that the
-// minted expiry is exactly the one computed against the client's URL.
-type clockSigner struct {
-	inner s3.HTTPPresignerV4
-	at    time.Time
-}
-
-func (c clockSigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string,
-	_ time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
-	return c.inner.PresignHTTP(ctx, creds, r, payloadHash, service, region, c.at, optFns...)
-}
-
-func signingAt(t time.Time) func(*s3.PresignOptions) {
-	return func(o *s3.PresignOptions) {
-		if o.Presigner != nil {
-			o.Presigner = clockSigner{inner: o.Presigner, at: t}
-		}
-	}
+	return signedURL, nil
 }

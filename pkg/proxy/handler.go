@@ -34,9 +34,10 @@ const (
 type Deps struct {
 	// Upstream sends forwarded requests to S3PROXY_UPSTREAM_URL.
 	Upstream Doer
-	// Presigner mints redirect URLs; nil when redirects are not configured.
-	Presigner Presigner
-	// Credentials are the ones Presigner signs with; their expiry bounds the
+	// Signer mints redirect URLs; nil when redirects are not configured
+	// (a large object is then answered 502 ErrNoRedirect).
+	Signer Signer
+	// Credentials are the ones Signer signs with; their expiry bounds the
 	// life of a minted URL. Nil means they never expire.
 	Credentials aws.CredentialsProvider
 	Logger      *slog.Logger
@@ -59,7 +60,7 @@ var _ Metrics = (*emf.Writer)(nil)
 type Handler struct {
 	cfg            *config.Config
 	upstream       Doer
-	presigner      Presigner
+	signer         Signer
 	creds          aws.CredentialsProvider
 	log            *slog.Logger
 	now            func() time.Time
@@ -67,15 +68,18 @@ type Handler struct {
 	metrics        Metrics
 	deadlineMargin time.Duration
 	defaultTimeout time.Duration
+	// retryBase is the first backoff before a read is sent again.
+	retryBase time.Duration
 }
 
 // New returns the handler for cfg.
 func New(cfg *config.Config, d Deps) *Handler {
 	h := &Handler{
-		cfg: cfg, upstream: d.Upstream, presigner: d.Presigner, creds: d.Credentials,
+		cfg: cfg, upstream: d.Upstream, signer: d.Signer, creds: d.Credentials,
 		log: d.Logger, now: d.Now, requestID: d.RequestID, metrics: d.Metrics,
 		deadlineMargin: 500 * time.Millisecond,
 		defaultTimeout: 25 * time.Second,
+		retryBase:      100 * time.Millisecond,
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -89,50 +93,37 @@ func New(cfg *config.Config, d Deps) *Handler {
 	return h
 }
 
-// outcome is what one request's log line records.
-type outcome struct {
-	decision       Decision
-	key            string
-	upstreamStatus int
-	inlineBytes    int
-	status         int
-	code           string
-	// upstream is set once an upstream request was attempted, with the
-	// time it took S3 to answer with headers.
-	upstream        bool
-	upstreamLatency time.Duration
-}
-
-// ServeHTTP routes by method, per the request table of DESIGN.md §2.
+// ServeHTTP routes by method, per the request table in docs/architecture.md.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.now()
-	var o outcome
+	x := h.newExchange(w, r)
 	defer func() {
 		if v := recover(); v != nil {
 			// A bug must cost one request, never the process or a secret.
-			h.log.ErrorContext(r.Context(), "panic while handling request", "method", r.Method, "key", o.key)
-			o.decision = Error
-			o.status = s3error.Write(w, r, s3error.ErrInternal, h.requestID(r.Context())).Status
+			h.log.ErrorContext(r.Context(), "panic while handling request", "method", r.Method, "key", x.o.key)
+			x.o.decision = Error
+			if !x.wrote {
+				x.fail(s3error.ErrInternal)
+			}
 		}
-		h.logRequest(r, &o, h.now().Sub(start))
+		x.finish()
 	}()
 
 	rawPath, _ := rawTarget(r)
 	switch {
 	case rawPath == "/ping":
-		h.ping(w, r, &o)
+		x.ping()
 	case rawPath == routes.DirectPrefix || strings.HasPrefix(rawPath, routes.DirectPrefix+"/"):
-		h.direct(w, r, &o)
+		x.direct()
 	case r.Method == http.MethodOptions:
-		h.options(w, r, &o)
+		x.options()
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		h.read(w, r, &o)
+		x.read()
 	case r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete:
-		h.relay(w, r, &o)
+		x.relay()
 	default:
 		// Named in the log even though it is refused.
-		o.key, _ = objectKey(rawPath, h.cfg.Bucket, h.cfg.VirtualHosted)
-		h.fail(w, r, &o, s3error.ErrMethodNotAllowed)
+		x.o.key, _ = objectKey(rawPath, h.cfg.Bucket, h.cfg.VirtualHosted)
+		x.fail(s3error.ErrMethodNotAllowed)
 	}
 }
 
@@ -142,22 +133,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // prefix arrives here and is refused, so that the route cannot carry a
 // write, a listing or another bucket's read with a caller's own signature.
 // A CORS preflight for a redirected read is answered as one for the object.
-func (h *Handler) direct(w http.ResponseWriter, r *http.Request, o *outcome) {
-	switch r.Method {
+func (x *exchange) direct() {
+	cfg := x.h.cfg
+	switch x.r.Method {
 	case http.MethodOptions:
-		rawPath, rawQuery := rawTarget(r)
-		objPath, ok := strings.CutPrefix(rawPath, routes.DirectPrefix+"/"+h.cfg.Bucket+"/")
+		rawPath, rawQuery := rawTarget(x.r)
+		objPath, ok := strings.CutPrefix(rawPath, routes.DirectPrefix+"/"+cfg.Bucket+"/")
 		if !ok {
-			o.decision = Preflight
-			h.fail(w, r, o, s3error.ErrWrongBucket)
+			x.o.decision = Preflight
+			x.fail(s3error.ErrWrongBucket)
 			return
 		}
-		if !h.cfg.VirtualHosted {
-			objPath = h.cfg.Bucket + "/" + objPath
+		if !cfg.VirtualHosted {
+			objPath = cfg.Bucket + "/" + objPath
 		}
 		// The preflight is for the object the redirect names; ask as if the
 		// client had asked for it on the signed host.
-		r2 := r.Clone(r.Context())
+		r2 := x.r.Clone(x.r.Context())
 		r2.RequestURI = "/" + objPath
 		if rawQuery != "" {
 			r2.RequestURI += "?" + rawQuery
@@ -165,78 +157,40 @@ func (h *Handler) direct(w http.ResponseWriter, r *http.Request, o *outcome) {
 		if u, err := url.ParseRequestURI(r2.RequestURI); err == nil {
 			r2.URL = u
 		}
-		h.options(w, r2, o)
+		x.r = r2
+		x.options()
 	case http.MethodGet, http.MethodHead:
-		h.fail(w, r, o, s3error.ErrDirectOnly)
+		x.fail(s3error.ErrDirectOnly)
 	default:
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		h.fail(w, r, o, s3error.ErrMethodNotAllowed)
+		x.w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		x.fail(s3error.ErrMethodNotAllowed)
 	}
 }
 
-func (h *Handler) ping(w http.ResponseWriter, r *http.Request, o *outcome) {
-	o.decision = Ping
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.fail(w, r, o, s3error.ErrMethodNotAllowed)
+func (x *exchange) ping() {
+	x.o.decision = Ping
+	hdr := x.w.Header()
+	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
+		hdr.Set("Allow", "GET, HEAD")
+		x.fail(s3error.ErrMethodNotAllowed)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain")
-	w.Header().Set("Content-Length", "0")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	o.status = http.StatusOK
+	hdr.Set("Content-Type", "text/plain")
+	hdr.Set("Content-Length", "0")
+	hdr.Set("Cache-Control", "no-store")
+	x.respond(http.StatusOK, nil)
 }
 
-// fail answers err and records it. 403s are denials; everything the client
-// can retry or cannot fix is an error.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, o *outcome, err error) {
-	h.setCORS(w, r)
-	e := s3error.Write(w, r, err, h.requestID(r.Context()))
-	o.status, o.code = e.Status, e.Code
-	switch {
-	case o.decision == Ping || o.decision == Preflight:
-	case e.Status == http.StatusForbidden:
-		o.decision = Denied
-	default:
-		o.decision = Error
-	}
-}
-
-func (h *Handler) logRequest(r *http.Request, o *outcome, d time.Duration) {
-	level := slog.LevelInfo
-	if o.decision == Error {
-		level = slog.LevelWarn
-	}
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("key", o.key),
-		slog.String("decision", string(o.decision)),
-		slog.Int("status", o.status),
-		slog.Int("upstreamStatus", o.upstreamStatus),
-		slog.Int("inlineBytes", o.inlineBytes),
-		slog.Float64("durationMs", float64(d.Microseconds())/1000),
-	}
-	if o.code != "" {
-		attrs = append(attrs, slog.String("errorCode", o.code))
-	}
-	h.log.LogAttrs(r.Context(), level, "request", attrs...)
-	if h.metrics != nil {
-		err := h.metrics.Record(emf.Sample{
-			Decision: string(o.decision), InlineBytes: o.inlineBytes,
-			UpstreamStatus: o.upstreamStatus, UpstreamLatency: o.upstreamLatency, Upstream: o.upstream,
-		})
-		if err != nil {
-			h.log.WarnContext(r.Context(), "writing metrics failed", "error", err.Error())
-		}
-	}
-}
-
-// roundTrip sends req upstream, timing it for the metrics.
-func (h *Handler) roundTrip(req *http.Request, o *outcome) (*http.Response, error) {
-	start := h.now()
-	o.upstream = true
-	resp, err := h.upstream.Do(req)
-	o.upstreamLatency = h.now().Sub(start)
-	return resp, err
+// Refused answers and records an event the ALB adapter refuses (it
+// satisfies albhttp.RefusedFunc): one the handler never saw, or one whose
+// answer the ALB would have refused. The answer goes through the same fail,
+// respond and finish as every other, so it carries the origin's headers and
+// is one log line and one metric sample in the same schema. An answer
+// replaced after the handler wrote it is thus recorded twice: once as the
+// handler answered, once as the client got it.
+func (h *Handler) Refused(w http.ResponseWriter, r *http.Request, err error, elapsed time.Duration) {
+	x := h.newExchange(w, r)
+	x.start = x.start.Add(-elapsed)
+	defer x.finish()
+	x.fail(err)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/mediaisolation/s3proxy/pkg/config"
+	"github.com/mediaisolation/s3proxy/pkg/routes"
 )
 
 const testSig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -57,7 +58,7 @@ func testConfig(t testing.TB, overrides env) *config.Config {
 type fixture struct {
 	h    *Handler
 	up   *fakeUpstream
-	pre  *fakePresigner
+	sig  *fakeSigner
 	logs *bytes.Buffer
 }
 
@@ -73,10 +74,10 @@ func newFixture(t *testing.T, overrides env) *fixture {
 		logs: &bytes.Buffer{},
 	}
 	cfg := testConfig(t, overrides)
-	f.pre = newFakePresigner(cfg)
+	f.sig = newFakeSigner(cfg)
 	f.h = New(cfg, Deps{
-		Upstream:  f.up,
-		Presigner: f.pre,
+		Upstream: f.up,
+		Signer:   f.sig,
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "ASIAFUNCTION", SecretAccessKey: "fnsecret", SessionToken: "fntoken",
 				CanExpire: true, Expires: testNow.Add(6 * time.Hour)}, nil
@@ -182,6 +183,14 @@ func TestRequestTable(t *testing.T) {
 			noHeaders: []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"}},
 		{name: "tagging over the inline limit is not minted", method: "GET", target: "/shotgun/large.mov?" + presigned("tagging="), status: 501, upstream: 1,
 			bodyLen: -1, code: "NotImplemented", decision: "error", noHeaders: []string{"Location"}},
+		{name: "empty range signed for the probe's value is forwarded empty, and not minted", method: "GET",
+			target: "/shotgun/large.mov?" + strings.Replace(presigned(), "SignedHeaders=host", "SignedHeaders=host%3Brange", 1),
+			header: http.Header{"Range": {""}}, status: 501, upstream: 1, bodyLen: -1, code: "NotImplemented", decision: "error", noHeaders: []string{"Location"}},
+		{name: "signed range the client did not send gets no probe", method: "GET",
+			target: "/shotgun/large.mov?" + strings.Replace(presigned(), "SignedHeaders=host", "SignedHeaders=host%3Brange", 1),
+			status: 501, upstream: 1, bodyLen: -1, code: "NotImplemented", decision: "error", noHeaders: []string{"Location"}},
+		{name: "empty unsigned range is the client's request: whole object redirected", method: "GET", target: "/shotgun/large.mov?" + presigned(),
+			header: http.Header{"Range": {""}}, status: 307, upstream: 1, bodyLen: 0, decision: "redirect"},
 		{name: "subresource gets no probe range", method: "GET", target: "/shotgun/small.mov?" + presigned("acl="), status: 200, upstream: 1, bodyLen: 600, decision: "inline"},
 		{name: "S3 error larger than the inline limit keeps its status", env: env{"S3PROXY_INLINE_MAX_BYTES": "10"}, method: "GET", target: "/shotgun/nope.mov?" + presigned(),
 			status: 404, upstream: 1, bodyLen: -1, code: "NoSuchKey", decision: "error", noHeaders: []string{"Location"}},
@@ -238,6 +247,11 @@ func TestRequestTable(t *testing.T) {
 					t.Errorf("header %s present: %q", k, resp.Header.Get(k))
 				}
 			}
+			// Whatever the answer, no document runs as the proxy's origin.
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") != "sandbox" {
+				t.Errorf("origin headers: X-Content-Type-Options %q, Content-Security-Policy %q",
+					resp.Header.Get("X-Content-Type-Options"), resp.Header.Get("Content-Security-Policy"))
+			}
 			if !strings.Contains(f.logs.String(), `"decision":"`+tc.decision+`"`) {
 				t.Errorf("log lacks decision %q: %s", tc.decision, f.logs)
 			}
@@ -291,14 +305,14 @@ func TestRedirectMintsSameObject(t *testing.T) {
 	if resp.StatusCode != http.StatusTemporaryRedirect {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	in := f.pre.in
-	if aws.ToString(in.Bucket) != "media" || aws.ToString(in.Key) != "shotgun/large.mov" || aws.ToString(in.VersionId) != "v1" ||
-		aws.ToString(in.ResponseContentDisposition) != `attachment; filename="x.mov"` || aws.ToString(in.ResponseContentType) != "video/mp4" ||
-		aws.ToInt32(in.PartNumber) != 2 {
+	in := f.sig.req
+	if in.Bucket != "media" || in.Key != "shotgun/large.mov" || in.Query.Get("versionId") != "v1" ||
+		in.Query.Get("response-content-disposition") != `attachment; filename="x.mov"` || in.Query.Get("response-content-type") != "video/mp4" ||
+		in.Query.Get("partNumber") != "2" || len(in.Header) != 0 {
 		t.Errorf("minted for the wrong object: %+v", in)
 	}
-	if f.pre.expires != 10*time.Minute {
-		t.Errorf("TTL %v, want the configured 10m", f.pre.expires)
+	if f.sig.ttl != 10*time.Minute {
+		t.Errorf("TTL %v, want the configured 10m", f.sig.ttl)
 	}
 	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "https://bucket.vpce-1.s3.us-east-1.vpce.amazonaws.com/media/shotgun/large.mov?") {
 		t.Errorf("Location %q", loc)
@@ -332,7 +346,7 @@ func TestRedirectCORS(t *testing.T) {
 // clients (and is not what was checked): the handler refuses to hand it out.
 func TestRedirectRefusesExtraSignedHeaders(t *testing.T) {
 	f := newFixture(t, nil)
-	f.pre.extraSigned = "x-amz-checksum-mode"
+	f.sig.extraSigned = "x-amz-checksum-mode"
 	resp := f.do("GET", "/shotgun/large.mov?"+presigned(), nil, nil)
 	if resp.StatusCode != 501 || resp.Header.Get("Location") != "" {
 		t.Errorf("got %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -362,14 +376,15 @@ func TestRedirectTTL(t *testing.T) {
 				return aws.Credentials{CanExpire: tc.credsLeft > 0, Expires: testNow.Add(tc.credsLeft)}, nil
 			})})
 			r := httptest.NewRequest("GET", "/shotgun/x?"+strings.Replace(presigned(), "X-Amz-Expires=3600", "X-Amz-Expires="+tc.expires, 1), nil)
-			sr, err := h.authorize(r)
+			x := h.newExchange(httptest.NewRecorder(), r)
+			err := x.authorize()
 			if err != nil && !tc.err {
 				t.Fatal(err)
 			}
 			if err != nil {
 				return
 			}
-			got, err := h.redirectTTL(context.Background(), sr, h.now())
+			got, err := h.redirectTTL(context.Background(), x.sr, h.now())
 			if (err != nil) != tc.err {
 				t.Fatalf("err %v, want error %v", err, tc.err)
 			}
@@ -503,5 +518,36 @@ func TestLogFields(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A Range the client sent empty is its request, forwarded as it is: no probe
+// takes its place, so S3 checks the signature against what the client sent.
+func TestEmptyRangeForwardedAsSent(t *testing.T) {
+	f := newFixture(t, nil)
+	f.do("GET", "/shotgun/small.mov?"+presigned(), http.Header{"Range": {""}}, nil)
+	if got, ok := f.up.last().Header["Range"]; !ok || len(got) != 1 || got[0] != "" {
+		t.Errorf("upstream Range %q (present %v), want the client's empty one", got, ok)
+	}
+}
+
+// A stored document is served with the origin's headers, whatever type it
+// was stored with and whatever headers S3 sent with it.
+func TestStoredDocumentCannotRunScript(t *testing.T) {
+	f := newFixture(t, nil)
+	f.up.do = func(*http.Request) (*http.Response, error) {
+		body := "<html><script>alert(document.domain)</script></html>"
+		return &http.Response{StatusCode: 200, ContentLength: int64(len(body)), Body: io.NopCloser(strings.NewReader(body)),
+			Header: http.Header{"Content-Type": {"text/html"}, "Content-Security-Policy": {"script-src *"}, "X-Content-Type-Options": {"sniff"}}}, nil
+	}
+	resp := f.do("GET", "/shotgun/page.html?"+presigned(), nil, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html" {
+		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if got := resp.Header.Values("Content-Security-Policy"); len(got) != 1 || got[0] != routes.ContentSecurityPolicy {
+		t.Errorf("Content-Security-Policy %q, want only %q", got, routes.ContentSecurityPolicy)
+	}
+	if got := resp.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != routes.ContentTypeOptions {
+		t.Errorf("X-Content-Type-Options %q, want only %q", got, routes.ContentTypeOptions)
 	}
 }

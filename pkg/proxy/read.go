@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,33 +18,45 @@ type signedRequest struct {
 	key   string
 	auth  *s3auth.Auth
 	query url.Values
+	// rawQuery is the query as the client sent it, which the signature
+	// covers byte for byte.
+	rawQuery string
 }
 
 // authorize runs every check that needs no S3 call. It cannot prove the
 // signature — only S3 can — but it turns away URLs S3 would refuse anyway, and
 // keys outside the allowed prefixes, without spending an upstream request.
-func (h *Handler) authorize(r *http.Request) (*signedRequest, error) {
-	rawPath, rawQuery := rawTarget(r)
-	key, err := objectKey(rawPath, h.cfg.Bucket, h.cfg.VirtualHosted)
+// The key is recorded for the log as soon as it is known.
+func (x *exchange) authorize() error {
+	cfg := x.h.cfg
+	rawPath, rawQuery := rawTarget(x.r)
+	key, err := objectKey(rawPath, cfg.Bucket, cfg.VirtualHosted)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sr := &signedRequest{key: key}
+	x.o.key = key
 	q, err := s3auth.ParseQuery(rawQuery)
 	if err != nil {
-		return sr, err
+		return err
 	}
-	sr.query = q.Values
-	if sr.auth, err = s3auth.Parse(q); err != nil {
-		return sr, err
+	auth, err := s3auth.Parse(q)
+	if err != nil {
+		return err
 	}
-	if err := sr.auth.Check(h.now(), h.cfg.Region); err != nil {
-		return sr, err
+	if err := auth.Check(x.h.now(), cfg.Region); err != nil {
+		return err
 	}
-	if !h.cfg.AllowsKey(key) || (len(h.cfg.KeyPrefixes) > 0 && dotSegment(key)) {
-		return sr, s3error.ErrKeyNotAllowed
+	if !x.h.servesKey(key) {
+		return s3error.ErrKeyNotAllowed
 	}
-	return sr, nil
+	x.sr = &signedRequest{key: key, auth: auth, query: q.Values, rawQuery: rawQuery}
+	return nil
+}
+
+// servesKey is the key policy: a key under the allowed prefixes, and with
+// prefixes configured, no dot segment.
+func (h *Handler) servesKey(key string) bool {
+	return h.cfg.AllowsKey(key) && (len(h.cfg.KeyPrefixes) == 0 || !dotSegment(key))
 }
 
 // dotSegment reports a "." or ".." path segment. S3 keeps such keys
@@ -59,138 +72,122 @@ func dotSegment(key string) bool {
 	return false
 }
 
-// read answers GET and HEAD with exactly one upstream request.
-func (h *Handler) read(w http.ResponseWriter, r *http.Request, o *outcome) {
-	sr, err := h.authorize(r)
-	if sr != nil {
-		o.key = sr.key
-	}
-	if err != nil {
-		h.fail(w, r, o, err)
+// read answers GET and HEAD with one upstream request (sent again only
+// when S3 failed transiently; see send).
+func (x *exchange) read() {
+	if err := x.authorize(); err != nil {
+		x.fail(err)
 		return
 	}
-	ctx, cancel := h.upstreamContext(r.Context())
-	defer cancel()
-	req, err := h.upstreamRequest(ctx, r, nil, 0)
-	if err != nil {
-		h.fail(w, r, o, err)
+	// A Range header the client sent, even empty or malformed, is its
+	// request: it goes to S3 as it is, so what S3 checks the signature
+	// against is exactly what the client sent.
+	requested := len(x.r.Header.Values("Range")) > 0
+	probe := ""
+	if x.r.Method == http.MethodGet && !requested && !slices.Contains(x.sr.auth.SignedHeaders, "range") &&
+		plainGetObject(x.sr.query) && !x.sr.query.Has("partNumber") {
+		// The client sent no Range and its signature covers none: the proxy
+		// may ask for just enough to decide between answering inline and
+		// redirecting. A subresource is not an object read and gets no
+		// probe, and S3 refuses a Range together with partNumber: the part
+		// is read up to the inline limit instead, and the rest left unread.
+		// A signature that covers a Range the client did not send is S3's
+		// to refuse, as it would be without the proxy.
+		probe = fmt.Sprintf("bytes=0-%d", x.h.cfg.InlineMax-1)
+	}
+	if err := x.send(nil, 0, probe); err != nil {
+		x.fail(err)
 		return
 	}
-	requested := r.Header.Get("Range") != ""
-	if r.Method == http.MethodGet && !requested && plainGetObject(sr.query) && !sr.query.Has("partNumber") {
-		// The client sent no Range, so its signature cannot cover one (S3
-		// would refuse it for a missing signed header): the proxy may ask for
-		// just enough to decide between answering inline and redirecting.
-		// A subresource is not an object read and gets no probe, and S3
-		// refuses a Range together with partNumber: the part is read up to
-		// the inline limit instead, and the rest left unread.
-		req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", h.cfg.InlineMax-1))
-	}
-	resp, err := h.roundTrip(req, o)
-	if err != nil {
-		h.fail(w, r, o, s3error.Upstream(err))
+	if x.r.Method == http.MethodHead {
+		x.o.decision = Relay
+		x.pass()
 		return
 	}
-	defer resp.Body.Close()
-	o.upstreamStatus = resp.StatusCode
-
-	if r.Method == http.MethodHead {
-		o.decision = Relay
-		h.pass(w, r, o, resp)
-		return
-	}
-	switch resp.StatusCode {
+	x.o.decision = Inline
+	switch x.resp.StatusCode {
 	case http.StatusOK, http.StatusPartialContent:
-		h.object(w, r, o, resp, sr, requested)
+		x.object(requested)
 	case http.StatusRequestedRangeNotSatisfiable:
 		if !requested {
 			// A range starting at byte 0 is satisfiable on any object
 			// with a byte in it, so S3 refusing the probe means the
 			// object is empty; the client asked for the whole of it,
 			// which is nothing. (S3 may or may not send "bytes */0".)
-			o.decision = Inline
-			h.inline(w, r, o, resp, http.StatusOK, nil, true)
+			x.inline(http.StatusOK, nil, true)
 			return
 		}
-		o.decision = Inline
-		h.pass(w, r, o, resp)
+		x.pass()
 	default:
-		o.decision = Inline
-		if resp.StatusCode == http.StatusForbidden {
-			o.decision = Denied
-		}
-		h.pass(w, r, o, resp)
+		x.pass()
 	}
 }
 
 // object decides between inline and redirect once S3 has accepted the
 // client's signature and started sending the object.
-func (h *Handler) object(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response, sr *signedRequest, requested bool) {
-	max := h.cfg.InlineMax
+func (x *exchange) object(requested bool) {
+	resp, max := x.resp, x.h.cfg.InlineMax
 	status := resp.StatusCode
 	fits := resp.ContentLength >= 0 && resp.ContentLength <= max
-	dropRange := false
+	probed := false
 	if status == http.StatusPartialContent && !requested {
 		// Our own probe range: inline only if it covered the whole object.
 		first, last, total, ok := contentRange(resp.Header.Get("Content-Range"))
 		fits = ok && first == 0 && total >= 0 && last == total-1 && total <= max
-		status, dropRange = http.StatusOK, true
+		status, probed = http.StatusOK, true
 	}
 	if resp.ContentLength < 0 || fits {
 		body, complete, err := readUpTo(resp.Body, max, resp.ContentLength)
 		if err != nil {
-			h.fail(w, r, o, s3error.Upstream(err))
+			x.fail(s3error.Upstream(err))
 			return
 		}
 		if complete && (fits || resp.ContentLength < 0) {
-			o.decision = Inline
-			h.inline(w, r, o, resp, status, body, dropRange)
+			x.inline(status, body, probed)
 			return
 		}
 	}
-	h.redirect(w, r, o, resp, sr)
+	x.redirect()
 }
 
-// inline answers with S3's headers and the bytes read.
-func (h *Handler) inline(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response, status int, body []byte, dropRange bool) {
-	hdr := w.Header()
-	copyResponseHeaders(hdr, resp.Header, h.corsConfigured())
-	if dropRange {
+// inline answers with S3's headers and the bytes read. probed marks an
+// answer to the proxy's own probe Range, whose Content-Range the client
+// never asked for.
+func (x *exchange) inline(status int, body []byte, probed bool) {
+	hdr := x.w.Header()
+	copyResponseHeaders(hdr, x.resp.Header, x.h.corsConfigured())
+	if probed {
 		hdr.Del("Content-Range")
 	}
-	if status != resp.StatusCode && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+	if status != x.resp.StatusCode && x.resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		hdr.Del("Content-Type")
 	}
-	h.setCORS(w, r)
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-	o.status = status
 	if status < http.StatusMultipleChoices {
 		// inlineBytes counts object bytes served inline; an error body
 		// passed on is not one.
-		o.inlineBytes = len(body)
+		x.o.inlineBytes = len(body)
 	}
+	x.respond(status, body)
 }
 
 // pass returns S3's answer as it is: status, headers and (bounded) body.
-// S3 errors keep their status and XML, so clients retry 500/503 and parse
-// 403s as they would from S3 itself.
-func (h *Handler) pass(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response) {
-	hdr := w.Header()
-	if r.Method == http.MethodHead || !bodyAllowed(resp.StatusCode) {
-		copyResponseHeaders(hdr, resp.Header, h.corsConfigured())
-		if cl := resp.Header.Get("Content-Length"); cl != "" && r.Method == http.MethodHead {
+// S3 errors keep their status and XML, so clients parse 403s as they would
+// from S3 itself.
+func (x *exchange) pass() {
+	resp := x.resp
+	if x.r.Method == http.MethodHead || !bodyAllowed(resp.StatusCode) {
+		hdr := x.w.Header()
+		copyResponseHeaders(hdr, resp.Header, x.h.corsConfigured())
+		if cl := resp.Header.Get("Content-Length"); cl != "" && x.r.Method == http.MethodHead {
 			hdr.Set("Content-Length", cl)
 		}
-		h.setCORS(w, r)
-		w.WriteHeader(resp.StatusCode)
-		o.status = resp.StatusCode
+		x.respond(resp.StatusCode, nil)
 		return
 	}
-	body, complete, err := readUpTo(resp.Body, h.cfg.InlineMax, resp.ContentLength)
+	body, complete, err := readUpTo(resp.Body, x.h.cfg.InlineMax, resp.ContentLength)
 	if err != nil {
-		h.fail(w, r, o, s3error.Upstream(err))
+		x.fail(s3error.Upstream(err))
 		return
 	}
 	if !complete {
@@ -199,13 +196,13 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, o *outcome, resp 
 			// limit; only the body is rewritten to fit. The code comes
 			// early in S3's XML: a few KiB more always hold it.
 			head, _ := io.ReadAll(io.LimitReader(resp.Body, errorHeadBytes))
-			h.fail(w, r, o, s3error.Cut(resp.StatusCode, append(body, head...)))
+			x.fail(s3error.Cut(resp.StatusCode, append(body, head...)))
 			return
 		}
-		h.fail(w, r, o, s3error.ErrTooLarge)
+		x.fail(s3error.ErrTooLarge)
 		return
 	}
-	h.inline(w, r, o, resp, resp.StatusCode, body, false)
+	x.inline(resp.StatusCode, body, false)
 }
 
 // errorHeadBytes bounds what is read of an S3 error body too large to pass

@@ -6,70 +6,43 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/routes"
 	"github.com/mediaisolation/s3proxy/pkg/s3error"
 )
 
-// Presigner mints GET URLs; *s3.PresignClient satisfies it as it is.
-type Presigner interface {
-	PresignGetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
-}
-
-var _ Presigner = (*s3.PresignClient)(nil)
-
 // credentialMargin keeps a minted URL from outliving the credentials that
 // signed it: S3 refuses it the moment the session token expires.
 const credentialMargin = time.Minute
 
-// NewPresigner returns the presign client for redirects: path-style against
-// the VPC endpoint (one host, covered by the endpoint's certificate), and with
-// checksum behaviour pinned to "when required" so no checksum header ever
-// becomes part of the signature a plain URL must satisfy.
-func NewPresigner(awsCfg aws.Config, cfg *config.Config) *s3.PresignClient {
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(cfg.EndpointURL.String())
-		o.UsePathStyle = true
-		o.Region = cfg.Region
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	})
-	return s3.NewPresignClient(client)
-}
-
 // redirect answers 307 to a URL minted for exactly what the client's URL
-// granted (see grant.go). The upstream body is closed unread by the caller's
-// deferred Close: no media byte beyond the probe passes through the function.
-func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, o *outcome, resp *http.Response, sr *signedRequest) {
-	o.decision = Redirect
-	loc, err := h.mint(r.Context(), r, sr)
+// granted (see grant.go). The upstream body is closed unread by finish: no
+// media byte beyond the probe passes through the function.
+func (x *exchange) redirect() {
+	h := x.h
+	x.o.decision = Redirect
+	loc, err := x.mint()
 	if err != nil {
-		h.fail(w, r, o, err)
+		x.fail(err)
 		return
 	}
 	if h.cfg.RedirectVia == config.ViaProxy {
 		loc = h.viaProxy(loc)
 	}
-	hdr := w.Header()
+	hdr := x.w.Header()
 	hdr.Set("Location", loc)
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Length", "0")
 	if !h.corsConfigured() {
 		// Pass on the bucket's own CORS answer to the probe, so a browser's
 		// CORS check of the redirect itself succeeds exactly when S3's would.
-		for k, vs := range resp.Header {
+		for k, vs := range x.resp.Header {
 			if strings.HasPrefix(k, "Access-Control-") || k == "Vary" {
 				hdr[k] = vs
 			}
 		}
 	}
-	h.setCORS(w, r)
-	w.WriteHeader(http.StatusTemporaryRedirect)
-	o.status = http.StatusTemporaryRedirect
+	x.respond(http.StatusTemporaryRedirect, nil)
 }
 
 // redirectTTL is min(the client URL's remaining life, S3PROXY_REDIRECT_TTL,

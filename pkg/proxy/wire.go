@@ -20,7 +20,7 @@ func Wire(cfg *config.Config, awsCfg aws.Config, logger *slog.Logger, requestID 
 		RequestID:   requestID,
 	}
 	if cfg.EndpointURL != nil {
-		d.Presigner = NewPresigner(awsCfg, cfg)
+		d.Signer = NewSigner(awsCfg, cfg)
 	}
 	for _, o := range opts {
 		o(&d)

@@ -57,8 +57,10 @@ var (
 const AllowedMethods = "GET, HEAD, PUT, POST, DELETE, OPTIONS"
 
 // Classify maps any failure to the error a client sees. Upstream transport
-// failures and deadlines become 503, the status shotgun_api3 retries; context
-// cancellation by the client is reported the same way, though nobody reads it.
+// failures and deadlines become 503, S3's own status for "try again later".
+// shotgun_api3 does not retry a download, which is why the proxy retries a
+// read itself before it answers this. Context cancellation by the client is
+// reported the same way, though nobody reads it.
 func Classify(err error) *Error {
 	var e *Error
 	switch {
@@ -100,12 +102,11 @@ func (e *Error) Body(requestID string) []byte {
 	return append([]byte(xml.Header), b...)
 }
 
-// Write sends err to the client as an S3 XML error. HEAD responses carry no
-// body, as S3's don't.
-func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) *Error {
+// Render sets the headers of err's answer on h and returns the error and
+// its S3 XML body, for a caller that writes the answer itself.
+func Render(h http.Header, err error, requestID string) (*Error, []byte) {
 	e := Classify(err)
 	body := e.Body(requestID)
-	h := w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if requestID != "" {
@@ -114,6 +115,13 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 	if e.Status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
 		h.Set("Allow", AllowedMethods)
 	}
+	return e, body
+}
+
+// Write sends err to the client as an S3 XML error. HEAD responses carry no
+// body, as S3's don't.
+func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) *Error {
+	e, body := Render(w.Header(), err, requestID)
 	w.WriteHeader(e.Status)
 	if r == nil || r.Method != http.MethodHead {
 		_, _ = w.Write(body)

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -24,7 +25,7 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/routes"
 )
 
-// Limits of the ALB→Lambda boundary (DESIGN.md §1.3).
+// Limits of the ALB→Lambda boundary (docs/architecture.md).
 const (
 	RequestBodyLimit = 1_000_000
 	ResponseLimit    = config.ALBResponseLimit
@@ -49,8 +50,10 @@ type Invoker interface {
 // Options configure the emulated load balancer.
 type Options struct {
 	Config *config.Config
-	// Passthrough sends PUT, POST and DELETE straight to S3 with the signed
-	// host, as the template's UploadPassthrough rule does.
+	// Passthrough sends PUT, POST and DELETE of object paths under the key
+	// prefixes straight to S3 with the signed host, as the template's
+	// UploadPassthrough rules do; without it, signed writes invoke the
+	// function.
 	Passthrough bool
 	// PassthroughURL is where those writes go; nil means the function's
 	// S3PROXY_UPSTREAM_URL. In AWS they are different paths to S3 (the
@@ -73,8 +76,7 @@ type Options struct {
 type ALB struct {
 	opts        Options
 	rules       []routes.Rule
-	passthrough *httputil.ReverseProxy
-	direct      *httputil.ReverseProxy
+	invocations atomic.Int64
 }
 
 // New returns the load balancer for opts.
@@ -92,36 +94,81 @@ func New(opts Options) *ALB {
 		opts.Invoker = Capped(opts.Invoker, opts.MaxConcurrency)
 	}
 	cfg := opts.Config
-	a := &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes})}
-	target := cfg.UpstreamURL
-	if opts.PassthroughURL != nil {
-		target = opts.PassthroughURL
-	}
-	a.passthrough = a.reverseProxy(target, cfg.SignedHost, "")
-	if cfg.EndpointURL != nil {
-		a.direct = a.reverseProxy(cfg.EndpointURL, cfg.EndpointURL.Host, routes.DirectPrefix)
-	}
-	return a
+	return &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes, PathStyle: !cfg.VirtualHosted})}
 }
 
-// ServeHTTP applies the ALB's request limits, then the listener rules in
-// priority order.
+// Invocations is how many times the load balancer has invoked the
+// function: what a test counts to show a request never reached it.
+func (a *ALB) Invocations() int64 { return a.invocations.Load() }
+
+// ServeHTTP applies the ALB's request limits, then the first listener rule
+// whose conditions hold, interpreting its action as the ALB does.
 func (a *ALB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status := requestLimits(r); status != 0 {
 		albError(w, status)
 		return
 	}
-	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
-	rule := routes.Match(a.rules, r.Method, rawPath, a.opts.Passthrough)
-	switch {
-	case rule.Target == routes.Lambda:
+	rawPath, rawQuery, _ := strings.Cut(r.RequestURI, "?")
+	action := routes.Match(a.rules, routes.Request{Method: r.Method, Path: rawPath, RawQuery: rawQuery, Header: r.Header}, a.opts.Passthrough).Action
+	switch action.Type {
+	case routes.ToFunction:
 		a.invoke(w, r)
-	case rule.HostRewrite == routes.EndpointHost && a.direct != nil:
-		a.direct.ServeHTTP(w, r)
-	case rule.HostRewrite == routes.SignedHost:
-		a.passthrough.ServeHTTP(w, r)
+	case routes.ToEndpoint:
+		a.forward(w, r, action)
+	case routes.Fixed:
+		fixedResponse(w, r, action.Response)
 	default:
+		albError(w, http.StatusInternalServerError)
+	}
+}
+
+// forward sends r to the endpoint's targets with the action's rewrites. The
+// IP target group reaches S3 two ways here: the endpoint URL (where minted
+// redirects are signed for) and the passthrough URL.
+func (a *ALB) forward(w http.ResponseWriter, r *http.Request, action routes.Action) {
+	cfg := a.opts.Config
+	var target *url.URL
+	var host string
+	switch action.HostRewrite {
+	case routes.EndpointHost:
+		if cfg.EndpointURL == nil {
+			albError(w, http.StatusServiceUnavailable)
+			return
+		}
+		target, host = cfg.EndpointURL, cfg.EndpointURL.Host
+	case routes.SignedHost:
+		target, host = cfg.UpstreamURL, cfg.SignedHost
+		if a.opts.PassthroughURL != nil {
+			target = a.opts.PassthroughURL
+		}
+	default:
+		// Every endpoint rule names its host: the ENIs answer for S3 only.
 		albError(w, http.StatusServiceUnavailable)
+		return
+	}
+	a.reverseProxy(target, host, action.StripPrefix).ServeHTTP(w, r)
+}
+
+// fixedResponse answers as a fixed-response action: the configured status,
+// content type and body, and the listener's response headers.
+func fixedResponse(w http.ResponseWriter, r *http.Request, f *routes.FixedResponse) {
+	h := w.Header()
+	h.Set("Content-Type", f.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(f.Body)))
+	h.Set("Server", "awselb/2.0")
+	setResponseHeaders(h)
+	w.WriteHeader(f.Status)
+	if r.Method != http.MethodHead {
+		_, _ = io.WriteString(w, f.Body)
+	}
+}
+
+// setResponseHeaders applies the HTTPS listener's response-header
+// attributes. The ALB adds each to every response, replacing the value a
+// target sent (routes.ResponseHeader).
+func setResponseHeaders(h http.Header) {
+	for _, rh := range routes.ResponseHeaders {
+		h.Set(rh.Name, rh.Value)
 	}
 }
 
@@ -175,6 +222,10 @@ func (a *ALB) reverseProxy(target *url.URL, host, strip string) *httputil.Revers
 			pr.Out.Header.Set("X-Forwarded-Proto", "http")
 			pr.Out.Header.Set("X-Forwarded-Port", localPort(pr.In, ""))
 		},
+		ModifyResponse: func(resp *http.Response) error {
+			setResponseHeaders(resp.Header)
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			a.opts.Logger.Warn("target unreachable", "error", err.Error())
 			albError(w, http.StatusBadGateway)
@@ -200,6 +251,7 @@ func (a *ALB) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.FunctionTimeout)
 	defer cancel()
+	a.invocations.Add(1)
 	payload, err := a.opts.Invoker.Invoke(ctx, event)
 	if errors.Is(err, ErrThrottled) {
 		albError(w, ThrottledStatus)
@@ -224,6 +276,7 @@ func (a *ALB) invoke(w http.ResponseWriter, r *http.Request) {
 			w.Header().Add(k, v)
 		}
 	}
+	setResponseHeaders(w.Header())
 	// The ALB computes Content-Length itself, except that a HEAD answer
 	// keeps the length the function reported (verify on a real deployment).
 	if r.Method == http.MethodHead {
@@ -364,6 +417,7 @@ func albError(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "text/html")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("Server", "awselb/2.0")
+	setResponseHeaders(w.Header())
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
 }

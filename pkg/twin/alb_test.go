@@ -140,6 +140,10 @@ func newTarget(t *testing.T, name string) *target {
 		tg.mu.Unlock()
 		w.Header().Set("X-Target", name)
 		w.Header().Set("ETag", `"etag-from-`+name+`"`)
+		// What S3 sends for an uploaded page: the ALB's listener
+		// attributes must replace it.
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Security-Policy", "default-src *")
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(tg.Close)
@@ -154,6 +158,7 @@ func (tg *target) recorded() []sampleCall {
 
 type albSetup struct {
 	alb      *httptest.Server
+	lb       *twin.ALB
 	fn       *fakeInvoker
 	upstream *target // S3PROXY_UPSTREAM_URL: passthrough target
 	endpoint *target // S3PROXY_ENDPOINT_URL: /_direct target
@@ -168,7 +173,8 @@ func startALB(t *testing.T, passthrough bool, invoke func(context.Context, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.alb = httptest.NewServer(twin.New(twin.Options{Config: cfg, Passthrough: passthrough, Invoker: s.fn, FunctionTimeout: timeout}))
+	s.lb = twin.New(twin.Options{Config: cfg, Passthrough: passthrough, Invoker: s.fn, FunctionTimeout: timeout})
+	s.alb = httptest.NewServer(s.lb)
 	t.Cleanup(s.alb.Close)
 	return s
 }
@@ -214,7 +220,7 @@ func TestALBRequestBodyLimit(t *testing.T) {
 	}
 
 	full := samplePattern(twin.RequestBodyLimit, 5)
-	resp, body = rawRequest(t, s.alb, "PUT", "/shotgrid/max.bin", http.Header{"Content-Type": {"application/octet-stream"}}, full)
+	resp, body = rawRequest(t, s.alb, "PUT", "/shotgrid/max.bin?X-Amz-Signature=x", http.Header{"Content-Type": {"application/octet-stream"}}, full)
 	if resp.StatusCode != 200 || string(body) != "from lambda" {
 		t.Fatalf("a body of exactly %d bytes: %d %q, want the function's answer", twin.RequestBodyLimit, resp.StatusCode, body)
 	}
@@ -279,7 +285,7 @@ func TestALBEvent(t *testing.T) {
 		{
 			name:   "raw path and still-encoded query, repeated keys",
 			method: "GET",
-			target: "/shotgrid/a%20b/c%2Bd/%E2%9C%93+x.mov?X-Amz-Credential=AKID%2F20261120%2Fus-east-1%2Fs3%2Faws4_request&x=a+b&x=c%2Bd&flag&response-content-disposition=attachment%3B%20filename%3D%22a.mov%22",
+			target: "/shotgrid/a%20b/c%2Bd/%E2%9C%93+x.mov?X-Amz-Credential=AKID%2F20261120%2Fus-east-1%2Fs3%2Faws4_request&x=a+b&x=c%2Bd&flag&response-content-disposition=attachment%3B%20filename%3D%22a.mov%22&X-Amz-Signature=f00",
 			header: http.Header{"X-Custom": {"1", "2"}, "Range": {"bytes=0-9"}, "Origin": {sampleOrigin}},
 			path:   "/shotgrid/a%20b/c%2Bd/%E2%9C%93+x.mov",
 			query: map[string][]string{
@@ -287,29 +293,30 @@ func TestALBEvent(t *testing.T) {
 				"x":                            {"a+b", "c%2Bd"},
 				"flag":                         {""},
 				"response-content-disposition": {"attachment%3B%20filename%3D%22a.mov%22"},
+				"X-Amz-Signature":              {"f00"},
 			},
 		},
 		{
-			name: "binary body is base64", method: "PUT", target: "/shotgrid/up.bin",
+			name: "binary body is base64", method: "PUT", target: "/shotgrid/up.bin?Signature=f00",
 			header: http.Header{"Content-Type": {"application/octet-stream"}}, body: bin,
-			path: "/shotgrid/up.bin", query: map[string][]string{},
+			path: "/shotgrid/up.bin", query: map[string][]string{"Signature": {"f00"}},
 			base64: true, wantBody: base64.StdEncoding.EncodeToString(bin),
 		},
 		{
-			name: "no content type is base64", method: "PUT", target: "/shotgrid/up.bin",
-			body: []byte("plain words"), path: "/shotgrid/up.bin", query: map[string][]string{},
+			name: "no content type is base64", method: "PUT", target: "/shotgrid/up.bin?Signature=f00",
+			body: []byte("plain words"), path: "/shotgrid/up.bin", query: map[string][]string{"Signature": {"f00"}},
 			base64: true, wantBody: base64.StdEncoding.EncodeToString([]byte("plain words")),
 		},
 		{
-			name: "text body is plain", method: "POST", target: "/shotgrid/up.txt?uploads",
+			name: "text body is plain", method: "POST", target: "/shotgrid/up.txt?uploads&Signature=f00",
 			header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, body: []byte("héllo\n"),
-			path: "/shotgrid/up.txt", query: map[string][]string{"uploads": {""}},
+			path: "/shotgrid/up.txt", query: map[string][]string{"uploads": {""}, "Signature": {"f00"}},
 			wantBody: "héllo\n",
 		},
 		{
-			name: "XML body is plain", method: "POST", target: "/shotgrid/up.bin?uploadId=a%2Fb",
+			name: "XML body is plain", method: "POST", target: "/shotgrid/up.bin?uploadId=a%2Fb&Signature=f00",
 			header: http.Header{"Content-Type": {"application/xml"}}, body: []byte("<CompleteMultipartUpload/>"),
-			path: "/shotgrid/up.bin", query: map[string][]string{"uploadId": {"a%2Fb"}},
+			path: "/shotgrid/up.bin", query: map[string][]string{"uploadId": {"a%2Fb"}, "Signature": {"f00"}},
 			wantBody: "<CompleteMultipartUpload/>",
 		},
 	}
@@ -389,7 +396,7 @@ func TestALBDeliversFunctionResponse(t *testing.T) {
 	payload := `{"statusCode":206,"statusDescription":"206 Partial Content","multiValueHeaders":{"Content-Type":["video/mp4"],"Content-Length":["999"],"Content-Range":["bytes 0-4999/90000"],"X-Amz-Meta-A":["1","2"]},"body":"` +
 		base64.StdEncoding.EncodeToString(bin) + `","isBase64Encoded":true}`
 	s := startALB(t, false, answer(payload), 5*time.Second)
-	resp, body := rawRequest(t, s.alb, "GET", "/shotgrid/v.mp4", nil, nil)
+	resp, body := rawRequest(t, s.alb, "GET", "/shotgrid/v.mp4?"+sig, nil, nil)
 	if resp.StatusCode != 206 || !bytes.Equal(body, bin) {
 		t.Fatalf("got %d with %d bytes, want 206 with the decoded %d bytes", resp.StatusCode, len(body), len(bin))
 	}
@@ -405,7 +412,7 @@ func TestALBDeliversFunctionResponse(t *testing.T) {
 
 	head := `{"statusCode":200,"multiValueHeaders":{"Content-Type":["video/mp4"],"Content-Length":["5000000"]},"body":"","isBase64Encoded":false}`
 	s = startALB(t, false, answer(head), 5*time.Second)
-	resp, body = rawRequest(t, s.alb, "HEAD", "/shotgrid/v.mp4", nil, nil)
+	resp, body = rawRequest(t, s.alb, "HEAD", "/shotgrid/v.mp4?"+sig, nil, nil)
 	if resp.StatusCode != 200 || len(body) != 0 {
 		t.Fatalf("HEAD: %d with %d bytes", resp.StatusCode, len(body))
 	}
@@ -414,6 +421,12 @@ func TestALBDeliversFunctionResponse(t *testing.T) {
 	}
 }
 
+// sig is the query of a presigned URL, as far as the listener rules look.
+const sig = "X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc"
+
+// preflight is what makes an OPTIONS a browser's CORS preflight.
+var preflight = http.Header{"Origin": {sampleOrigin}, "Access-Control-Request-Method": {"GET"}}
+
 func TestALBRules(t *testing.T) {
 	big := samplePattern(1_500_000, 2)
 	tests := []struct {
@@ -421,28 +434,37 @@ func TestALBRules(t *testing.T) {
 		passthrough bool
 		method      string
 		target      string
+		header      http.Header
 		body        []byte
-		// to is "lambda", "endpoint" or "upstream".
-		to string
+		// to is "lambda", "endpoint", "upstream", or "alb" for a fixed
+		// response of status.
+		to     string
+		status int
 		// uri is what the target must receive on its request line.
 		uri string
 	}{
 		{name: "ping", passthrough: true, method: "GET", target: "/ping", to: "lambda"},
-		{name: "ping is exact", passthrough: true, method: "GET", target: "/pingx", to: "lambda"},
-		{name: "default GET", passthrough: true, method: "GET", target: "/shotgrid/a%20b.mov?X-Amz-Signature=abc", to: "lambda"},
-		{name: "default HEAD", passthrough: true, method: "HEAD", target: "/shotgrid/a.mov", to: "lambda"},
-		{name: "default OPTIONS", passthrough: true, method: "OPTIONS", target: "/shotgrid/a.mov", to: "lambda"},
+		{name: "ping is exact", passthrough: true, method: "GET", target: "/pingx", to: "alb", status: 403},
+		{name: "signed GET", passthrough: true, method: "GET", target: "/shotgrid/a%20b.mov?X-Amz-Signature=abc", to: "lambda"},
+		{name: "signed HEAD", passthrough: true, method: "HEAD", target: "/shotgrid/a.mov?" + sig, to: "lambda"},
+		{name: "unsigned HEAD", passthrough: true, method: "HEAD", target: "/shotgrid/a.mov", to: "alb", status: 403},
+		{name: "unsigned GET", passthrough: false, method: "GET", target: "/shotgrid/a.mov?X-Amz-Credential=AK", to: "alb", status: 403},
+		{name: "preflight", passthrough: true, method: "OPTIONS", target: "/shotgrid/a.mov", header: preflight, to: "lambda"},
+		{name: "OPTIONS that is no preflight", passthrough: true, method: "OPTIONS", target: "/shotgrid/a.mov", to: "alb", status: 405},
+		{name: "a method never served", passthrough: true, method: "PATCH", target: "/shotgrid/a.mov?" + sig, to: "alb", status: 405},
 		{name: "direct GET", passthrough: true, method: "GET",
 			target: "/_direct/demo/shotgrid/a%20b%2Bc.mov?X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc",
 			to:     "endpoint", uri: "/demo/shotgrid/a%20b%2Bc.mov?X-Amz-Credential=AK%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc"},
 		{name: "direct without passthrough", passthrough: false, method: "GET", target: "/_direct/demo/shotgrid/k?x=%2F", to: "endpoint", uri: "/demo/shotgrid/k?x=%2F"},
 		{name: "direct HEAD", passthrough: true, method: "HEAD", target: "/_direct/demo/shotgrid/k", to: "endpoint", uri: "/demo/shotgrid/k"},
-		{name: "direct PUT goes to the function, not the endpoint", passthrough: true, method: "PUT", target: "/_direct/demo/shotgrid/k", body: []byte("x"), to: "lambda"},
-		{name: "direct DELETE goes to the function", passthrough: true, method: "DELETE", target: "/_direct/demo/shotgrid/k", to: "lambda"},
-		{name: "direct POST goes to the function", passthrough: false, method: "POST", target: "/_direct/demo/shotgrid/k?uploads", body: []byte{}, to: "lambda"},
-		{name: "direct listing goes to the function", passthrough: true, method: "GET", target: "/_direct/demo/?list-type=2", to: "lambda"},
-		{name: "direct outside the prefixes goes to the function", passthrough: true, method: "GET", target: "/_direct/demo/secret/k", to: "lambda"},
-		{name: "direct to another bucket goes to the function", passthrough: true, method: "GET", target: "/_direct/other/shotgrid/k", to: "lambda"},
+		{name: "direct preflight goes to the function", passthrough: true, method: "OPTIONS", target: "/_direct/demo/shotgrid/k", header: preflight, to: "lambda"},
+		{name: "direct PUT refused, not sent to the endpoint", passthrough: true, method: "PUT", target: "/_direct/demo/shotgrid/k?" + sig, body: []byte("x"), to: "alb", status: 405},
+		{name: "direct DELETE refused", passthrough: true, method: "DELETE", target: "/_direct/demo/shotgrid/k", to: "alb", status: 405},
+		{name: "direct POST refused", passthrough: false, method: "POST", target: "/_direct/demo/shotgrid/k?uploads&" + sig, body: []byte{}, to: "alb", status: 405},
+		{name: "signed direct listing goes to the function", passthrough: true, method: "GET", target: "/_direct/demo/?list-type=2&" + sig, to: "lambda"},
+		{name: "unsigned direct listing refused", passthrough: true, method: "GET", target: "/_direct/demo/?list-type=2", to: "alb", status: 403},
+		{name: "direct outside the prefixes goes to the function", passthrough: true, method: "GET", target: "/_direct/demo/secret/k?" + sig, to: "lambda"},
+		{name: "direct to another bucket goes to the function", passthrough: true, method: "GET", target: "/_direct/other/shotgrid/k?" + sig, to: "lambda"},
 		{name: "PUT passthrough", passthrough: true, method: "PUT",
 			target: "/shotgrid/frame%200001.exr?partNumber=2&uploadId=a%2Fb%2Bc&X-Amz-Signature=abc", body: []byte("part bytes"),
 			to: "upstream", uri: "/shotgrid/frame%200001.exr?partNumber=2&uploadId=a%2Fb%2Bc&X-Amz-Signature=abc"},
@@ -450,27 +472,36 @@ func TestALBRules(t *testing.T) {
 			to: "upstream", uri: "/shotgrid/big.bin?X-Amz-Signature=abc"},
 		{name: "POST passthrough", passthrough: true, method: "POST", target: "/shotgrid/up.bin?uploads", body: []byte{}, to: "upstream", uri: "/shotgrid/up.bin?uploads"},
 		{name: "DELETE passthrough", passthrough: true, method: "DELETE", target: "/shotgrid/up.bin?uploadId=x", to: "upstream", uri: "/shotgrid/up.bin?uploadId=x"},
+		{name: "PUT outside the prefixes refused", passthrough: true, method: "PUT", target: "/secret/a.bin?" + sig, body: []byte("x"), to: "alb", status: 403},
 		{name: "PUT without passthrough", passthrough: false, method: "PUT", target: "/shotgrid/frame.exr?X-Amz-Signature=abc", body: []byte("x"), to: "lambda"},
-		{name: "POST without passthrough", passthrough: false, method: "POST", target: "/shotgrid/up.bin?uploads", body: []byte{}, to: "lambda"},
-		{name: "DELETE without passthrough", passthrough: false, method: "DELETE", target: "/shotgrid/up.bin", to: "lambda"},
+		{name: "POST without passthrough", passthrough: false, method: "POST", target: "/shotgrid/up.bin?uploads&" + sig, body: []byte{}, to: "lambda"},
+		{name: "DELETE without passthrough", passthrough: false, method: "DELETE", target: "/shotgrid/up.bin?" + sig, to: "lambda"},
+		{name: "unsigned PUT without passthrough", passthrough: false, method: "PUT", target: "/shotgrid/up.bin", body: []byte("x"), to: "alb", status: 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startALB(t, tc.passthrough, lambdaOK, 5*time.Second)
-			resp, _ := rawRequest(t, s.alb, tc.method, tc.target, nil, tc.body)
+			resp, body := rawRequest(t, s.alb, tc.method, tc.target, tc.header, tc.body)
+			up, ep, fn := s.upstream.recorded(), s.endpoint.recorded(), s.fn.calls()
+			if tc.to == "alb" {
+				checkFixed(t, tc.method, resp, body, tc.status)
+				if len(fn)+len(up)+len(ep) != 0 || s.lb.Invocations() != 0 {
+					t.Errorf("function %d, upstream %d, endpoint %d requests; want none: the load balancer answers", len(fn), len(up), len(ep))
+				}
+				return
+			}
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
 			if got := resp.Header.Get("X-Target"); got != tc.to {
 				t.Errorf("served by %q, want %q", got, tc.to)
 			}
-			up, ep, fn := s.upstream.recorded(), s.endpoint.recorded(), s.fn.calls()
 			var got []sampleCall
 			wantHost := ""
 			switch tc.to {
 			case "lambda":
-				if len(fn) != 1 || len(up)+len(ep) != 0 {
-					t.Fatalf("function %d, upstream %d, endpoint %d requests; want the function once", len(fn), len(up), len(ep))
+				if len(fn) != 1 || len(up)+len(ep) != 0 || s.lb.Invocations() != 1 {
+					t.Fatalf("function %d (counted %d), upstream %d, endpoint %d requests; want the function once", len(fn), s.lb.Invocations(), len(up), len(ep))
 				}
 				return
 			case "endpoint":
@@ -495,6 +526,131 @@ func TestALBRules(t *testing.T) {
 				t.Errorf("body: %d bytes arrived, want %d intact", len(c.Body), len(tc.body))
 			}
 		})
+	}
+}
+
+// checkFixed asserts a fixed response of the load balancer's: its status,
+// text/plain, and S3's error document (no body for HEAD).
+func checkFixed(t *testing.T, method string, resp *http.Response, body []byte, status int) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Errorf("status = %d, want %d from the load balancer; body %q", resp.StatusCode, status, sampleTrunc(body))
+	}
+	if resp.Header.Get("Server") != "awselb/2.0" || resp.Header.Get("Content-Type") != "text/plain" {
+		t.Errorf("answer is not a fixed response: Server %q, Content-Type %q", resp.Header.Get("Server"), resp.Header.Get("Content-Type"))
+	}
+	if method == http.MethodHead {
+		if len(body) != 0 {
+			t.Errorf("a HEAD answer with %d bytes of body", len(body))
+		}
+		return
+	}
+	code := map[int]string{403: "AccessDenied", 405: "MethodNotAllowed"}[status]
+	if !bytes.HasPrefix(body, []byte("<?xml")) || !bytes.Contains(body, []byte("<Code>"+code+"</Code>")) {
+		t.Errorf("body %q is not S3's %s error", sampleTrunc(body), code)
+	}
+}
+
+// An unsigned scan, and methods the proxy never serves, are answered by the
+// load balancer without one invocation; what the proxy serves still
+// reaches the function.
+func TestALBUnsignedScanNeverInvokesTheFunction(t *testing.T) {
+	for _, passthrough := range []bool{true, false} {
+		t.Run(fmt.Sprintf("passthrough %v", passthrough), func(t *testing.T) {
+			s := startALB(t, passthrough, lambdaOK, 5*time.Second)
+			methods := []string{"GET", "HEAD", "GET", "PATCH", "PROPFIND", "TRACE", "FOO", "OPTIONS"}
+			dirs := []string{"shotgrid/", "", "_direct/demo/shotgrid/../../", "_direct/", "wp-admin/", ".env", "secret/"}
+			for i := range 1000 {
+				method := methods[i%len(methods)]
+				target := fmt.Sprintf("/%s%d/index.php?id=%d&X-Amz-Credential=k&q=X-Amz-Signature", dirs[(i/len(methods))%len(dirs)], i, i)
+				resp, _ := rawRequest(t, s.alb, method, target, nil, nil)
+				// A read below /_direct that matches a prefix's pattern
+				// goes to the endpoint, where S3 refuses it unsigned.
+				if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusMethodNotAllowed && resp.Header.Get("X-Target") != "endpoint" {
+					t.Fatalf("%s %s: status %d, want 403 or 405", method, target, resp.StatusCode)
+				}
+			}
+			if n := s.lb.Invocations(); n != 0 || len(s.fn.calls()) != 0 {
+				t.Fatalf("the scan invoked the function %d times, want 0", n)
+			}
+			if n := len(s.upstream.recorded()); n != 0 {
+				t.Errorf("the scan wrote through the passthrough %d times", n)
+			}
+			for i, c := range []struct{ method, target string }{
+				{"GET", "/shotgrid/a.mov?" + sig},
+				{"HEAD", "/shotgrid/a.mov?AWSAccessKeyId=AK&Expires=1&Signature=abc"},
+				{"GET", "/ping"},
+				{"OPTIONS", "/shotgrid/a.mov"},
+				{"OPTIONS", "/_direct/demo/shotgrid/a.mov"},
+			} {
+				rawRequest(t, s.alb, c.method, c.target, preflight, nil)
+				if n := s.lb.Invocations(); n != int64(i+1) {
+					t.Errorf("%s %s: %d invocations so far, want %d", c.method, c.target, n, i+1)
+				}
+			}
+		})
+	}
+}
+
+// Bucket-level calls (policy, CORS, lifecycle, ACL, deletion of the
+// bucket) never reach the endpoint, however they are signed: the load
+// balancer refuses them itself.
+func TestALBBucketCallsNeverReachTheEndpoint(t *testing.T) {
+	for _, passthrough := range []bool{true, false} {
+		s := startALB(t, passthrough, lambdaOK, 5*time.Second)
+		for _, c := range []struct{ method, target string }{
+			{"PUT", "/?policy&" + sig},
+			{"DELETE", "/?policy&" + sig},
+			{"DELETE", "/?" + sig},
+			{"DELETE", "/"},
+			{"PUT", "/?cors&" + sig},
+			{"PUT", "/?lifecycle&" + sig},
+			{"PUT", "/?acl&" + sig},
+			{"POST", "/?delete&" + sig},
+			{"PUT", "/"},
+		} {
+			resp, _ := rawRequest(t, s.alb, c.method, c.target, nil, []byte("<Policy/>"))
+			up, ep := s.upstream.recorded(), s.endpoint.recorded()
+			if len(up)+len(ep) != 0 {
+				t.Fatalf("passthrough %v: %s %s reached S3: %+v %+v", passthrough, c.method, c.target, up, ep)
+			}
+			if passthrough && (resp.StatusCode != http.StatusForbidden || resp.Header.Get("Server") != "awselb/2.0") {
+				t.Errorf("%s %s: status %d from %q, want the load balancer's 403", c.method, c.target, resp.StatusCode, resp.Header.Get("Server"))
+			}
+		}
+		if n := s.lb.Invocations(); passthrough && n != 0 {
+			t.Errorf("with passthrough the bucket calls invoked the function %d times, want 0", n)
+		}
+	}
+}
+
+// The HTTPS listener's response headers are on every answer, and replace
+// what a target sent: the function's, the endpoint's (/_direct), S3's
+// through the passthrough, and the load balancer's own.
+func TestALBResponseHeaders(t *testing.T) {
+	htmlFromLambda := answer(`{"statusCode":200,"multiValueHeaders":{"Content-Type":["text/html"],"X-Target":["lambda"],"Content-Security-Policy":["default-src *"],"X-Content-Type-Options":["sniff"]},"body":"<script>1</script>","isBase64Encoded":false}`)
+	s := startALB(t, true, htmlFromLambda, 5*time.Second)
+	for _, c := range []struct{ name, method, target string }{
+		{"function", "GET", "/shotgrid/a.html?" + sig},
+		{"direct", "GET", "/_direct/demo/shotgrid/a.html?" + sig},
+		{"passthrough", "PUT", "/shotgrid/a.html?" + sig},
+		{"fixed", "GET", "/shotgrid/a.html"},
+		{"default", "PATCH", "/"},
+	} {
+		resp, _ := rawRequest(t, s.alb, c.method, c.target, nil, []byte{})
+		for _, h := range []struct{ name, want string }{
+			{"X-Content-Type-Options", "nosniff"},
+			{"Content-Security-Policy", "sandbox"},
+		} {
+			if got := resp.Header.Values(h.name); len(got) != 1 || !strings.Contains(got[0], h.want) {
+				t.Errorf("%s: %s = %q, want one value with %q", c.name, h.name, got, h.want)
+			}
+		}
+	}
+	s.upstream.Close()
+	resp, _ := rawRequest(t, s.alb, "PUT", "/shotgrid/a.html?"+sig, nil, []byte{})
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("the load balancer's own 502: %d with nosniff %q", resp.StatusCode, resp.Header.Get("X-Content-Type-Options"))
 	}
 }
 

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
@@ -66,36 +64,22 @@ func doerVia(h http.Handler) func(*http.Request) (*http.Response, error) {
 	}
 }
 
-// samplePresigner mints path-style URLs for the endpoint the way the SDK lays
+// sampleSigner mints path-style URLs for the endpoint the way the SDK lays
 // them out, carrying the TTL and overrides it was asked for.
-type samplePresigner struct {
-	presign func(*s3.GetObjectInput, s3.PresignOptions) (string, error)
-}
+type sampleSigner struct{}
 
-func (p samplePresigner) PresignGetObject(_ context.Context, in *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
-	var o s3.PresignOptions
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	u, err := p.presign(in, o)
-	if err != nil {
-		return nil, err
-	}
-	return &v4.PresignedHTTPRequest{URL: u, Method: http.MethodGet, SignedHeader: http.Header{"Host": {"endpoint"}}}, nil
-}
-
-func sampleMint(in *s3.GetObjectInput, o s3.PresignOptions) (string, error) {
-	segs := strings.Split(*in.Key, "/")
+func (sampleSigner) Sign(_ context.Context, req proxy.SignRequest, ttl time.Duration, _ time.Time) (string, http.Header, error) {
+	segs := strings.Split(req.Key, "/")
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
 	q := "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDFUNCTIONROLE%2F20261127%2Fus-east-1%2Fs3%2Faws4_request" +
-		"&X-Amz-Date=20261127T000000Z" + fmt.Sprintf("&X-Amz-Expires=%d", int(o.Expires/time.Second)) +
+		"&X-Amz-Date=20261127T000000Z" + fmt.Sprintf("&X-Amz-Expires=%d", int(ttl/time.Second)) +
 		"&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("f", 64)
-	if in.ResponseContentType != nil {
-		q += "&response-content-type=" + url.QueryEscape(*in.ResponseContentType)
+	if v := req.Query.Get("response-content-type"); v != "" {
+		q += "&response-content-type=" + url.QueryEscape(v)
 	}
-	return sampleEndpoint + "/" + *in.Bucket + "/" + strings.Join(segs, "/") + "?" + q, nil
+	return sampleEndpoint + "/" + req.Bucket + "/" + strings.Join(segs, "/") + "?" + q, http.Header{"Host": {"endpoint"}}, nil
 }
 
 // sampleAdapters are the two ways into the proxy: albhttp.Handler (the
@@ -138,7 +122,7 @@ func TestEventSamples(t *testing.T) {
 				var logs bytes.Buffer
 				h := proxy.New(cfg, proxy.Deps{
 					Upstream:  doer,
-					Presigner: samplePresigner{presign: sampleMint},
+					Signer:    sampleSigner{},
 					Logger:    lambdalog.New(&logs, cfg.LogLevel),
 					RequestID: lambdalog.RequestID,
 				})

@@ -47,12 +47,13 @@ const (
 type faultMode int
 
 const (
-	faultHang      faultMode = iota // read the request, never answer
-	fault500                        // 500 InternalError
-	fault503                        // 503 SlowDown
-	faultCut                        // declare 500 bytes, send 100, close
-	faultFullSmall                  // ignore Range: 200 with a whole 1,000-byte object
-	faultFullLarge                  // ignore Range: 200 with a whole 64 MiB object
+	faultHang         faultMode = iota // read the request, never answer
+	fault500                           // 500 InternalError
+	fault503                           // 503 SlowDown
+	faultCut                           // declare 500 bytes, send 100, close
+	faultFullSmall                     // ignore Range: 200 with a whole 1,000-byte object
+	faultFullLarge                     // ignore Range: 200 with a whole 64 MiB object
+	faultSlowDownOnce                  // 503 SlowDown to the first request, then as faultFullSmall
 )
 
 // faultUpstream is a raw TCP server playing a broken S3. It records, per
@@ -156,6 +157,12 @@ func (f *faultUpstream) serve(c net.Conn) {
 		f.seen = append(f.seen, faultSeen{rng: req.Header.Get("Range"), at: time.Now()})
 		i, gen := len(f.seen)-1, f.gen
 		f.mu.Unlock()
+		if mode == faultSlowDownOnce {
+			mode = faultFullSmall
+			if i == 0 {
+				mode = fault503
+			}
+		}
 		written, gone, keep := f.answer(c, br, mode)
 		f.mu.Lock()
 		if f.gen == gen {
@@ -272,10 +279,10 @@ func newFaultStack(t *testing.T, upstreamURL string, logs *peertest.Output) *fau
 	logger := lambdalog.New(logs, slog.LevelDebug)
 	st := &faultStack{upstream: proxy.NewUpstreamClient(), logs: logs}
 	h := proxy.New(cfg, proxy.Deps{
-		Upstream: st.upstream, Presigner: proxy.NewPresigner(awsCfg, cfg), Credentials: creds,
+		Upstream: st.upstream, Signer: proxy.NewSigner(awsCfg, cfg), Credentials: creds,
 		Logger: logger, RequestID: lambdalog.RequestID,
 	})
-	var fn twin.Invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+	var fn twin.Invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}
 	if peertest.ProcessMode() {
 		// The real bootstrap, with the same timeout as the twin gives the
 		// in-process function, so its deadline arithmetic is what is tested.
@@ -378,6 +385,9 @@ func TestFaults(t *testing.T) {
 		if took > time.Second {
 			t.Errorf("took %v to answer a refused connection, want < 1s", took)
 		}
+		if !strings.Contains(logs.String(), `"upstreamAttempts":3`) {
+			t.Errorf("no request line records 3 upstream attempts for the refused connection")
+		}
 	})
 
 	t.Run("hangs past the deadline", func(t *testing.T) {
@@ -400,16 +410,63 @@ func TestFaults(t *testing.T) {
 		t.Run(fmt.Sprintf("upstream answers %d", tc.status), func(t *testing.T) {
 			up.setMode(tc.mode)
 			r, took := faultGet(t, c, st.url(t, "shotgun/a.mov"))
-			// Passed through, so shotgun_api3 retries.
+			// Tried three times within the deadline, then passed through:
+			// S3's own answer, not one the proxy made up.
 			faultWantS3Error(t, r, tc.status, tc.code)
 			if took > time.Second {
 				t.Errorf("took %v, want < 1s", took)
 			}
-			if n := len(up.requests()); n != 1 {
-				t.Errorf("%d upstream requests, want 1 (the proxy never retries on its own)", n)
+			seen := up.requests()
+			if len(seen) != 3 {
+				t.Errorf("%d upstream requests, want 3 (the first and two retries)", len(seen))
+			}
+			if len(seen) > 1 && seen[1].at.Sub(seen[0].at) < 50*time.Millisecond {
+				t.Errorf("retried after %v, want a backoff of at least 50ms", seen[1].at.Sub(seen[0].at))
 			}
 		})
 	}
+
+	t.Run("upstream answers SlowDown once, then the object", func(t *testing.T) {
+		up.setMode(faultSlowDownOnce)
+		r, _ := faultGet(t, c, st.url(t, "shotgun/a.mov"))
+		if r.status != 200 || !bytes.Equal(r.body, bytes.Repeat([]byte("s"), 1000)) {
+			t.Errorf("got %d with %d bytes (%.200s); want 200 with the object the retry got", r.status, len(r.body), r.body)
+		}
+		seen := up.requests()
+		if len(seen) != 2 || seen[1].rng != seen[0].rng {
+			t.Errorf("upstream saw %+v, want the same request twice", seen)
+		}
+		if !strings.Contains(logs.String(), `"upstreamAttempts":2`) {
+			t.Errorf("no request line records 2 upstream attempts")
+		}
+	})
+
+	t.Run("a relayed write is never sent twice", func(t *testing.T) {
+		up.setMode(fault503)
+		signed, err := st.signer.Put(context.Background(), "shotgun/upload.mov", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := sgurl.Through(st.srv.URL, signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(http.MethodPut, u, strings.NewReader("the only copy of the body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != 503 {
+			t.Errorf("PUT: status %d, want S3's 503 passed on", resp.StatusCode)
+		}
+		if n := len(up.requests()); n != 1 {
+			t.Errorf("%d upstream requests for one PUT, want 1", n)
+		}
+	})
 
 	t.Run("body cut mid-stream", func(t *testing.T) {
 		up.setMode(faultCut)

@@ -127,7 +127,7 @@ func newHostileStack(t *testing.T, e *hostileEnv, s3URL string, creds aws.Creden
 	} else {
 		awsCfg := aws.Config{Region: hostileRegion, Credentials: provider}
 		h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID)
-		fn = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+		fn = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}
 	}
 	alb := twin.New(twin.Options{Config: cfg, Invoker: fn, FunctionTimeout: 20 * time.Second, Logger: logger})
 	srv := httptest.NewUnstartedServer(alb)
@@ -415,6 +415,9 @@ type hostileCase struct {
 	event   func(t *testing.T, st *hostileStack) []byte
 	status  int
 	code    string
+	// fixed marks a listener rule's fixed response: the load balancer
+	// answers with S3's XML as text/plain, and the function never sees it.
+	fixed bool
 	// check runs extra assertions on the answer.
 	check func(t *testing.T, e *hostileEnv, r hostileResponse)
 }
@@ -434,6 +437,15 @@ func hostileRanged(key, rng string) func(*testing.T, *hostileStack) (string, str
 }
 
 // hostileMethod sends method to a signed target for the small object.
+// hostileMethodEvent is a signed read's event under another method, as
+// the function would see it if a listener without the rules sent it.
+func hostileMethodEvent(m string) func(*testing.T, *hostileStack) []byte {
+	return func(t *testing.T, st *hostileStack) []byte {
+		tg := st.target(t, "shotgun/small.bin", time.Hour)
+		return hostileEvent(map[string]string{"httpMethod": strconv.Quote(m), "path": `"/shotgun/small.bin"`, "multiValueQueryStringParameters": hostileQueryJSON(tg)})
+	}
+}
+
 func hostileMethod(m string) func(*testing.T, *hostileStack) (string, string, http.Header, []byte) {
 	return func(t *testing.T, st *hostileStack) (string, string, http.Header, []byte) {
 		return m, st.target(t, "shotgun/small.bin", time.Hour), nil, nil
@@ -523,8 +535,11 @@ func hostileCases() []hostileCase {
 		{name: "key prefix in another case", request: hostileGetOf(hostileSigned("SHOTGUN/small.bin")), status: 403, code: "AccessDenied"},
 
 		// --- Query authentication: missing, garbage, malformed, duplicated ---
-		{name: "no query at all", request: hostileGetOf(func(*testing.T, *hostileStack) string { return "/shotgun/small.bin" }), status: 403, code: "AccessDenied"},
-		{name: "signature missing", request: hostileGetOf(hostileEdited(func(u string) string { return hostileDrop(u, "X-Amz-Signature") })), status: 403, code: "AccessDenied"},
+		{name: "no query at all", request: hostileGetOf(func(*testing.T, *hostileStack) string { return "/shotgun/small.bin" }), status: 403, code: "AccessDenied", fixed: true},
+		{name: "signature missing", request: hostileGetOf(hostileEdited(func(u string) string { return hostileDrop(u, "X-Amz-Signature") })), status: 403, code: "AccessDenied", fixed: true},
+		{name: "event: no query at all", event: func(*testing.T, *hostileStack) []byte {
+			return hostileEvent(map[string]string{"path": `"/shotgun/small.bin"`})
+		}, status: 403, code: "AccessDenied"},
 		{name: "signature garbage", request: hostileGetOf(hostileEdited(func(u string) string { return hostileSet(u, "X-Amz-Signature", "not-a-signature%21") })), status: 403, code: "AccessDenied"},
 		{name: "signature 63 hex digits", request: hostileGetOf(hostileEdited(func(u string) string {
 			return hostileSet(u, "X-Amz-Signature", hostileParam(u, "X-Amz-Signature")[1:])
@@ -678,15 +693,26 @@ func hostileCases() []hostileCase {
 		}, status: 403, code: "SignatureDoesNotMatch"},
 
 		// --- Methods -----------------------------------------------------------
-		{name: "PATCH", request: hostileMethod("PATCH"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
-		{name: "PROPFIND", request: hostileMethod("PROPFIND"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
-		{name: "TRACE", request: hostileMethod("TRACE"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
-		{name: "CONNECT with a path", request: hostileMethod("CONNECT"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
-		{name: "MKCOL", request: hostileMethod("MKCOL"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
-		{name: "lower-case get", request: hostileMethod("get"), status: 400, code: "BadRequest"},
-		{name: "method of 40 letters", request: hostileMethod(strings.Repeat("GETX", 10)), status: 400, code: "BadRequest"},
+		// The listener's default action answers methods the proxy never
+		// serves (a fixed response carries no Allow); the function
+		// refuses them too, should one reach it.
+		{name: "PATCH", request: hostileMethod("PATCH"), status: 405, code: "MethodNotAllowed", fixed: true},
+		{name: "PROPFIND", request: hostileMethod("PROPFIND"), status: 405, code: "MethodNotAllowed", fixed: true},
+		{name: "TRACE", request: hostileMethod("TRACE"), status: 405, code: "MethodNotAllowed", fixed: true},
+		{name: "CONNECT with a path", request: hostileMethod("CONNECT"), status: 405, code: "MethodNotAllowed", fixed: true},
+		{name: "MKCOL", request: hostileMethod("MKCOL"), status: 405, code: "MethodNotAllowed", fixed: true},
+		{name: "lower-case get", request: hostileMethod("get"), status: 405, code: "MethodNotAllowed", fixed: true},
+		{name: "method of 40 letters", request: hostileMethod(strings.Repeat("GETX", 10)), status: 405, code: "MethodNotAllowed", fixed: true},
 		{name: "PATCH on /ping", request: func(*testing.T, *hostileStack) (string, string, http.Header, []byte) {
 			return "PATCH", "/ping", nil, nil
+		}, status: 405, code: "MethodNotAllowed", fixed: true},
+		{name: "event: PATCH", event: hostileMethodEvent("PATCH"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
+		{name: "event: PROPFIND", event: hostileMethodEvent("PROPFIND"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
+		{name: "event: TRACE", event: hostileMethodEvent("TRACE"), status: 405, code: "MethodNotAllowed", check: hostileWantAllow},
+		{name: "event: lower-case get", event: hostileMethodEvent("get"), status: 400, code: "BadRequest"},
+		{name: "event: method of 40 letters", event: hostileMethodEvent(strings.Repeat("GETX", 10)), status: 400, code: "BadRequest"},
+		{name: "event: PATCH on /ping", event: func(*testing.T, *hostileStack) []byte {
+			return hostileEvent(map[string]string{"httpMethod": `"PATCH"`})
 		}, status: 405, code: "MethodNotAllowed"},
 
 		// --- Events fed straight to the function -------------------------------
@@ -794,7 +820,7 @@ func TestHostileInputTable(t *testing.T) {
 
 	reached := 0 // cases the function saw: all but the front end's own answers
 	for _, tc := range cases {
-		if tc.code != hostileALB && tc.code != hostileListener {
+		if tc.code != hostileALB && tc.code != hostileListener && !tc.fixed {
 			reached++
 		}
 	}
@@ -850,13 +876,17 @@ func hostileEventQuery(ev []byte) string {
 func hostileCheck(t *testing.T, tc hostileCase, r hostileResponse) {
 	t.Helper()
 	code := ""
+	fixed := r.header.Get("Server") == "awselb/2.0" && r.header.Get("Content-Type") == "text/plain"
+	if fixed != tc.fixed {
+		t.Errorf("fixed response %v, want %v (Server %q, Content-Type %q)", fixed, tc.fixed, r.header.Get("Server"), r.header.Get("Content-Type"))
+	}
 	switch {
 	case r.header.Get("Server") == "awselb/2.0" && strings.HasPrefix(r.header.Get("Content-Type"), "text/html"):
 		code = hostileALB
 	case r.status == http.StatusBadRequest && strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") && string(r.body) == "400 Bad Request":
 		code = hostileListener
 	case r.status >= 400:
-		if ct := r.header.Get("Content-Type"); ct != "application/xml" {
+		if ct := r.header.Get("Content-Type"); ct != "application/xml" && !fixed {
 			t.Errorf("error answer has Content-Type %q, want application/xml", ct)
 		}
 		var x struct {

@@ -37,6 +37,7 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/peertest"
 	"github.com/mediaisolation/s3proxy/pkg/proxy"
+	"github.com/mediaisolation/s3proxy/pkg/routes"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
@@ -118,13 +119,13 @@ func newVGWStack(t *testing.T, gw *peertest.S3, o vgwOptions) *vgwStack {
 		awsCfg := gw.AWSConfig()
 		h := proxy.New(cfg, proxy.Deps{
 			Upstream:    proxy.NewUpstreamClient(),
-			Presigner:   proxy.NewPresigner(awsCfg, cfg),
+			Signer:      proxy.NewSigner(awsCfg, cfg),
 			Credentials: awsCfg.Credentials,
 			Logger:      logger,
 			RequestID:   lambdalog.RequestID,
 			Now:         o.now,
 		})
-		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithLogger(logger))}
+		invoker = twin.InProcess{Function: albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))}
 	}
 	gwURL, err := url.Parse(gw.URL)
 	if err != nil {
@@ -1075,4 +1076,85 @@ func TestVersityGWUploads(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestVersityGWEmptyRangeGrantsNoMore: a client URL that signs host;range
+// for exactly the function's probe range (boto3's generate_presigned_url
+// with Range=bytes=0-65535, the inline limit here) grants those bytes and
+// nothing else. Sent with an empty Range header, it must not become a URL
+// for the whole object: the function forwards the empty Range as it is, so
+// S3 checks the signature against what the client sent and refuses it, and
+// no mint is made from a value S3 never checked. In both redirect modes,
+// since /_direct is where a minted URL is followed through the proxy.
+func TestVersityGWEmptyRangeGrantsNoMore(t *testing.T) {
+	gw := startVGW(t)
+	const key = "shots/040/probe_range.mov"
+	obj := peertest.Bytes(5*vgwInlineMax+7, 40)
+	vgwPut(t, gw, key, obj, "video/quicktime")
+	probe := fmt.Sprintf("bytes=0-%d", vgwInlineMax-1)
+	for _, via := range []string{"", "proxy"} {
+		st := newVGWStack(t, gw, vgwOptions{wire: true, via: via})
+		u := st.getURL(t, key, vgwClientTTL, func(in *s3.GetObjectInput) { in.Range = aws.String(probe) })
+		t.Run("via="+cmp.Or(via, "endpoint"), func(t *testing.T) {
+			for _, empty := range []string{"", " "} {
+				st.counter.take()
+				r := vgwDo(t, vgwStop, http.MethodGet, u, http.Header{"Range": {empty}}, nil)
+				if r.status == http.StatusTemporaryRedirect {
+					loc := r.header.Get("Location")
+					f := vgwDo(t, vgwStop, http.MethodGet, loc, http.Header{"Range": {empty}}, nil)
+					t.Fatalf("Range %q: minted a redirect; following it with the same Range gave %d and %d of the object's %d bytes",
+						empty, f.status, len(f.body), len(obj))
+				}
+				if r.status != http.StatusForbidden || vgwErrorCode(r.body) != "SignatureDoesNotMatch" {
+					t.Errorf("Range %q: status %d %q, want S3's 403 SignatureDoesNotMatch; body %.300s", empty, r.status, vgwErrorCode(r.body), r.body)
+				}
+				vgwWantNoLocation(t, r)
+				if sent := st.counter.take(); len(sent) != 1 || sent[0].rng != "" {
+					t.Errorf("upstream calls %+v, want one carrying the client's empty Range, not the probe", sent)
+				}
+			}
+			// The URL still grants what it signed.
+			r := vgwDo(t, vgwStop, http.MethodGet, u, http.Header{"Range": {probe}}, nil)
+			if r.status != http.StatusPartialContent {
+				t.Fatalf("Range %s: status %d, want 206; body %.300s", probe, r.status, r.body)
+			}
+			vgwEqualBytes(t, "signed range", r.body, obj[:vgwInlineMax])
+		})
+	}
+}
+
+// TestVersityGWStoredDocumentsAreSandboxed: an object stored as HTML or SVG
+// (a host-only presigned PUT can choose any Content-Type) comes back through
+// the function with the headers that keep it from running as the proxy's
+// origin, as do the function's redirects, errors and pings.
+func TestVersityGWStoredDocumentsAreSandboxed(t *testing.T) {
+	gw := startVGW(t)
+	st := newVGWStack(t, gw, vgwOptions{wire: true})
+	vgwPut(t, gw, "shots/050/page.html", []byte("<html><script>parent.postMessage(location.origin,'*')</script></html>"), "text/html")
+	vgwPut(t, gw, "shots/050/icon.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), "image/svg+xml")
+	vgwPut(t, gw, "shots/050/large.mov", peertest.Bytes(2*vgwInlineMax, 50), "video/quicktime")
+	creds, err := gw.Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]vgwResponse{
+		"html inline": vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/page.html", vgwClientTTL), nil, nil),
+		"svg inline":  vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/icon.svg", vgwClientTTL), nil, nil),
+		"redirect":    vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/large.mov", vgwClientTTL), nil, nil),
+		"S3's 404":    vgwDo(t, vgwStop, http.MethodGet, st.getURL(t, "shots/050/missing.html", vgwClientTTL), nil, nil),
+		"refusal":     vgwDo(t, vgwStop, http.MethodGet, st.through(t, vgwPresignAt(t, creds, "shots/050/page.html", time.Now().Add(-10*time.Minute), time.Minute)), nil, nil),
+		"S3's 403":    vgwDo(t, vgwStop, http.MethodGet, vgwFlipSignature(t, st.getURL(t, "shots/050/page.html", vgwClientTTL)), nil, nil),
+		"ping":        vgwDo(t, vgwStop, http.MethodGet, st.base+"/ping", nil, nil),
+	}
+	for name, r := range answers {
+		if got, want := r.header.Get("X-Content-Type-Options"), routes.ContentTypeOptions; got != want {
+			t.Errorf("%s (%d): X-Content-Type-Options %q, want %q", name, r.status, got, want)
+		}
+		if got, want := r.header.Get("Content-Security-Policy"), routes.ContentSecurityPolicy; got != want {
+			t.Errorf("%s (%d): Content-Security-Policy %q, want %q", name, r.status, got, want)
+		}
+	}
+	if r := answers["html inline"]; r.status != http.StatusOK || r.header.Get("Content-Type") != "text/html" {
+		t.Errorf("html: status %d, type %q; want it served as stored, sandboxed", r.status, r.header.Get("Content-Type"))
+	}
 }

@@ -1,8 +1,11 @@
 // Package browser_test is the headless Chromium part of the client
 // compatibility matrix: the ShotGrid web app's requests — a preflighted
 // upload PUT whose ETag the page must read, a cross-origin GET, a ranged GET
-// of a large object that crosses the proxy's 307 to the endpoint — made by a
-// real browser from a page on a second origin playing the ShotGrid site.
+// of a large object that crosses the proxy's 307 to the endpoint, thumbnails
+// and <video> — made by a real browser from a page on a second origin
+// playing the ShotGrid site; stored HTML and SVG opened in a tab at the
+// proxy's URL (documents_test.go); and a <video> across its minted URL's
+// expiry (video_test.go).
 //
 // Every hop is cross-origin, as in production: the site, the proxy (the twin:
 // emulated ALB, function in-process or as the real bootstrap under the
@@ -122,6 +125,7 @@ type fixture struct {
 	proxy    string    // the twin (emulated ALB), http://127.0.0.1:P2
 	proxyVia string    // another, with S3PROXY_REDIRECT_VIA=proxy
 	endpoint string    // the endpoint the 307 points at, http://127.0.0.1:P3
+	edgeURL  *url.URL  // the same, parsed
 	site     string    // the ShotGrid site, allowed, http://127.0.0.1:P1
 	foreign  string    // another site, not allowed, http://127.0.0.1:P4
 	upstream string    // the function's S3PROXY_UPSTREAM_URL
@@ -130,9 +134,11 @@ type fixture struct {
 	up       *recorder // what the function sent to S3
 	signer   *sgurl.Signer
 	bodies   sync.Map // name → []byte, served by the sites at /body/<name>
+	slow     sync.Map // key → bytes a second: the endpoint's pace for it
 	small    []byte
 	large    []byte
 	chrome   *chrome
+	beacon   *beacon // where stored documents' scripts report
 }
 
 func TestBrowserMatrix(t *testing.T) {
@@ -173,6 +179,24 @@ func TestBrowserMatrix(t *testing.T) {
 		defer f.setCORS(t, siteRule(f.site), redirectRule("*"))
 		f.testRangeViaProxy(t, sitePage, lastBytes("f"))
 	})
+
+	// Media, as the web app shows it, with the proxy's headers on.
+	cell(t, "img-thumbnail-inline", func(t *testing.T) { f.testThumbnail(t, "shots/020/thumb-s.png", 48, 32, f.proxy) })
+	cell(t, "img-thumbnail-via-direct", func(t *testing.T) { f.testThumbnail(t, "shots/020/thumb-l.png", 400, 300, f.proxyVia) })
+	cell(t, "video-range-across-307", func(t *testing.T) { f.testVideoRange(t, "shots/020/clip-e.webm", f.proxy) })
+	cell(t, "video-range-via-direct", func(t *testing.T) { f.testVideoRange(t, "shots/020/clip-d.webm", f.proxyVia) })
+
+	// Stored active content, opened in a tab.
+	for _, d := range []storedDoc{
+		{"html-inline-runs-no-script", "text/html", false, f.proxy},
+		{"svg-inline-runs-no-script", "image/svg+xml", false, f.proxy},
+		{"html-via-direct-runs-no-script", "text/html", true, f.proxyVia},
+		{"svg-via-direct-runs-no-script", "image/svg+xml", true, f.proxyVia},
+		{"html-across-307-on-endpoint-origin", "text/html", true, f.proxy},
+		{"svg-across-307-on-endpoint-origin", "image/svg+xml", true, f.proxy},
+	} {
+		cell(t, d.name, func(t *testing.T) { f.testStoredDocument(t, d) })
+	}
 
 	foreignPage := f.open(t, f.foreign)
 	cell(t, "disallowed-origin-preflight-403", func(t *testing.T) { f.testForeignPut(t, foreignPage) })
@@ -245,7 +269,7 @@ func newFixture(t *testing.T) *fixture {
 	gw := peertest.StartVersityGW(t, peertest.VersityGWOptions{
 		Buckets: []string{bucket}, Region: region, VirtualDomain: "s3.amazonaws.com",
 	})
-	f := &fixture{gw: gw, front: &recorder{}, edge: &recorder{}, up: &recorder{}}
+	f := &fixture{gw: gw, front: &recorder{}, edge: &recorder{}, up: &recorder{}, beacon: startBeacon(t)}
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 
 	// The sites first: the allowed origin is part of the configuration.
@@ -258,9 +282,9 @@ func newFixture(t *testing.T) *fixture {
 	// The endpoint the 307s point at (and passthrough writes reach), and the
 	// function's own path to S3: each a recording, transparent reverse proxy
 	// in front of versitygw.
-	edgeURL := f.recordingProxy(t, f.edge)
-	f.endpoint = edgeURL.String()
-	f.upstream = f.recordingProxy(t, f.up).String()
+	edgeURL := f.recordingProxy(t, f.edge, f.throttle)
+	f.endpoint, f.edgeURL = edgeURL.String(), edgeURL
+	f.upstream = f.recordingProxy(t, f.up, nil).String()
 
 	f.proxy = f.startProxy(t, edgeURL, nil)
 	// A second stack that redirects through the proxy host (/_direct), as
@@ -281,8 +305,9 @@ func newFixture(t *testing.T) *fixture {
 
 // recordingProxy serves a transparent reverse proxy to versitygw that keeps
 // the Host header (URLs are signed for the host the client addressed) and
-// records what it was sent in rec.
-func (f *fixture) recordingProxy(t *testing.T, rec *recorder) *url.URL {
+// records what it was sent in rec; shape, when not nil, wraps the proxy
+// inside the recorder.
+func (f *fixture) recordingProxy(t *testing.T, rec *recorder, shape func(http.Handler) http.Handler) *url.URL {
 	t.Helper()
 	gwURL, err := url.Parse(f.gw.URL)
 	if err != nil {
@@ -290,13 +315,17 @@ func (f *fixture) recordingProxy(t *testing.T, rec *recorder) *url.URL {
 	}
 	transport := &http.Transport{Proxy: nil, DisableCompression: true}
 	t.Cleanup(transport.CloseIdleConnections)
-	srv := httptest.NewServer(rec.wrap(&httputil.ReverseProxy{
+	var h http.Handler = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = gwURL.Scheme, gwURL.Host
 			pr.Out.Host = pr.In.Host
 		},
 		Transport: transport,
-	}))
+	}
+	if shape != nil {
+		h = shape(h)
+	}
+	srv := httptest.NewServer(rec.wrap(h))
 	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
@@ -836,6 +865,9 @@ type hop struct {
 	Status               int
 	ACAO                 string // the answer's Access-Control-Allow-Origin
 	ACAC                 string // the answer's Access-Control-Allow-Credentials
+	// The answer's Location (it holds a signature: never print it), and its
+	// X-Content-Type-Options and Content-Security-Policy.
+	Location, XCTO, CSP string
 }
 
 func (h hop) String() string {
@@ -865,6 +897,8 @@ func (rec *recorder) wrap(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, record: func(status int) {
 			h.Status, h.ACAO = status, w.Header().Get("Access-Control-Allow-Origin")
 			h.ACAC = w.Header().Get("Access-Control-Allow-Credentials")
+			h.Location = w.Header().Get("Location")
+			h.XCTO, h.CSP = w.Header().Get("X-Content-Type-Options"), w.Header().Get("Content-Security-Policy")
 			rec.mu.Lock()
 			rec.hops = append(rec.hops, h)
 			rec.mu.Unlock()
@@ -887,6 +921,19 @@ func (rec *recorder) take(key string) []hop {
 		}
 	}
 	rec.hops = rest
+	return mine
+}
+
+// peek returns the hops for key so far, leaving them recorded.
+func (rec *recorder) peek(key string) []hop {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var mine []hop
+	for _, h := range rec.hops {
+		if strings.HasSuffix(h.Path, "/"+key) {
+			mine = append(mine, h)
+		}
+	}
 	return mine
 }
 
@@ -934,15 +981,63 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// ---- a slow link -------------------------------------------------------------------
+
+// throttle paces the answers for the keys in f.slow at their rate, as a
+// link slower than S3 would, so that a media element's first request is
+// still streaming while it plays and a seek far ahead needs a new one.
+func (f *fixture) throttle(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rate := 0
+		f.slow.Range(func(k, v any) bool {
+			if strings.HasSuffix(r.URL.Path, "/"+k.(string)) {
+				rate = v.(int)
+			}
+			return rate == 0
+		})
+		if rate > 0 {
+			w = &slowWriter{ResponseWriter: w, rate: rate, done: r.Context().Done()}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// slowWriter writes at most rate bytes a second, in small flushed chunks,
+// and stops when the request is gone.
+type slowWriter struct {
+	http.ResponseWriter
+	rate int
+	done <-chan struct{}
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	const chunk = 4 << 10
+	n := 0
+	for len(p) > 0 {
+		c := min(chunk, len(p))
+		m, err := w.ResponseWriter.Write(p[:c])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if fl, ok := w.ResponseWriter.(http.Flusher); ok {
+			fl.Flush()
+		}
+		p = p[c:]
+		select {
+		case <-time.After(time.Duration(c) * time.Second / time.Duration(w.rate)):
+		case <-w.done:
+			return n, http.ErrAbortHandler
+		}
+	}
+	return n, nil
+}
+
+func (w *slowWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // ---- bytes -------------------------------------------------------------------------
 
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// redact drops a URL's query (it holds a signature) for messages.
-func redact(u string) string {
-	p, _, _ := strings.Cut(u, "?")
-	return p
 }

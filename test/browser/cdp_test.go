@@ -181,10 +181,26 @@ func (c *chrome) stop() {
 
 // page is a browser tab attached as a flattened CDP session.
 type page struct {
-	c       *cdpConn
-	session string
-	mu      sync.Mutex
-	console []string // Log.entryAdded and Runtime.consoleAPICalled texts
+	c        *cdpConn
+	session  string
+	targetID string
+	mu       sync.Mutex
+	console  []string // Log.entryAdded and Runtime.consoleAPICalled texts
+	// net is what the Network domain reported, once recordNetwork has
+	// enabled it; netStart is when it did.
+	net      []netEvent
+	netStart time.Time
+	// The main frame's last navigation and how many load events it fired.
+	frame frameInfo
+	loads int
+}
+
+// frameInfo is the main frame's document as Page.frameNavigated reports it.
+type frameInfo struct {
+	URL            string `json:"url"`
+	SecurityOrigin string `json:"securityOrigin"`
+	MimeType       string `json:"mimeType"`
+	ParentID       string `json:"parentId"`
 }
 
 // newPage opens a blank tab and attaches to it.
@@ -204,7 +220,7 @@ func (c *chrome) newPage(t *testing.T) *page {
 	if err := c.cdp.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": created.TargetID, "flatten": true}, &attached); err != nil {
 		t.Fatalf("Target.attachToTarget: %v", err)
 	}
-	p := &page{c: c.cdp, session: attached.SessionID}
+	p := &page{c: c.cdp, session: attached.SessionID, targetID: created.TargetID}
 	c.cdp.subscribe(p.session, p.event)
 	for _, m := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
 		if err := c.cdp.call(ctx, p.session, m, nil, nil); err != nil {
@@ -224,6 +240,26 @@ func (c *chrome) newPage(t *testing.T) *page {
 }
 
 func (p *page) event(method string, params json.RawMessage) {
+	switch {
+	case strings.HasPrefix(method, "Network."):
+		p.networkEvent(method, params)
+		return
+	case method == "Page.frameNavigated":
+		var e struct {
+			Frame frameInfo `json:"frame"`
+		}
+		if json.Unmarshal(params, &e) == nil && e.Frame.ParentID == "" {
+			p.mu.Lock()
+			p.frame = e.Frame
+			p.mu.Unlock()
+		}
+		return
+	case method == "Page.loadEventFired":
+		p.mu.Lock()
+		p.loads++
+		p.mu.Unlock()
+		return
+	}
 	var text string
 	switch method {
 	case "Log.entryAdded":
@@ -264,6 +300,162 @@ func (p *page) takeConsole() []string {
 	out := p.console
 	p.console = nil
 	return out
+}
+
+// ---- the network, as the browser saw it ----------------------------------------
+
+// netEvent is one Network domain event about one request, as Chromium
+// reported it: the request sent (or a redirect followed), its response, or
+// its failure.
+type netEvent struct {
+	At       time.Duration // since recordNetwork
+	Kind     string        // "request", "redirect", "response", "failed", "finished"
+	ID       string        // Chromium's requestId; a redirect keeps it
+	URL      string        // without its query (it holds a signature)
+	Type     string        // the resource type: Media, Document, Image, Fetch…
+	Range    string        // the request's Range header
+	Status   int           // the response's (or, for a redirect, the redirect's) status
+	Error    string        // loadingFailed's errorText
+	Canceled bool          // loadingFailed's canceled: the page gave up on it
+}
+
+func (e netEvent) String() string {
+	s := fmt.Sprintf("%6.2fs %-8s #%s %s %s", e.At.Seconds(), e.Kind, e.ID, e.Type, e.URL)
+	if e.Range != "" {
+		s += " Range=" + e.Range
+	}
+	if e.Status != 0 {
+		s += fmt.Sprintf(" -> %d", e.Status)
+	}
+	if e.Error != "" {
+		s += " error=" + e.Error
+	}
+	if e.Canceled {
+		s += " (canceled)"
+	}
+	return s
+}
+
+// recordNetwork enables the Network domain for the page and starts keeping
+// its events.
+func (p *page) recordNetwork(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	p.net, p.netStart = nil, time.Now()
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), cdpCallTimeout)
+	defer cancel()
+	if err := p.c.call(ctx, p.session, "Network.enable", nil, nil); err != nil {
+		t.Fatalf("Network.enable: %v", err)
+	}
+}
+
+// network returns a copy of the events recorded so far.
+func (p *page) network() []netEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]netEvent(nil), p.net...)
+}
+
+func (p *page) networkEvent(method string, params json.RawMessage) {
+	var e struct {
+		RequestID string `json:"requestId"`
+		Type      string `json:"type"`
+		Request   struct {
+			URL     string            `json:"url"`
+			Headers map[string]string `json:"headers"`
+		} `json:"request"`
+		RedirectResponse *struct {
+			Status int    `json:"status"`
+			URL    string `json:"url"`
+		} `json:"redirectResponse"`
+		Response struct {
+			Status int    `json:"status"`
+			URL    string `json:"url"`
+		} `json:"response"`
+		ErrorText string `json:"errorText"`
+		Canceled  bool   `json:"canceled"`
+	}
+	if json.Unmarshal(params, &e) != nil {
+		return
+	}
+	var evs []netEvent
+	switch method {
+	case "Network.requestWillBeSent":
+		if r := e.RedirectResponse; r != nil {
+			evs = append(evs, netEvent{Kind: "redirect", URL: redact(r.URL), Status: r.Status})
+		}
+		rng := ""
+		for k, v := range e.Request.Headers {
+			if strings.EqualFold(k, "range") {
+				rng = v
+			}
+		}
+		evs = append(evs, netEvent{Kind: "request", URL: redact(e.Request.URL), Range: rng})
+	case "Network.responseReceived":
+		evs = append(evs, netEvent{Kind: "response", URL: redact(e.Response.URL), Status: e.Response.Status})
+	case "Network.loadingFailed":
+		evs = append(evs, netEvent{Kind: "failed", Error: e.ErrorText, Canceled: e.Canceled})
+	case "Network.loadingFinished":
+		evs = append(evs, netEvent{Kind: "finished"})
+	default:
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.netStart.IsZero() {
+		return
+	}
+	at := time.Since(p.netStart)
+	for _, ev := range evs {
+		ev.At, ev.ID, ev.Type = at, e.RequestID, e.Type
+		p.net = append(p.net, ev)
+	}
+}
+
+// load navigates the tab to u, as a user opening a link does, and waits
+// for the document's load event. It returns the main frame's document:
+// where redirects led, and the origin Chromium gave it. It runs nothing in
+// the page, so it works on a document that may run no script.
+func (p *page) load(ctx context.Context, u string) (frameInfo, error) {
+	p.mu.Lock()
+	loads := p.loads
+	p.frame = frameInfo{}
+	p.mu.Unlock()
+	var nav struct {
+		ErrorText string `json:"errorText"`
+	}
+	if err := p.c.call(ctx, p.session, "Page.navigate", map[string]any{"url": u}, &nav); err != nil {
+		return frameInfo{}, err
+	}
+	if nav.ErrorText != "" {
+		return frameInfo{}, fmt.Errorf("navigating to %s: %s", redact(u), nav.ErrorText)
+	}
+	for {
+		p.mu.Lock()
+		done, f := p.loads > loads && p.frame.URL != "", p.frame
+		p.mu.Unlock()
+		if done {
+			return f, nil
+		}
+		select {
+		case <-ctx.Done():
+			return f, fmt.Errorf("%s did not load: %w", redact(u), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// title is the tab's title, as the browser shows it: a script that sets
+// document.title changes it.
+func (p *page) title(ctx context.Context) (string, error) {
+	var info struct {
+		TargetInfo struct {
+			Title string `json:"title"`
+		} `json:"targetInfo"`
+	}
+	err := p.c.call(ctx, "", "Target.getTargetInfo", map[string]any{"targetId": p.targetID}, &info)
+	return info.TargetInfo.Title, err
 }
 
 // navigate loads u and waits until the page's script has defined ready.
@@ -631,6 +823,12 @@ func (w *wsConn) close() error {
 }
 
 // ---- small helpers -------------------------------------------------------------
+
+// redact drops a URL's query (it holds a signature) for messages.
+func redact(u string) string {
+	p, _, _ := strings.Cut(u, "?")
+	return p
+}
 
 // redactText drops the query of every URL in a message: presigned queries
 // hold signatures.

@@ -67,7 +67,7 @@ func idleEnv(upstream string) map[string]string {
 }
 
 // TestInitNoNetwork holds the function to "no network call during init"
-// (DESIGN.md §6): the bootstrap starts under the emulator with every address
+// (docs/architecture.md, "Contracts kept in one place"): the bootstrap starts under the emulator with every address
 // it could reach — its S3 upstream, the endpoint, the SDK's endpoints and
 // the EC2 metadata service — pointing at a loopback listener that counts
 // connections, with credentials in the environment, and answers one /ping.

@@ -11,6 +11,7 @@ on anything else, so a new intrinsic fails loudly instead of passing silently.
 """
 
 import copy
+import ipaddress
 import re
 
 NO_VALUE = object()
@@ -206,6 +207,19 @@ class Evaluation:
                 return self._sub(arg, {})
             text, variables = arg
             return self._sub(text, {k: r(v) for k, v in variables.items()})
+        if key == "Fn::Cidr":
+            # The first count blocks of cidrBits host bits each, in order, as
+            # CloudFormation documents it; too few is an error there too.
+            block, count, bits = r(arg[0]), int(r(arg[1])), int(r(arg[2]))
+            network = ipaddress.ip_network(block, strict=False)
+            subnets = []
+            for s in network.subnets(new_prefix=network.max_prefixlen - bits):
+                if len(subnets) == count:
+                    break
+                subnets.append(str(s))
+            if len(subnets) < count:
+                raise ValueError(f"Fn::Cidr cannot carve {count} /{network.max_prefixlen - bits} blocks from {block}")
+            return subnets
         if key == "Fn::GetAZs":
             return [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
         raise Unsupported(f"intrinsic {key} is not implemented in the test evaluator")

@@ -7,14 +7,17 @@ template (they must pass) and on deliberately broken copies (they must fail).
 """
 
 import fnmatch
+import ipaddress
 import json
+import os
 import re
 
-from cfn_eval import ENDPOINT_REGIONAL, NO_VALUE, Evaluation
+import iam_eval
+from cfn_eval import ACCOUNT, ENDPOINT_REGIONAL, NO_VALUE, Evaluation
 
 ELB = "AWS::ElasticLoadBalancingV2::"
 
-# The contract of DESIGN.md §3: the function reads exactly these.
+# The S3PROXY_* contract (docs/architecture.md): the function reads exactly these.
 ENV_CONTRACT = {
     "S3PROXY_BUCKET", "S3PROXY_REGION", "S3PROXY_SIGNED_HOST", "S3PROXY_UPSTREAM_URL",
     "S3PROXY_ENDPOINT_URL", "S3PROXY_REDIRECT_VIA", "S3PROXY_INLINE_MAX_BYTES",
@@ -38,6 +41,7 @@ KNOWN_MANAGED = {
 CUSTOM_RESOURCE_ACTIONS = {
     "ec2:describevpcendpoints", "ec2:describenetworkinterfaces",
     "ec2:describevpcs", "ec2:describesubnets", "ec2:describevpcendpointservices",
+    "ec2:describemanagedprefixlists", "ec2:getmanagedprefixlistentries", "acm:describecertificate",
     "elasticloadbalancing:describetargethealth",
     "elasticloadbalancing:registertargets", "elasticloadbalancing:deregistertargets",
 }
@@ -175,7 +179,14 @@ def _host_name(value, env):
 # ALB rule limits: three values in a condition, five across a rule's
 # conditions, five wildcards in a rule (pkg/routes Valid).
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html
+# A listener: at most 100 rules besides the default, priorities 1-50000.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
 MAX_CONDITION_VALUES, MAX_RULE_VALUES, MAX_RULE_WILDCARDS = 3, 5, 5
+MAX_RULES, MAX_PRIORITY = 100, 50000
+# A fixed response: 2XX/4XX/5XX, one of these content types, 1024 characters.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_FixedResponseActionConfig.html
+FIXED_CONTENT_TYPES = {"text/plain", "text/css", "text/html", "application/javascript", "application/json"}
+MAX_FIXED_BODY = 1024
 
 
 def _rule_name(logical_id):
@@ -183,6 +194,17 @@ def _rule_name(logical_id):
     the names `s3proxy rules` uses (logical IDs cannot hold hyphens)."""
     bare = logical_id.removeprefix("ProxyRule")
     return re.sub(r"(?<!^)(?=[A-Z0-9])", "-", bare).lower()
+
+
+def _wildcards(text, query):
+    n, i = 0, 0
+    while i < len(text):
+        if query and text[i] == "\\":
+            i += 2
+            continue
+        n += text[i] in "*?"
+        i += 1
+    return n
 
 
 def _check_alb_limits(logical_id, conditions):
@@ -195,20 +217,56 @@ def _check_alb_limits(logical_id, conditions):
         assert len(vals) <= MAX_CONDITION_VALUES, f"{logical_id}: {len(vals)} values in one condition (ALB limit 3)"
         values += len(vals)
         if c["Field"] == "path-pattern":
-            wildcards += sum(v.count("*") + v.count("?") for v in vals)
+            wildcards += sum(_wildcards(v, False) for v in vals)
+        elif c["Field"] == "http-header":
+            wildcards += sum(_wildcards(v, True) for v in vals)
+        elif c["Field"] == "query-string":
+            for v in vals:
+                assert v.get("Value"), f"{logical_id}: a query-string value must not be empty: {v}"
+                wildcards += _wildcards(v.get("Key", ""), True) + _wildcards(v["Value"], True)
     assert values <= MAX_RULE_VALUES, f"{logical_id}: {values} condition values (ALB limit 5)"
     assert wildcards <= MAX_RULE_WILDCARDS, f"{logical_id}: {wildcards} wildcards (ALB limit 5)"
 
 
+def _action(logical_id, actions, transforms, targets_of, env, patterns):
+    """A rule's action in the shape of `s3proxy rules` (routes.Action)."""
+    assert len(actions) == 1, f"{logical_id}: want one action, has {actions}"
+    a = actions[0]
+    if a["Type"] == "forward":
+        out = {"type": targets_of(a["TargetGroupArn"])}
+    elif a["Type"] == "fixed-response":
+        assert "TargetGroupArn" not in a and "ForwardConfig" not in a, f"{logical_id}: a fixed response that also forwards: {a}"
+        c = a["FixedResponseConfig"]
+        status = int(c["StatusCode"])
+        assert status // 100 in (2, 4, 5), f"{logical_id}: fixed status {status}; the ALB takes 2XX, 4XX or 5XX"
+        assert c.get("ContentType") in FIXED_CONTENT_TYPES, f"{logical_id}: fixed content type {c.get('ContentType')!r}"
+        body = c.get("MessageBody", "")
+        assert len(body) <= MAX_FIXED_BODY, f"{logical_id}: fixed body of {len(body)} characters (ALB limit 1024)"
+        out = {"type": "fixed-response", "response": {"status": status, "contentType": c["ContentType"], "body": body}}
+    else:
+        raise AssertionError(f"{logical_id}: action type {a['Type']}")
+    for t in transforms:
+        assert out["type"] == "endpoint", f"{logical_id}: a {t['Type']} transform on a {out['type']} action"
+        if t["Type"] == "host-header-rewrite":
+            rw = t["HostHeaderRewriteConfig"]["Rewrites"]
+            assert len(rw) == 1 and rw[0]["Regex"] in ("^.*$", ".*"), f"{logical_id}: host rewrite must replace the whole host"
+            out["hostRewrite"] = _host_name(rw[0]["Replace"], env)
+        elif t["Type"] == "url-rewrite":
+            out["stripPrefix"] = _strip_prefix((patterns or ["?"])[0], t["UrlRewriteConfig"]["Rewrites"])
+        else:
+            out.setdefault("other", []).append(t["Type"])
+    return out
+
+
 def rule_table(template, params):
-    """The listener rule table the template deploys, in the shape of
-    `s3proxy rules`."""
+    """The HTTPS listener the template deploys, in the shape of
+    `s3proxy rules`: {"rules": [...], "responseHeaders": [...]}."""
     ev = Evaluation(template, params)
     https_id, https = listener(ev, 443)
     env = ev.resolve(lambda_function(ev, "ProxyFunction")["Properties"]["Environment"]["Variables"])
     targets = {}
     for k, v in ev.resources(ELB + "TargetGroup").items():
-        targets[k] = {"lambda": "lambda", "ip": "endpoint"}.get(v["Properties"].get("TargetType"), "?")
+        targets[k] = {"lambda": "function", "ip": "endpoint"}.get(v["Properties"].get("TargetType"), "?")
     targets_of = lambda tg: targets.get(tg.get("Ref") if isinstance(tg, dict) else None, f"unknown {tg}")
 
     table = []
@@ -224,48 +282,94 @@ def rule_table(template, params):
                 entry["pathPatterns"] = c["PathPatternConfig"]["Values"]
             elif c["Field"] == "http-request-method":
                 entry["methods"] = c["HttpRequestMethodConfig"]["Values"]
+            elif c["Field"] == "http-header":
+                assert "header" not in entry, f"{logical_id}: more than one http-header condition"
+                hc = c["HttpHeaderConfig"]
+                entry["header"] = {"name": hc["HttpHeaderName"], "values": hc["Values"]}
+            elif c["Field"] == "query-string":
+                assert "query" not in entry, f"{logical_id}: more than one query-string condition"
+                entry["query"] = [{"key": v.get("Key", ""), "value": v["Value"]} for v in c["QueryStringConfig"]["Values"]]
             else:
                 entry.setdefault("other", []).append(c["Field"])
-        actions = raw.get("Actions", [])
-        assert len(actions) == 1 and actions[0]["Type"] == "forward", f"{logical_id} actions {actions}"
-        entry["target"] = targets_of(actions[0]["TargetGroupArn"])
-        for t in p.get("Transforms", []):
-            if t["Type"] == "host-header-rewrite":
-                rw = t["HostHeaderRewriteConfig"]["Rewrites"]
-                assert len(rw) == 1 and rw[0]["Regex"] in ("^.*$", ".*"), f"{logical_id}: host rewrite must replace the whole host"
-                entry["hostRewrite"] = _host_name(rw[0]["Replace"], env)
-            elif t["Type"] == "url-rewrite":
-                pattern = entry.get("pathPatterns", ["?"])[0]
-                entry["stripPrefix"] = _strip_prefix(pattern, t["UrlRewriteConfig"]["Rewrites"])
-            else:
-                entry.setdefault("other", []).append(t["Type"])
+        # Actions unresolved: a target group is named by its Ref.
+        entry["action"] = _action(logical_id, raw.get("Actions", []), p.get("Transforms", []), targets_of, env,
+                                  entry.get("pathPatterns"))
         table.append(entry)
-    actions = https["Properties"]["DefaultActions"]
-    assert len(actions) == 1 and actions[0]["Type"] == "forward", f"HTTPS default actions {actions}"
-    table.append({"name": "default", "priority": 0, "target": targets_of(actions[0]["TargetGroupArn"])})
-    return table
+    priorities = [r["priority"] for r in table]
+    assert len(set(priorities)) == len(priorities), f"repeated listener rule priorities {sorted(priorities)}"
+    assert all(1 <= n <= MAX_PRIORITY for n in priorities), f"priorities out of 1-{MAX_PRIORITY}: {sorted(priorities)}"
+    assert len(table) <= MAX_RULES, f"{len(table)} listener rules; the ALB allows {MAX_RULES}"
+    lp = ev.resolve(https["Properties"])
+    table.append({"name": "default", "priority": 0,
+                  "action": _action("HttpsListener", https["Properties"]["DefaultActions"], [], targets_of, env, None)})
+    attrs = [{"attribute": a["Key"], "value": a["Value"]} for a in lp.get("ListenerAttributes", [])
+             if a["Key"].startswith("routing.http.response.")]
+    return {"rules": table, "responseHeaders": attrs}
 
 
-def check_rule_table(template, params, routes):
-    """The deployed table equals `s3proxy rules`, with passthrough on and off."""
+def _present(v):
+    """`s3proxy rules` omits empty fields (omitempty): drop them everywhere."""
+    if isinstance(v, dict):
+        # 0 stays (priority 0 is printed); `x in (False, ...)` would drop it.
+        return {k: _present(x) for k, x in v.items() if not (x is None or x is False or x in ("", [], {}))}
+    if isinstance(v, list):
+        return [_present(x) for x in v]
+    return v
+
+
+def check_rule_table(template, params, listener_json):
+    """The deployed HTTPS listener equals `s3proxy rules`: its rules, with
+    passthrough on and off, and its response-header attributes."""
     def key(r):
         return (r["priority"] == 0, r["priority"])
 
-    with_pt = sorted(rule_table(template, dict(params, UploadPassthrough="true")), key=key)
-    without_pt = sorted(rule_table(template, dict(params, UploadPassthrough="false")), key=key)
+    with_pt = sorted(rule_table(template, dict(params, UploadPassthrough="true"))["rules"], key=key)
+    without_pt = sorted(rule_table(template, dict(params, UploadPassthrough="false"))["rules"], key=key)
+    names_with = {r["name"] for r in with_pt}
     names_without = {r["name"] for r in without_pt}
+    merged = []
     for r in with_pt:
         if r["name"] not in names_without:
-            r["onlyWithPassthrough"] = True
-    assert all(r in with_pt for r in without_pt), \
-        f"rules differ between passthrough on and off beyond the passthrough rule:\n{without_pt}\n{with_pt}"
-    def present(v):  # `s3proxy rules` omits empty fields (omitempty)
-        return v is not None and v is not False and v != "" and v != []
+            r = dict(r, when="passthrough")
+        else:
+            other = next(o for o in without_pt if o["name"] == r["name"])
+            assert other == r, f"rule {r['name']} differs between passthrough on and off:\n{other}\n{r}"
+        merged.append(r)
+    merged += [dict(r, when="no-passthrough") for r in without_pt if r["name"] not in names_with]
+    merged.sort(key=key)
 
-    want = sorted([{k: v for k, v in r.items() if present(v)} for r in routes], key=key)
-    assert with_pt == want, (
+    want = sorted(_present(listener_json["rules"]), key=key)
+    got = _present(merged)
+    assert got == want, (
         "template rules differ from `s3proxy rules`:\n template: "
-        + json.dumps(with_pt, indent=1) + "\n s3proxy:  " + json.dumps(want, indent=1))
+        + json.dumps(got, indent=1) + "\n s3proxy:  " + json.dumps(want, indent=1))
+
+    headers = rule_table(template, params)["responseHeaders"]
+    want_headers = [{"attribute": h["attribute"], "value": h["value"]} for h in listener_json["responseHeaders"]]
+    key_h = lambda h: h["attribute"]
+    assert sorted(headers, key=key_h) == sorted(want_headers, key=key_h), \
+        f"HTTPS listener response headers {headers}, want routes.ResponseHeaders {want_headers}"
+
+
+def check_web_acl(template, params):
+    """WebAclArn attaches that web ACL to the load balancer, and nothing is
+    attached without it."""
+    ev = Evaluation(template, params)
+    found = ev.resources("AWS::WAFv2::WebACLAssociation")
+    arn = ev.params["WebAclArn"]
+    if not arn:
+        assert not found, f"no WebAclArn, yet a web ACL is attached: {sorted(found)}"
+        return
+    _, assoc = one(found, "web ACL association when WebAclArn is set")
+    lb_id, _ = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
+    p = assoc["Properties"]
+    assert is_ref(p.get("ResourceArn"), lb_id), f"the web ACL is attached to {p.get('ResourceArn')}, want the load balancer"
+    assert ev.resolve(p.get("WebACLArn")) == arn, f"the association names {p.get('WebACLArn')}, want {arn}"
+    spec = template["Parameters"]["WebAclArn"]
+    assert re.fullmatch(spec["AllowedPattern"], arn), f"WebAclArn pattern refuses {arn}"
+    for bad in ("arn:aws:waf::123456789012:webacl/abc", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/a/1",
+                "my-acl", "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/1"):
+        assert not re.fullmatch(spec["AllowedPattern"], bad), f"WebAclArn accepts {bad!r}"
 
 
 # --------------------------------------------------------------- conditions
@@ -292,9 +396,49 @@ def check_visibility(template, params):
     p = ev.resolve(lb["Properties"])
     assert p["Scheme"] == ("internet-facing" if public else "internal"), f"scheme {p['Scheme']} in {ev.params['Visibility']} mode"
     sg = ev.properties(lb["Properties"]["SecurityGroups"][0]["Ref"])
-    sources = {r["FromPort"]: r.get("CidrIp") for r in sg["SecurityGroupIngress"]}
-    want_source = "0.0.0.0/0" if public else ev.params["StudioCidr"]
-    assert sources == {443: want_source, 80: want_source}, f"ALB ingress {sources}, want 443 and 80 from {want_source}"
+    got = ingress(sg)
+    want = {(port, "0.0.0.0/0") for port in (443, 80)} if public else \
+        {(port, source) for port in (443, 80) for source in studio_sources(ev)}
+    assert got == want, f"ALB ingress {sorted(got)}, want {sorted(want)}"
+
+
+def studio_sources(ev):
+    """Every studio range the parameters name, and the prefix list."""
+    sources = {c for c in ev.params["StudioCidrs"] if c}
+    if ev.params["StudioPrefixListId"]:
+        sources.add(ev.params["StudioPrefixListId"])
+    return sources
+
+
+def ingress(sg):
+    """A security group's inline ingress as (port, source) pairs; each rule
+    is TCP on one port from one CIDR block or one prefix list."""
+    out = set()
+    for r in sg.get("SecurityGroupIngress", []):
+        assert r["IpProtocol"] == "tcp" and r["FromPort"] == r["ToPort"], f"rule {r}"
+        sources = [r[k] for k in ("CidrIp", "SourcePrefixListId", "SourceSecurityGroupId") if k in r]
+        assert len(sources) == 1, f"rule {r} has sources {sources}"
+        out.add((r["FromPort"], sources[0]))
+    return out
+
+
+def check_studio_ingress(template, params):
+    """The S3 interface endpoint admits 443 from each studio range and the
+    prefix list (and, as its own resource, from the ALB); nothing else."""
+    ev = Evaluation(template, params)
+    _, ep = one({k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                 if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")
+    groups = ev.resolve(ep["Properties"]["SecurityGroupIds"])
+    assert len(groups) == 1, groups
+    sg_id = groups[0].strip("<>")
+    got = ingress(ev.properties(sg_id))
+    want = {(443, s) for s in studio_sources(ev)}
+    assert got == want, f"endpoint ingress {sorted(got)}, want {sorted(want)}"
+    extra = [k for k, v in ev.resources("AWS::EC2::SecurityGroupIngress").items()
+             if is_ref(v["Properties"]["GroupId"], sg_id)]
+    for k in extra:
+        p = ev.properties(k)
+        assert "SourceSecurityGroupId" in p and int(p["FromPort"]) == 443, f"{k} admits {p}"
 
 
 def check_vpc_mode(template, params):
@@ -344,8 +488,12 @@ def check_vpc_mode(template, params):
             continue
         assert "PolicyDocument" in p, f"{logical_id} has the default full-access policy; limit it to the bucket"
         resources = {r for s in p["PolicyDocument"]["Statement"] for r in _as_list(s["Resource"])}
-        assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, \
-            f"{logical_id} policy must be limited to the bucket, covers {resources}"
+        if logical_id in interfaces:
+            # object calls on the prefixes only (check_endpoint_policies)
+            want = set(prefix_arns(ev))
+        else:
+            want = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+        assert resources == want, f"{logical_id} policy must be limited to {sorted(want)}, covers {sorted(resources)}"
 
 
 def check_rules_section(template, params):
@@ -358,10 +506,13 @@ def check_rules_section(template, params):
     if ev.params["ExistingVpcId"]:
         broken.append(dict(params, ExistingPrivateSubnetIds=""))
     broken.append(dict(params, BucketRegion="ap-south-1"))
-    # issue 9, item 5: a studio range that is everything, or the new VPC itself
-    broken.append(dict(params, StudioCidr="0.0.0.0/0"))
+    # a studio range that is everything (alone or among others), none at
+    # all, or the new VPC itself among real ones
+    broken.append(dict(params, StudioCidrs="0.0.0.0/0"))
+    broken.append(dict(params, StudioCidrs="192.168.0.0/16,0.0.0.0/0", StudioPrefixListId=""))
+    broken.append(dict(params, StudioCidrs="", StudioPrefixListId=""))
     if not ev.params["ExistingVpcId"]:
-        broken.append(dict(params, StudioCidr=ev.params["VpcCidr"]))
+        broken.append(dict(params, StudioCidrs="198.51.100.0/24," + ev.params["VpcCidr"]))
     else:
         # item 7: zones are chosen by the existing subnets, not by a parameter
         broken.append(dict(params, AvailabilityZones="eu-west-1a,eu-west-1b"))
@@ -432,6 +583,9 @@ def check_custom_resource_role(template, params):
             if action.lower().endswith("registertargets"):
                 assert s["Resource"] == "<EndpointTargetGroup>", \
                     f"{action} must be limited to the endpoint target group, is on {s['Resource']}"
+            if action.lower() == "acm:describecertificate":
+                assert s["Resource"] == ev.params["CertificateArn"], \
+                    f"{action} must be limited to CertificateArn, is on {s['Resource']}"
     _, cr = one({k: v for k, v in ev.resources().items() if v["Type"] == "Custom::EndpointTargets"}, "EndpointTargets")
     p = cr["Properties"]
     assert p["ServiceToken"] == {"Fn::GetAtt": ["EndpointTargetsFunction", "Arn"]}, "wrong service token"
@@ -567,14 +721,16 @@ def check_bucket_policy(template, params):
     # One StringNotEquals with lists: the shape of ShotGrid's Fine Tuning
     # deny, so its VPC IDs merge into the same list (docs/deploy.md §5).
     assert cond == {"StringNotEquals": {"aws:SourceVpc": [vpc], "aws:SourceVpce": [endpoint]}}, cond
-    # Task 2 (issue 8): through the interface endpoint only the proxy role
-    # reads; writes there are not denied (ShotGrid's principals sign uploads).
-    ep = by_sid["DenyEndpointReadsExceptProxyRole"]
-    assert ep["Effect"] == "Deny" and ep["Principal"] == "*", ep
-    assert _as_list(ep["Action"]) == ["s3:GetObject*"], f"endpoint deny covers {ep['Action']}: reads only, never writes"
-    assert _as_list(ep["Resource"]) == [f"arn:aws:s3:::{bucket}/*"], f"endpoint deny covers {ep['Resource']}"
-    assert ep["Condition"] == {"StringEquals": {"aws:SourceVpce": endpoint},
-                               "ArnNotEquals": {"aws:PrincipalArn": role}}, ep["Condition"]
+    # From this VPC, through any of its endpoints, only the listed
+    # principals read: keyed on the VPC, never on one endpoint ID, and
+    # covering reads only (ShotGrid's principals sign uploads).
+    listed = by_sid["DenyVpcReadsExceptListedPrincipals"]
+    assert listed["Effect"] == "Deny" and listed["Principal"] == "*", listed
+    assert _as_list(listed["Action"]) == ["s3:GetObject*"], f"the VPC deny covers {listed['Action']}: reads only, never writes"
+    assert listed["Resource"] == prefixes, f"the VPC deny covers {listed['Resource']}, want {prefixes}"
+    want_listed = [role] + ev.params["ShotGridPrincipalArns"] + [a for a in ev.params["OtherReaderArns"] if a]
+    assert listed["Condition"] == {"StringEquals": {"aws:SourceVpc": vpc},
+                                   "ArnNotEquals": {"aws:PrincipalArn": want_listed}}, listed["Condition"]
     # issue 9, item 10: a bucket in another account needs the owner's grant.
     allow = by_sid["AllowProxyRoleReads"]
     assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": role}, allow
@@ -583,7 +739,7 @@ def check_bucket_policy(template, params):
     assert ev.outputs().get("ProxyFunctionRoleArn") == role, "the ProxyFunctionRoleArn output names another role"
 
 
-POLICY_SIDS = {"DenyInsecureTransport", "DenyReadsOutsideProxyNetwork", "DenyEndpointReadsExceptProxyRole",
+POLICY_SIDS = {"DenyInsecureTransport", "DenyReadsOutsideProxyNetwork", "DenyVpcReadsExceptListedPrincipals",
                "AllowProxyRoleReads"}
 
 
@@ -596,6 +752,72 @@ def check_outputs(template, params):
     assert out["DnsNameToCname"] == want, f"CNAME target {out['DnsNameToCname']}, want {want}"
     assert out["InterfaceEndpointDnsName"] == ENDPOINT_REGIONAL[2:], out["InterfaceEndpointDnsName"]
     assert NO_VALUE not in out.values()
+    # What `s3proxy check --stack` reads: the values the function runs with.
+    bucket = ev.params["BucketName"]
+    want = {
+        "ProxyUrl": "https://" + ev.params["ProxyDomainName"],
+        "BucketName": bucket,
+        "BucketRegion": ev.params["BucketRegion"] or ev.pseudo["AWS::Region"],
+        "SignedHost": ev.params["SignedHost"] or f"{bucket}.s3.amazonaws.com",
+        "ProxyFunctionName": "<ProxyFunction>",
+    }
+    release = release_version()
+    if release is None:
+        assert re.fullmatch(r"\d+\.\d+\.\d+", str(out.get("Version"))), f"Version output {out.get('Version')!r}"
+    else:
+        want["Version"] = release
+    for key, value in want.items():
+        assert out.get(key) == value, f"output {key} = {out.get(key)!r}, want {value!r}"
+    env = ev.resolve(lambda_function(ev, "ProxyFunction")["Properties"]["Environment"]["Variables"])
+    assert out["SignedHost"] == env["S3PROXY_SIGNED_HOST"] and out["BucketRegion"] == env["S3PROXY_REGION"], \
+        "the outputs differ from what the function runs with"
+    # Empty lists have no output (CloudFormation needs a value), never "".
+    for key in ("KeyPrefixes", "AllowedOrigins"):
+        if ev.params[key]:
+            assert out.get(key) == ev.params[key], f"output {key} = {out.get(key)!r}, want {ev.params[key]!r}"
+        else:
+            assert key not in out, f"output {key} = {out[key]!r} for an empty parameter; leave it out"
+    assert all(isinstance(v, str) and v for v in out.values()), f"empty outputs: {[k for k, v in out.items() if not v]}"
+
+
+# ShotGrid's sg-private-vpc default, which a migrating studio already routes.
+SHOTGRID_VPC_CIDR = "10.100.0.0/16"
+RELEASE_GO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pkg", "release", "release.go")
+
+
+def release_version(path=RELEASE_GO):
+    """pkg/release.Version, read from its source: the version the CLI prints.
+    Until that file exists, the template's own value stands (the tests that
+    compare the two skip, saying so)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+    except FileNotFoundError:
+        return None
+    m = re.search(r'\bVersion\s*=\s*"([^"]+)"', source)
+    assert m, f"{path} has no Version = \"...\" constant"
+    return m.group(1)
+
+
+def check_parameter_order(template, params=None):
+    """The console and `sam deploy --guided` ask in one order: every
+    parameter in exactly one group, with a label and a description, the
+    Parameters section in the groups' order, the existing VPC first and a
+    new VPC's ranges last."""
+    parameters = list(template["Parameters"])
+    iface = template["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for g in iface["ParameterGroups"] for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(set(grouped)), f"parameters in two groups: {[p for p in grouped if grouped.count(p) > 1]}"
+    assert set(grouped) == set(parameters), \
+        f"ungrouped {sorted(set(parameters) - set(grouped))}, unknown {sorted(set(grouped) - set(parameters))}"
+    assert grouped == parameters, "the Parameters section is not in the groups' order (sam deploy --guided asks in it)"
+    assert parameters[0] == "ExistingVpcId", f"the first question is {parameters[0]}, want ExistingVpcId"
+    new_vpc = {"VpcCidr", "AvailabilityZones"}
+    assert set(parameters[-len(new_vpc):]) == new_vpc, f"a new VPC's parameters must come last: {parameters[-3:]}"
+    labels = iface["ParameterLabels"]
+    for name in parameters:
+        assert labels.get(name, {}).get("default"), f"{name} has no label"
+        assert template["Parameters"][name].get("Description"), f"{name} has no Description"
 
 
 # --------------------------------------------------------------- monitoring
@@ -923,8 +1145,22 @@ def check_network_parameters(template, params):
     """Items 2, 5, 6 and 7 as the parameters state them."""
     ev = Evaluation(template, params)
     specs = template["Parameters"]
-    # 5: the studio network is asked for, never guessed.
-    assert "Default" not in specs["StudioCidr"], f"StudioCidr defaults to {specs['StudioCidr'].get('Default')}"
+    # The studio network is asked for, never guessed: empty by default (a
+    # Rule requires it or a prefix list), each entry a CIDR block.
+    assert specs["StudioCidrs"]["Type"] == "CommaDelimitedList" and specs["StudioCidrs"].get("Default") == "", \
+        f"StudioCidrs: {specs['StudioCidrs']}"
+    for good in ("10.0.0.0/8", "192.168.10.0/24,172.16.0.0/12", ""):
+        assert _pattern_ok(specs["StudioCidrs"], good), f"StudioCidrs refuses {good!r}"
+    for bad in ("REPLACE_ME_studio_cidr", "10.0.0.0", "10.0.0.0/8,REPLACE_ME", "10.0.0.0/33"):
+        assert not _pattern_ok(specs["StudioCidrs"], bad), f"StudioCidrs accepts {bad!r}"
+    for good in ("pl-0123456789abcdef0", "pl-12345678", ""):
+        assert _pattern_ok(specs["StudioPrefixListId"], good), f"StudioPrefixListId refuses {good!r}"
+    for bad in ("REPLACE_ME_prefix_list", "pl-xyz", "sg-0123456789abcdef0"):
+        assert not _pattern_ok(specs["StudioPrefixListId"], bad), f"StudioPrefixListId accepts {bad!r}"
+    # A new VPC by default does not collide with ShotGrid's sg-private-vpc.
+    default_vpc = ipaddress.ip_network(specs["VpcCidr"]["Default"])
+    assert not default_vpc.overlaps(ipaddress.ip_network(SHOTGRID_VPC_CIDR)), \
+        f"VpcCidr defaults to {default_vpc}, which overlaps ShotGrid's {SHOTGRID_VPC_CIDR}"
     # 2: an existing VPC gets no second gateway endpoint unless asked.
     assert specs["CreateS3GatewayEndpoint"]["Default"] == "false", "CreateS3GatewayEndpoint must default to false"
     # 6: placeholders fail parameter validation; real IDs and empty pass.
@@ -937,15 +1173,20 @@ def check_network_parameters(template, params):
         for bad in ("REPLACE_ME_subnet_a", "subnet-0aaaaaaaaaaaaaaa1,REPLACE_ME", "rtb-xyz", "subnet-1"):
             assert not _pattern_ok(spec, bad), f"{name} accepts {bad!r}"
         assert _pattern_ok(spec, ",".join(ev.params[name])), f"{name} refuses this combination's {ev.params[name]}"
-    # 7: a new VPC's subnets are in the chosen zones.
+    # 7: a new VPC's subnets are in the chosen zones, and are the first
+    # /24 blocks of VpcCidr, private ones first, none shared.
     zones = [z for z in ev.params["AvailabilityZones"] if z]
     subnets = ev.resources("AWS::EC2::Subnet")
     if subnets:
         want = zones or ["eu-west-1a", "eu-west-1b"]  # the evaluator's !GetAZs
+        blocks = [str(b) for b in ipaddress.ip_network(ev.params["VpcCidr"]).subnets(new_prefix=24)][:4]
+        order = ["PrivateSubnet1", "PrivateSubnet2", "PublicSubnet1", "PublicSubnet2"]
         for logical_id, sub in subnets.items():
             index = 0 if logical_id.endswith("1") else 1
-            az = ev.properties(logical_id)["AvailabilityZone"]
-            assert az == want[index], f"{logical_id} is in {az}, want {want[index]}"
+            p = ev.properties(logical_id)
+            assert p["AvailabilityZone"] == want[index], f"{logical_id} is in {p['AvailabilityZone']}, want {want[index]}"
+            assert p["CidrBlock"] == blocks[order.index(logical_id)], \
+                f"{logical_id} is {p['CidrBlock']}, want {blocks[order.index(logical_id)]} from VpcCidr {ev.params['VpcCidr']}"
 
 
 def check_network_checks(template, params):
@@ -964,7 +1205,13 @@ def check_network_checks(template, params):
     ep_props = ev.resolve(ep["Properties"])
     _, lb = one(ev.resources(ELB + "LoadBalancer"), "load balancer")
     assert p["VpcId"] == ep_props["VpcId"], f"checks VPC {p['VpcId']}, endpoint VPC {ep_props['VpcId']}"
-    assert p["StudioCidr"] == ev.params["StudioCidr"], p["StudioCidr"]
+    for key, want in (("StudioCidrs", ev.params["StudioCidrs"]), ("StudioPrefixListId", ev.params["StudioPrefixListId"]),
+                      ("CertificateArn", ev.params["CertificateArn"]), ("DomainName", ev.params["ProxyDomainName"]),
+                      ("Region", ev.pseudo["AWS::Region"]), ("BucketName", ev.params["BucketName"])):
+        assert key in p and p[key] == want, f"NetworkChecks {key} = {p.get(key)!r}, want {want!r}"
+    lb_depends = lb.get("DependsOn", [])
+    assert nc_id in ([lb_depends] if isinstance(lb_depends, str) else lb_depends), \
+        "the load balancer must wait for the checks (a bad certificate fails before the ALB exists)"
     assert p["ServiceName"] == ep_props["ServiceName"], p["ServiceName"]
     assert p["EndpointSubnetIds"] == ep_props["SubnetIds"], f"checks {p['EndpointSubnetIds']}, endpoint in {ep_props['SubnetIds']}"
     assert p["LoadBalancerSubnetIds"] == ev.resolve(lb["Properties"]["Subnets"]), \
@@ -991,3 +1238,239 @@ def check_kms(template, params):
     assert _as_list(s["Resource"]) == [key], f"KMS grant on {s['Resource']}, want {key}"
     assert s.get("Condition") == {"StringEquals": {"kms:ViaService": f"s3.{ev.pseudo['AWS::Region']}.amazonaws.com"}}, \
         f"KMS grant condition {s.get('Condition')}: decrypt through S3 only"
+
+
+# ------------------------------------------ who may do what through which path
+
+def prefix_arns(ev):
+    bucket = ev.params["BucketName"]
+    return [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
+
+
+def bucket_account(ev):
+    return ev.params["BucketAccountId"] or ACCOUNT
+
+
+ENDPOINT_READS = ["s3:GetObject", "s3:GetObjectVersion"]
+ENDPOINT_WRITES = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteObject"]
+
+
+def check_endpoint_policies(template, params):
+    """The interface endpoint admits object calls on the prefixes only:
+    reads by the proxy role, writes by ShotGrid's principals, both only on
+    the bucket owner's account. The new-VPC gateway endpoint admits the
+    bucket only, in the owner's account; an existing VPC's keeps AWS's
+    default (check_vpc_mode)."""
+    ev = Evaluation(template, params)
+    role = "<ProxyFunctionRole.Arn>"
+    account = {"StringEquals": {"aws:ResourceAccount": bucket_account(ev)}}
+    _, ep = one({k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                 if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")
+    doc = ev.resolve(ep["Properties"])["PolicyDocument"]
+    by_sid = {s.get("Sid"): s for s in doc["Statement"]}
+    assert set(by_sid) == {"ProxyRoleReads", "ShotGridWrites"}, f"interface endpoint statements {sorted(by_sid)}"
+    for s in doc["Statement"]:
+        assert s["Effect"] == "Allow" and s["Principal"] == "*", s
+        for bad in ("NotAction", "NotResource", "NotPrincipal"):
+            assert bad not in s, f"{s['Sid']} uses {bad}"
+        assert _as_list(s["Resource"]) == prefix_arns(ev), f"{s['Sid']} covers {s['Resource']}, want the prefixes {prefix_arns(ev)}"
+    reads, writes = by_sid["ProxyRoleReads"], by_sid["ShotGridWrites"]
+    assert _as_list(reads["Action"]) == ENDPOINT_READS, f"ProxyRoleReads allows {reads['Action']}"
+    assert reads["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": role}), reads["Condition"]
+    assert _as_list(writes["Action"]) == ENDPOINT_WRITES, f"ShotGridWrites allows {writes['Action']}"
+    assert writes["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": ev.params["ShotGridPrincipalArns"]}), \
+        writes["Condition"]
+    gateways = {k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                if v["Properties"].get("VpcEndpointType") == "Gateway"}
+    for logical_id in gateways:
+        p = ev.properties(logical_id)
+        if "PolicyDocument" in p:
+            for s in p["PolicyDocument"]["Statement"]:
+                assert s.get("Condition") == account, f"{logical_id} {s.get('Sid')} condition {s.get('Condition')}, want {account}"
+
+
+# Names the request contexts use. ShotGrid's own VPC stands for the ones its
+# Fine Tuning guide lists; the second endpoint for a second stack, a
+# redeploy, or ShotGrid's PrivateLink endpoint in the same VPC.
+SHOTGRID_VPC = "vpc-0a0b0c0d0e0f00001"
+GATEWAY_VPCE = "vpce-0gateway0000000001"
+SECOND_VPCE = "vpce-0secondstack000001"
+INTERNET_IP = "203.0.113.7"
+OTHER_ACCOUNT = "999999999999"
+# What <ProxyFunctionRole.Arn> becomes once deployed.
+PROXY_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/media-proxy-ProxyFunctionRole-0A1B2C3D4E5F"
+
+PROXY, SHOTGRID, SHOTGRID_LAST, UNLISTED, ANONYMOUS, OTHER_READER = (
+    "proxy role", "ShotGrid", "last ShotGrid principal", "unlisted", "anonymous", "other reader")
+ALWAYS_P = lambda p: True  # noqa: E731
+HAS_PREFIXES = lambda p: bool(p.get("KeyPrefixes"))
+HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))
+
+# (name, who, action, key: "in" | "outside" | "bucket", via, secure,
+#  allowed, what refuses it (a substring of the decision), applies)
+ACCESS_CASES = [
+    ("ShotGrid's signature, read by the function via the gateway", SHOTGRID, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
+    ("another listed ShotGrid principal via the gateway", SHOTGRID_LAST, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
+    ("ShotGrid's principal reading through the interface endpoint", SHOTGRID, "s3:GetObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("ShotGrid's upload (PutObject, UploadPart) through the passthrough", SHOTGRID, "s3:PutObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's AbortMultipartUpload through the passthrough", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's ListParts through the passthrough", SHOTGRID, "s3:ListMultipartUploadParts", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's DeleteObject through the passthrough", SHOTGRID, "s3:DeleteObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's write outside the prefixes through the endpoint", SHOTGRID, "s3:PutObject", "outside", "interface", True, False, "endpoint policy", HAS_PREFIXES),
+    ("the proxy role's redirect through the interface endpoint", PROXY, "s3:GetObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("the proxy role's redirect of a version", PROXY, "s3:GetObjectVersion", "in", "interface", True, True, None, ALWAYS_P),
+    ("the proxy role reading outside the prefixes", PROXY, "s3:GetObject", "outside", "interface", True, False, "endpoint policy", HAS_PREFIXES),
+    ("the proxy role writing through the endpoint", PROXY, "s3:PutObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("an unlisted principal's signature, read by the function via the gateway", UNLISTED, "s3:GetObject", "in", "gateway", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal through the interface endpoint", UNLISTED, "s3:GetObject", "in", "interface", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal through a second S3 endpoint in the VPC", UNLISTED, "s3:GetObject", "in", "second endpoint", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal's GetObjectAttributes through a second endpoint", UNLISTED, "s3:GetObjectAttributes", "in", "second endpoint", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an anonymous read via the gateway", ANONYMOUS, "s3:GetObject", "in", "gateway", True, False, "DenyVpcReadsExceptListedPrincipals", ALWAYS_P),
+    ("an unlisted principal's upload through the passthrough", UNLISTED, "s3:PutObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("ShotGrid's principal from outside the VPC", SHOTGRID, "s3:GetObject", "in", "internet", True, False, "DenyReadsOutsideProxyNetwork", ALWAYS_P),
+    ("the proxy role from outside the VPC", PROXY, "s3:GetObject", "in", "internet", True, False, "DenyReadsOutsideProxyNetwork", ALWAYS_P),
+    ("an unlisted principal from outside the VPC", UNLISTED, "s3:GetObject", "in", "internet", True, False, "DenyReadsOutsideProxyNetwork", ALWAYS_P),
+    ("bucket admin: PutBucketPolicy through the passthrough", SHOTGRID, "s3:PutBucketPolicy", "bucket", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("bucket admin: DeleteBucket through the passthrough", SHOTGRID, "s3:DeleteBucket", "bucket", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("bucket admin: PutBucketCORS through the passthrough", SHOTGRID, "s3:PutBucketCORS", "bucket", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("PutObjectAcl through the passthrough", SHOTGRID, "s3:PutObjectAcl", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
+    ("a read over plain HTTP", SHOTGRID, "s3:GetObject", "in", "gateway", False, False, "DenyInsecureTransport", ALWAYS_P),
+    ("another reader in a shared VPC, via the gateway", OTHER_READER, "s3:GetObject", "in", "gateway", True, True, None, HAS_OTHER_READERS),
+    ("another reader through the interface endpoint", OTHER_READER, "s3:GetObject", "in", "interface", True, False, "endpoint policy", HAS_OTHER_READERS),
+    ("ShotGrid's servers from ShotGrid's VPC, once its VPCs are merged in", SHOTGRID, "s3:GetObject", "in", "shotgrid vpc", True, True, None, ALWAYS_P),
+    # Inherited from ShotGrid's Fine Tuning policy, and documented: writes
+    # outside the interface endpoint are the bucket owner's IAM's to limit.
+    ("an unlisted principal's write via the gateway", UNLISTED, "s3:PutObject", "in", "gateway", True, True, None, ALWAYS_P),
+]
+
+
+def merged_bucket_policy(policy):
+    """What docs/deploy.md §5 tells the operator to make: ShotGrid's VPCs
+    copied into DenyReadsOutsideProxyNetwork's aws:SourceVpc list."""
+    out = json.loads(json.dumps(policy))
+    for s in out["Statement"]:
+        if s["Sid"] == "DenyReadsOutsideProxyNetwork":
+            s["Condition"]["StringNotEquals"]["aws:SourceVpc"].append(SHOTGRID_VPC)
+    return out
+
+
+def access_world(template, params):
+    """The principals, network paths and policies a request can meet."""
+    ev = Evaluation(template, params)
+    vpc = ev.params["ExistingVpcId"] or "<Vpc>"
+    account = bucket_account(ev)
+    interface = one({k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                     if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")[0]
+    gateways = [k for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
+                if v["Properties"].get("VpcEndpointType") == "Gateway"]
+    # No gateway endpoint of the stack's: the VPC's own, whose policy the
+    # docs require to allow the bucket (here AWS's default).
+    gateway_policy = iam_eval.FULL_ACCESS
+    if gateways and "PolicyDocument" in ev.properties(gateways[0]):
+        gateway_policy = ev.properties(gateways[0])["PolicyDocument"]
+    sg = ev.params["ShotGridPrincipalArns"]
+    others = [a for a in ev.params["OtherReaderArns"] if a]
+    return {
+        "ev": ev,
+        "account": account,
+        "principals": {
+            # The role lives in the stack's account, whichever owns the bucket.
+            PROXY: PROXY_ROLE_ARN,
+            SHOTGRID: sg[0], SHOTGRID_LAST: sg[-1], ANONYMOUS: None,
+            UNLISTED: f"arn:aws:iam::{account}:role/artist-workstation",
+            OTHER_READER: others[0] if others else None,
+        },
+        "paths": {
+            "gateway": ({"aws:SourceVpc": vpc, "aws:SourceVpce": GATEWAY_VPCE}, gateway_policy),
+            "interface": ({"aws:SourceVpc": vpc, "aws:SourceVpce": f"<{interface}>"},
+                          ev.properties(interface)["PolicyDocument"]),
+            "second endpoint": ({"aws:SourceVpc": vpc, "aws:SourceVpce": SECOND_VPCE}, iam_eval.FULL_ACCESS),
+            "internet": ({"aws:SourceIp": INTERNET_IP}, None),
+            "shotgrid vpc": ({"aws:SourceVpc": SHOTGRID_VPC, "aws:SourceVpce": "vpce-0shotgrid000000001"}, iam_eval.FULL_ACCESS),
+        },
+    }
+
+
+def access_request(world, who, action, key, via, secure=True, resource_account=None):
+    ev = world["ev"]
+    bucket = ev.params["BucketName"]
+    first = ev.params["KeyPrefixes"].split(",")[0]
+    resource = {
+        "in": f"arn:aws:s3:::{bucket}/{first}s3proxy-check/large.bin",
+        "outside": f"arn:aws:s3:::{bucket}/zz-not-a-prefix/large.bin",
+        "bucket": f"arn:aws:s3:::{bucket}",
+    }[key]
+    principal = world["principals"][who]
+    keys, endpoint_policy = world["paths"][via]
+    return iam_eval.Request(principal=principal, action=action, resource=resource, keys=dict(keys),
+                            resource_account=resource_account or world["account"], secure=secure), endpoint_policy
+
+
+def _substitute_role(doc, arn):
+    return json.loads(json.dumps(doc).replace("<ProxyFunctionRole.Arn>", arn))
+
+
+def check_access(template, params):
+    """Every request of ACCESS_CASES gets the answer the design promises,
+    under the rendered bucket policy (merged with ShotGrid's VPCs as §5
+    says) and the rendered endpoint policies."""
+    world = access_world(template, params)
+    role_arn = PROXY_ROLE_ARN
+    policy = _substitute_role(merged_bucket_policy(bucket_policy(template, params)), role_arn)
+    ran = 0
+    for name, who, action, key, via, secure, want, refused_by, applies in ACCESS_CASES:
+        if not applies(params):
+            continue
+        ran += 1
+        req, endpoint_policy = access_request(world, who, action, key, via, secure)
+        got = iam_eval.decide(req, policy, endpoint_policy and _substitute_role(endpoint_policy, role_arn))
+        assert got.allowed == want, f"{name}: {'allowed' if got.allowed else 'refused'} ({got.why}), want {'allowed' if want else 'refused'}"
+        if refused_by:
+            assert refused_by in got.why, f"{name}: refused by {got.why!r}, want {refused_by}"
+    assert ran >= 25, f"only {ran} access cases ran"
+    # A bucket of the same name in another account (the name released and
+    # taken), whose owner admits everyone, is not reachable through the
+    # endpoint, even with ShotGrid's signature.
+    req, endpoint_policy = access_request(world, SHOTGRID, "s3:PutObject", "in", "interface", resource_account=OTHER_ACCOUNT)
+    open_bucket = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}
+    got = iam_eval.decide(req, open_bucket, _substitute_role(endpoint_policy, role_arn))
+    assert not got and "endpoint policy" in got.why, f"a same-named bucket in account {OTHER_ACCOUNT}: {got.why}"
+    # The VPC-wide deny never touches a request from outside this VPC:
+    # ShotGrid's servers read from Autodesk's side.
+    for who in (SHOTGRID, UNLISTED, ANONYMOUS):
+        for via in ("shotgrid vpc", "internet"):
+            req, _ = access_request(world, who, "s3:GetObject", "in", via)
+            verdict, sids = iam_eval.evaluate(policy, req)
+            assert "DenyVpcReadsExceptListedPrincipals" not in sids, f"{who} via {via}: the VPC deny applies outside the VPC"
+
+
+def check_iam_parameters(template, params):
+    """ShotGridPrincipalArns is required and takes IAM role or user ARNs
+    only; OtherReaderArns is optional, the same shape; BucketAccountId an
+    account ID; AccessLogBucket says what the logs hold."""
+    specs = template["Parameters"]
+    sg = specs["ShotGridPrincipalArns"]
+    assert sg["Type"] == "CommaDelimitedList", sg["Type"]
+    assert "Default" not in sg, f"ShotGridPrincipalArns defaults to {sg.get('Default')!r}: the policies cannot be right without it"
+    assert "aws_role_arn" in sg["Description"], "ShotGridPrincipalArns does not say where the studio finds it"
+    good = ["arn:aws:iam::123456789012:role/shotgrid-s3", "arn:aws:iam::123456789012:role/media/sg",
+            "arn:aws:iam::123456789012:user/shotgrid", "arn:aws-us-gov:iam::123456789012:role/x"]
+    bad = ["", "REPLACE_ME_aws_role_arn", "arn:aws:iam::123456789012:role/*", "arn:aws:iam::123456789012:root",
+           "arn:aws:sts::123456789012:assumed-role/shotgrid/session", "*", "123456789012",
+           "arn:aws:iam::12345678901:role/x"]
+    for v in good:
+        assert _pattern_ok(sg, v), f"ShotGridPrincipalArns refuses {v}"
+    for v in bad:
+        assert not _pattern_ok(sg, v), f"ShotGridPrincipalArns accepts {v!r}"
+    other = specs["OtherReaderArns"]
+    assert other["Type"] == "CommaDelimitedList" and other.get("Default") == "", other
+    assert _pattern_ok(other, "") and all(_pattern_ok(other, v) for v in good), "OtherReaderArns refuses a good value"
+    assert not any(_pattern_ok(other, v) for v in bad if v), "OtherReaderArns accepts a bad value"
+    account = specs["BucketAccountId"]
+    assert account.get("Default") == "" and _pattern_ok(account, "210987654321") and not _pattern_ok(account, "2109876543"), account
+    logs = " ".join(specs["AccessLogBucket"]["Description"].split())
+    for phrase in ("signatures", "security tokens", "replayable", "session token", "this account",
+                   "public access blocked", "incident-response role", "expire within days"):
+        assert phrase in logs, f"AccessLogBucket's description does not say {phrase!r}"
+    ev = Evaluation(template, params)
+    assert _pattern_ok(sg, ",".join(ev.params["ShotGridPrincipalArns"])), "this combination's ShotGridPrincipalArns fail the pattern"

@@ -18,7 +18,8 @@ COMMON = {
     "BucketName": "media-bucket",
     "ProxyDomainName": "s3-proxy.studio.example.com",
     "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000",
-    "StudioCidr": "192.168.0.0/16",
+    "StudioCidrs": "192.168.0.0/16",
+    "ShotGridPrincipalArns": "arn:aws:iam::123456789012:role/shotgrid-s3-access",
 }
 EXISTING = {
     "ExistingVpcId": "vpc-0123456789abcdef0",
@@ -30,19 +31,28 @@ EXISTING = {
 # a second /_direct rule with one pattern) and five (private-existing: the
 # second rule with two). tests also run the rule table over other counts.
 COMBOS = {
-    "private-new": dict(COMMON, KeyPrefixes="shotgun/",
+    "private-new": dict(COMMON, KeyPrefixes="shotgun/", StudioCidrs="192.168.0.0/16,10.20.0.0/16",
+                        StudioPrefixListId="pl-0123456789abcdef0", AllowedOrigins="https://studio.shotgrid.autodesk.com",
                         BucketKmsKeyArn="arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000000"),
     "public-new": dict(COMMON, Visibility="public", RedirectVia="proxy", UploadPassthrough="false",
                        AccessLogBucket="studio-alb-logs", AlarmEmail="media-ops@studio.example.com",
-                       AvailabilityZones="eu-west-1b,eu-west-1c", StudioCidr="172.20.0.0/14"),
+                       AvailabilityZones="eu-west-1b,eu-west-1c", StudioCidrs="172.20.0.0/14",
+                       VpcCidr="172.31.64.0/18"),
     "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,plates~v2/,a,b.c_d-e",
                              SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64",
                              AlarmEmail="ops+s3proxy@studio.example.com", CreateS3GatewayEndpoint="true",
                              MemorySize="1024", ReservedConcurrency="50", ProvisionedConcurrency="5",
-                             StudioCidr="10.0.0.0/8"),
+                             StudioCidrs="10.0.0.0/8,192.168.10.0/24,172.16.5.0/24,198.51.100.0/24,203.0.113.0/24",
+                             # a bucket in another account: ShotGrid's principals and the
+                             # other readers are the bucket owner's
+                             BucketAccountId="210987654321",
+                             ShotGridPrincipalArns="arn:aws:iam::210987654321:role/media/shotgrid-s3-access,"
+                                                   "arn:aws:iam::210987654321:user/shotgrid-legacy",
+                             OtherReaderArns="arn:aws:iam::210987654321:role/render-farm,arn:aws:iam::210987654321:role/review-tool"),
     "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
                             ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
                             BucketRegion="eu-west-1", KeyPrefixes="shotgun/,review/,edit/,vfx/",
+                            StudioCidrs="", StudioPrefixListId="pl-0fedcba9876543210",
                             BucketKmsKeyArn="arn:aws:kms:eu-west-1:210987654321:key/mrk-0123456789abcdef0123456789abcdef"),
 }
 

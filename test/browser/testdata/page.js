@@ -29,6 +29,17 @@
     };
   }
 
+  // The media elements by name, and what each reported.
+  const media = {};
+  const mediaEvents = ['loadedmetadata', 'canplay', 'playing', 'waiting', 'stalled', 'seeking',
+    'seeked', 'error', 'ended', 'abort', 'emptied'];
+
+  function ranges(tr) {
+    const out = [];
+    for (let i = 0; i < tr.length; i++) out.push([tr.start(i), tr.end(i)]);
+    return out;
+  }
+
   window.s3t = {
     // put uploads the bytes the site serves at bodyPath (same-origin) to a
     // presigned PUT URL. The Content-Type makes it a non-simple request, so
@@ -71,6 +82,57 @@
       } catch (e) {
         return failure(e);
       }
+    },
+
+    // video plays url in a muted <video> called name (preload auto, no
+    // crossorigin attribute: a media load is no-cors, as the web app's
+    // player's is) and resolves when playback has begun. Chromium fetches
+    // it with Range requests of its own choosing.
+    video(name, url) {
+      const v = document.createElement('video');
+      v.muted = true;
+      v.preload = 'auto';
+      const log = [];
+      for (const name of mediaEvents) {
+        v.addEventListener(name, () => log.push({
+          event: name, at: performance.now(), currentTime: v.currentTime,
+          readyState: v.readyState, networkState: v.networkState, error: v.error ? v.error.code : 0,
+        }));
+      }
+      media[name] = { v, log };
+      v.src = url;
+      document.body.appendChild(v);
+      return v.play().then(() => ({ ok: true }), failure);
+    },
+
+    // videoState is the named media element's state now, and the events
+    // it fired since the last call.
+    videoState(name) {
+      const v = media[name].v;
+      return {
+        currentTime: v.currentTime, duration: v.duration, paused: v.paused, ended: v.ended,
+        readyState: v.readyState, networkState: v.networkState,
+        error: v.error ? { code: v.error.code, message: v.error.message } : null,
+        buffered: ranges(v.buffered), now: performance.now(), events: media[name].log.splice(0),
+      };
+    },
+
+    // seek moves the named element's playback to t seconds.
+    seek(name, t) {
+      media[name].v.currentTime = t;
+      return true;
+    },
+
+    // image loads url into an <img> (no crossorigin attribute, as a
+    // thumbnail is) and resolves with its natural size, or an error.
+    image(url) {
+      return new Promise((resolve) => {
+        const img = new Image();
+        img.onload = () => resolve({ ok: true, width: img.naturalWidth, height: img.naturalHeight });
+        img.onerror = () => resolve({ error: { name: 'ImageError', message: 'the image did not load' } });
+        img.src = url;
+        document.body.appendChild(img);
+      });
     },
   };
 })();

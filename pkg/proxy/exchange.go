@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mediaisolation/s3proxy/pkg/emf"
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
+)
+
+// exchange is one request from arrival to its log line. Everything the
+// handler learns about the request lives here, so that each decision is made
+// once, on the request's own state:
+//
+//   - send is the only call to S3;
+//   - respond is the only answer (the only WriteHeader);
+//   - fail is the only way an error becomes an answer;
+//   - finish writes the one log line and the one metric sample.
+type exchange struct {
+	h *Handler
+	w http.ResponseWriter
+	r *http.Request
+	// sr is the client's signature, once authorize has parsed it.
+	sr *signedRequest
+	// up is the request sent to S3, the one S3 checked the signature
+	// against; resp is S3's answer to it.
+	up   *http.Request
+	resp *http.Response
+	o    outcome
+
+	start  time.Time
+	cancel context.CancelFunc
+	wrote  bool
+	// ownCORS marks an answer that carries its own CORS headers (a
+	// preflight the proxy answers itself), which respond leaves alone.
+	ownCORS bool
+}
+
+// outcome is what one request's log line and metric sample record.
+type outcome struct {
+	decision       Decision
+	key            string
+	upstreamStatus int
+	inlineBytes    int
+	status         int
+	code           string
+	// attempts counts the upstream requests made; the latency is that of
+	// the last one, to S3's headers.
+	attempts        int
+	upstreamLatency time.Duration
+}
+
+func (h *Handler) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
+	return &exchange{h: h, w: w, r: r, start: h.now()}
+}
+
+// maxAttempts bounds the upstream requests for one read: the first and two
+// retries.
+const maxAttempts = 3
+
+// send makes the request's call to S3: the client's request rebuilt for the
+// signed host, bounded by the invocation's deadline, with probe (when not
+// empty) as its Range. The request sent is kept in x.up and S3's answer in
+// x.resp; both stay open until finish.
+//
+// A read (a GET or HEAD, with no body) that fails on the connection, or that
+// S3 answers 500 or 503 (SlowDown is a 503), is sent again, at most twice,
+// after a jittered backoff that must fit before the deadline: ShotGrid's
+// clients do not retry a download, so a fault the function can absorb must
+// not reach them. A write is never sent again: its body has been consumed.
+func (x *exchange) send(body io.Reader, length int64, probe string) error {
+	ctx, cancel := x.h.upstreamContext(x.r.Context())
+	x.cancel = cancel
+	up, err := x.h.upstreamRequest(ctx, x.r, body, length)
+	if err != nil {
+		return err
+	}
+	if probe != "" {
+		up.Header.Set("Range", probe)
+	}
+	x.up = up
+	retry := body == nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead)
+	for {
+		start := x.h.now()
+		x.o.attempts++
+		resp, err := x.h.upstream.Do(up)
+		x.o.upstreamLatency = x.h.now().Sub(start)
+		if !retry || x.o.attempts == maxAttempts || !transient(ctx, resp, err) || !x.h.backoff(ctx, x.o.attempts) {
+			if err != nil {
+				return s3error.Upstream(err)
+			}
+			x.resp = resp
+			x.o.upstreamStatus = resp.StatusCode
+			return nil
+		}
+		if resp != nil {
+			// Drain a little, so the connection can be reused.
+			_, _ = io.CopyN(io.Discard, resp.Body, errorHeadBytes)
+			_ = resp.Body.Close()
+		}
+	}
+}
+
+// transient reports an upstream failure worth one more try: the connection
+// failed (while the deadline still holds), or S3 answered 500 or 503, which
+// AWS asks clients to retry.
+// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+func transient(ctx context.Context, resp *http.Response, err error) bool {
+	if err != nil {
+		return ctx.Err() == nil
+	}
+	return resp.StatusCode == http.StatusInternalServerError || resp.StatusCode == http.StatusServiceUnavailable
+}
+
+// backoff waits before attempt n+1: retryBase·2^(n−1), jittered over its
+// upper half. It reports false, without waiting, when the wait would not
+// leave the retry time to run before ctx's deadline.
+func (h *Handler) backoff(ctx context.Context, n int) bool {
+	d := h.retryBase << (n - 1)
+	d = d/2 + rand.N(d/2+1)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+h.retryBase {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// respond writes the answer: the origin's headers (origin.go), CORS headers
+// for the request's origin, the length of body, the status, and body itself
+// except to a HEAD. The decision the log records follows from the status
+// here and nowhere else.
+func (x *exchange) respond(status int, body []byte) {
+	hdr := x.w.Header()
+	SetOriginHeaders(hdr)
+	if !x.ownCORS {
+		x.h.setCORS(x.w, x.r)
+	}
+	if _, set := hdr["Content-Length"]; !set && bodyAllowed(status) && x.r.Method != http.MethodHead {
+		hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	x.wrote = true
+	x.w.WriteHeader(status)
+	if x.r.Method != http.MethodHead && len(body) > 0 {
+		_, _ = x.w.Write(body)
+	}
+	x.o.status = status
+	x.settle()
+}
+
+// settle derives the decision from the status: a 403 is a denial and a
+// failure the proxy answered is an error, whatever path led there. Pings
+// and preflights keep their own name.
+func (x *exchange) settle() {
+	switch {
+	case x.o.decision == Ping || x.o.decision == Preflight:
+	case x.o.status == http.StatusForbidden:
+		x.o.decision = Denied
+	case x.o.code != "":
+		x.o.decision = Error
+	}
+}
+
+// fail answers err as S3 would, through the one status table in s3error.
+func (x *exchange) fail(err error) {
+	e, body := s3error.Render(x.w.Header(), err, x.h.requestID(x.r.Context()))
+	x.o.code = e.Code
+	x.respond(e.Status, body)
+}
+
+// finish releases the upstream call and records the request: one log line
+// and one metric sample, the only ones it gets.
+func (x *exchange) finish() {
+	if x.resp != nil {
+		_ = x.resp.Body.Close()
+	}
+	if x.cancel != nil {
+		x.cancel()
+	}
+	h, o := x.h, &x.o
+	ctx := x.r.Context()
+	level := slog.LevelInfo
+	if o.decision == Error {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("method", x.r.Method),
+		slog.String("key", o.key),
+		slog.String("decision", string(o.decision)),
+		slog.Int("status", o.status),
+		slog.Int("upstreamStatus", o.upstreamStatus),
+		slog.Int("upstreamAttempts", o.attempts),
+		slog.Int("inlineBytes", o.inlineBytes),
+		slog.Float64("durationMs", float64(h.now().Sub(x.start).Microseconds())/1000),
+	}
+	if o.code != "" {
+		attrs = append(attrs, slog.String("errorCode", o.code))
+	}
+	h.log.LogAttrs(ctx, level, "request", attrs...)
+	if h.metrics != nil {
+		err := h.metrics.Record(emf.Sample{
+			Decision: string(o.decision), InlineBytes: o.inlineBytes,
+			UpstreamStatus: o.upstreamStatus, UpstreamLatency: o.upstreamLatency, Upstream: o.attempts > 0,
+			UpstreamAttempts: o.attempts,
+		})
+		if err != nil {
+			h.log.WarnContext(ctx, "writing metrics failed", "error", err.Error())
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	s3check "github.com/mediaisolation/s3proxy/pkg/check"
@@ -68,7 +69,7 @@ func (r checkRun) wantAllPass(t *testing.T, skipped ...string) {
 	}
 	for _, name := range []string{s3check.StepPing, s3check.StepPutSmall, s3check.StepCreate, s3check.StepParts, s3check.StepComplete,
 		s3check.StepGetSmall, s3check.StepGetLarge, s3check.StepRange, s3check.StepSignedRange, s3check.StepHead, s3check.StepCORSOrigin, s3check.StepCORSForeign,
-		s3check.StepTampered, s3check.StepExpired, s3check.StepCleanup} {
+		s3check.StepCORSRedirect, s3check.StepTampered, s3check.StepExpired, s3check.StepCleanup} {
 		want := "PASS"
 		for _, s := range skipped {
 			if s == name {
@@ -149,7 +150,7 @@ func TestCheckEmbeddedDefault(t *testing.T) {
 	}
 
 	r := runCheck(t, []string{"--url", proxyURL, "--bucket", bucket, "--region", region, "--s3-endpoint", s3URL}, env)
-	r.wantAllPass(t, s3check.StepCORSOrigin, s3check.StepCORSForeign)
+	r.wantAllPass(t, s3check.StepCORSOrigin, s3check.StepCORSForeign, s3check.StepCORSRedirect)
 	if !strings.Contains(r.stderr, "part 3/3") {
 		t.Errorf("no progress on stderr:\n%s", r.stderr)
 	}
@@ -206,6 +207,19 @@ func startCheckTwin(t *testing.T, gw *peertest.S3, passthrough bool, env map[str
 func TestCheckTwinVersityGW(t *testing.T) {
 	gw := peertest.StartVersityGW(t, peertest.VersityGWOptions{Buckets: []string{chkBucket}, Region: chkRegion})
 	creds := map[string]string{"AWS_ACCESS_KEY_ID": gw.AccessKeyID, "AWS_SECRET_ACCESS_KEY": gw.SecretAccessKey}
+	// The bucket's CORS: ShotGrid's site-only rule, then with docs/cors.md's
+	// GET/HEAD rule for * (what a browser's Origin: null after the 307 to
+	// the endpoint needs).
+	siteRule := s3types.CORSRule{AllowedOrigins: []string{chkOrigin}, AllowedMethods: []string{"GET", "PUT", "HEAD"}, AllowedHeaders: []string{"*"}, ExposeHeaders: []string{"ETag"}}
+	anyRule := s3types.CORSRule{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET", "HEAD"}, AllowedHeaders: []string{"*"}}
+	setCORS := func(t *testing.T, rules ...s3types.CORSRule) {
+		t.Helper()
+		if _, err := gw.Client.PutBucketCors(context.Background(), &s3.PutBucketCorsInput{Bucket: aws.String(chkBucket),
+			CORSConfiguration: &s3types.CORSConfiguration{CORSRules: rules}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCORS(t, siteRule, anyRule)
 	args := func(proxyURL string, more ...string) []string {
 		return append([]string{"--url", proxyURL, "--bucket", chkBucket, "--region", chkRegion, "--s3-endpoint", gw.URL}, more...)
 	}
@@ -238,18 +252,18 @@ func TestCheckTwinVersityGW(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
 		}
-		if !rep.OK || len(rep.Steps) != 17 {
-			t.Fatalf("ok %v with %d steps, want true with 17:\n%s", rep.OK, len(rep.Steps), r.stdout)
+		if !rep.OK || len(rep.Steps) != 19 {
+			t.Fatalf("ok %v with %d steps, want true with 19:\n%s", rep.OK, len(rep.Steps), r.stdout)
 		}
-		for _, s := range rep.Steps[:14] {
+		for _, s := range rep.Steps[:15] {
 			if !s.OK || s.Status != "PASS" || s.DurationMS == nil {
 				t.Errorf("step %+v, want ok with a duration", s)
 			}
 		}
-		if s := rep.Steps[14]; s.Name != s3check.StepUnlisted || s.Status != "SKIP" {
-			t.Errorf("without --unlisted-profile step 15 is %+v, want unlisted-principal SKIP", s)
+		if s := rep.Steps[15]; s.Name != s3check.StepUnlisted || s.Status != "SKIP" {
+			t.Errorf("without --unlisted-profile step 16 is %+v, want unlisted-principal SKIP", s)
 		}
-		if last := rep.Steps[15]; last.Name != s3check.StepCleanup || last.Status != "SKIP" {
+		if last := rep.Steps[16]; last.Name != s3check.StepCleanup || last.Status != "SKIP" {
 			t.Errorf("with --keep the last step is %+v, want cleanup SKIP", last)
 		}
 		// --keep left the objects for inspection.
@@ -285,6 +299,17 @@ func TestCheckTwinVersityGW(t *testing.T) {
 		// connection, so the twin answers 502; the hint still points at
 		// the signed host.
 		r.wantFail(t, s3check.StepParts, "check the signed host")
+	})
+
+	t.Run("site-only bucket CORS breaks redirected web reads", func(t *testing.T) {
+		setCORS(t, siteRule)
+		defer setCORS(t, siteRule, anyRule)
+		u := startCheckTwin(t, gw, true, map[string]string{"S3PROXY_ALLOWED_ORIGINS": chkOrigin})
+		r := runCheck(t, args(u, "--origin", chkOrigin), creds)
+		r.wantFail(t, s3check.StepCORSRedirect, "Origin: null", "docs/cors.md", "RedirectVia=proxy")
+		if got := strings.Count(r.stdout, "FAIL  "); got != 1 {
+			t.Errorf("%d failed steps, want only cors-redirect:\n%s", got, r.stdout)
+		}
 	})
 
 	t.Run("origin not allowed", func(t *testing.T) {
@@ -323,7 +348,7 @@ func TestCheckUnlistedProfile(t *testing.T) {
 	args := []string{"--url", u, "--bucket", chkBucket, "--region", chkRegion, "--s3-endpoint", gw.URL}
 
 	r := runCheck(t, append(args, "--unlisted-profile", "artist"), creds)
-	r.wantAllPass(t, s3check.StepCORSOrigin, s3check.StepCORSForeign)
+	r.wantAllPass(t, s3check.StepCORSOrigin, s3check.StepCORSForeign, s3check.StepCORSRedirect)
 	if l := r.stepLine(s3check.StepUnlisted); !strings.HasPrefix(l, "PASS") || !strings.Contains(l, "403 AccessDenied") {
 		t.Errorf("unlisted-principal: %q, want PASS with S3's 403", l)
 	}
@@ -366,7 +391,7 @@ func TestCheckUnreachableProxy(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
 	r := runCheck(t, []string{"--url", u, "--bucket", "media", "--region", "us-east-1", "--s3-endpoint", u}, env)
 	r.wantFail(t, s3check.StepPing, "refused the connection")
-	if got := strings.Count(r.stdout, "SKIP  "); got != 16 {
-		t.Errorf("%d skipped steps, want 16 (15 after ping, and endpoint-zones without --load-balancer-arn):\n%s", got, r.stdout)
+	if got := strings.Count(r.stdout, "SKIP  "); got != 18 {
+		t.Errorf("%d skipped steps, want 18 (16 after ping, endpoint-zones without --load-balancer-arn, bucket-policy without --stack):\n%s", got, r.stdout)
 	}
 }

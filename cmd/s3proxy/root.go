@@ -170,15 +170,19 @@ const functionEnvironment = `  S3PROXY_BUCKET            bucket name (required f
 func newRoot(cio cliIO) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "s3proxy",
-		Short: "S3 proxy for ShotGrid media traffic isolation: local twin, event invoker and deployment check",
+		Short: "S3 proxy for ShotGrid media traffic isolation: set-up, pre-deploy checks, local twin and deployment check",
 		Long: `s3proxy is the command-line side of a serverless S3 proxy for ShotGrid media
-traffic isolation. It runs the proxy on this machine behind an emulated ALB
-(serve), runs ALB events through the function as 'sam local invoke' does but
-without Docker (invoke), validates a deployed proxy end to end (check), and
-prints the listener rule table the template deploys (rules).`,
-		Example: `  s3proxy serve                           # the whole proxy on 127.0.0.1:8080, with an embedded S3
-  s3proxy invoke -e events/ping.json      # one ALB event through the function
-  s3proxy help serve                      # a command's flags and variables`,
+traffic isolation. It writes a SAM configuration from ShotGrid's existing
+stacks (init), checks it against AWS before anything is built (preflight),
+runs the proxy on this machine behind an emulated ALB (serve), runs ALB events
+through the function as 'sam local invoke' does but without Docker (invoke),
+validates a deployed proxy end to end (check), and prints the listener rule
+table the template deploys (rules).`,
+		Example: `  s3proxy init --region eu-west-1 --proxy-stack sg-s3-proxy   # samconfig.toml from ShotGrid's stacks
+  s3proxy preflight --config-env default                      # before sam deploy
+  s3proxy check --stack s3proxy --region eu-west-1            # after it
+  s3proxy serve                                               # the whole proxy on 127.0.0.1:8080, with an embedded S3
+  s3proxy help serve                                          # a command's flags and variables`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
@@ -192,6 +196,8 @@ prints the listener rule table the template deploys (rules).`,
 	root.AddCommand(
 		newServeCmd(cio),
 		newInvokeCmd(cio),
+		newInitCmd(cio),
+		newPreflightCmd(cio),
 		newCheckCmd(cio),
 		newRulesCmd(cio),
 		newVersionCmd(cio),

@@ -7,10 +7,12 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/mediaisolation/s3proxy/pkg/release"
 )
 
 // commands are the CLI's commands with help of their own.
-var commands = []string{"serve", "invoke", "check", "rules", "version"}
+var commands = []string{"init", "preflight", "serve", "invoke", "check", "rules", "version"}
 
 // Help in every spelling exits 0, on stdout, and says what each command
 // is, its flags, the variables it reads and an example.
@@ -20,16 +22,18 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"--help", []string{"--help"}, []string{"Usage:\n  s3proxy [command]", "serve ", "invoke ", "check ", "rules ", "version ", "completion ", "Examples:"}},
+		{"--help", []string{"--help"}, []string{"Usage:\n  s3proxy [command]", "init ", "preflight ", "serve ", "invoke ", "check ", "rules ", "version ", "completion ", "Examples:"}},
+		{"help init", []string{"help", "init"}, []string{"ShotGrid's existing", "--proxy-stack string", "--vpc-stack string", "--set stringArray", "--non-interactive", "AWS_ENDPOINT_URL", "Examples:\n  s3proxy init"}},
+		{"help preflight", []string{"help", "preflight"}, []string{"before 'sam deploy'", "--config-env string", "--endpoint-url string", "go/no-go", "Examples:\n  s3proxy preflight"}},
 		{"-h", []string{"-h"}, []string{"Usage:\n  s3proxy [command]"}},
 		{"help", []string{"help"}, []string{"Usage:\n  s3proxy [command]"}},
 		{"help serve", []string{"help", "serve"}, []string{"emulated Application Load Balancer", "--lambda string", "--embedded-s3 ", "--wrapper string", "Environment:\n  S3PROXY_BUCKET", "S3PROXY_PUBLIC_URL", "Examples:\n  s3proxy serve"}},
 		{"serve --help", []string{"serve", "--help"}, []string{"Usage:\n  s3proxy serve [flags]"}},
 		{"serve -help, Go style", []string{"serve", "-help"}, []string{"Usage:\n  s3proxy serve [flags]"}},
 		{"help invoke", []string{"help", "invoke"}, []string{"sam local invoke", "-e, --event string", "-n, --env-vars string", "S3PROXY_ENDPOINT_URL", "Examples:\n  s3proxy invoke -e events/ping.json"}},
-		{"help check", []string{"help", "check"}, []string{"ShotGrid's part", "--url string", "AWS_PROFILE", "No S3PROXY_* variable", "Examples:\n  s3proxy check"}},
+		{"help check", []string{"help", "check"}, []string{"ShotGrid's part", "--url string", "--stack string", "--connect-to string", "certificate must cover", "AWS_PROFILE", "No S3PROXY_* variable", "Examples:\n  s3proxy check"}},
 		{"rules --help", []string{"rules", "--help"}, []string{"HTTPS listener", "--bucket string", "--key-prefixes string", "--signed-host string", "Environment:\n  None", "Examples:\n  s3proxy rules"}},
-		{"help version", []string{"help", "version"}, []string{"revision", "Examples:\n  s3proxy version"}},
+		{"help version", []string{"help", "version"}, []string{"release version", "revision", "Examples:\n  s3proxy version"}},
 		{"help completion", []string{"help", "completion"}, []string{"bash", "zsh", "fish"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,6 +64,9 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", []string{"rules", "extra"}, `unknown command "extra"`},
 		{"bad duration", []string{"serve", "--timeout", "soon"}, "invalid argument \"soon\""},
 		{"unknown shell", []string{"completion", "tcsh"}, "tcsh"},
+		{"init with nothing to read", []string{"init", "--vpc-stack", ""}, "nothing to read"},
+		{"init, a bad environment name", []string{"init", "--config-env", "prod.eu"}, "environment name"},
+		{"preflight, a bad gateway value", []string{"preflight", "--config-file", "/nonexistent/samconfig.toml", "--create-s3-gateway-endpoint", "yes"}, "true or false"},
 		{"half the stack", []string{"check", "--url", "https://p.example", "--bucket", "b", "--load-balancer-arn", "arn:lb"},
 			"--load-balancer-arn and --endpoint-target-group-arn go together"},
 	} {
@@ -116,10 +123,10 @@ func TestVersion(t *testing.T) {
 		want []string
 	}{
 		{"stamped", info("vcs.revision", "20c6275abc", "vcs.time", "2026-12-01T14:00:00Z", "vcs.modified", "false", "GOOS", "linux", "GOARCH", "arm64"),
-			[]string{"s3proxy v1.2.3\n", "module    github.com/mediaisolation/s3proxy", "revision  20c6275abc\n", "committed 2026-12-01T14:00:00Z", "go        go1.26.8 linux/arm64"}},
+			[]string{"s3proxy " + release.Version + "\n", "module    github.com/mediaisolation/s3proxy v1.2.3\n", "revision  20c6275abc\n", "committed 2026-12-01T14:00:00Z", "go        go1.26.8 linux/arm64"}},
 		{"modified", info("vcs.revision", "20c6275abc", "vcs.modified", "true"), []string{"revision  20c6275abc (with uncommitted changes)"}},
 		{"not stamped", info(), []string{"revision  unknown (built without VCS stamping"}},
-		{"no version", &debug.BuildInfo{Main: debug.Module{Path: "m"}}, []string{"s3proxy (devel)"}},
+		{"no module version", &debug.BuildInfo{Main: debug.Module{Path: "m"}}, []string{"s3proxy " + release.Version + "\n", "module    m (devel)\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -133,7 +140,7 @@ func TestVersion(t *testing.T) {
 	}
 	// The command itself reads this test binary's build information.
 	r := runCLI(t, []string{"version"}, nil, "")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "s3proxy ") || !strings.Contains(r.stdout, "  go        go1.") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "s3proxy "+release.Version+"\n") || !strings.Contains(r.stdout, "  go        go1.") {
 		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -160,7 +167,7 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"commands", []string{"__complete", ""}, []string{"serve", "invoke", "check", "rules", "version"}},
+		{"commands", []string{"__complete", ""}, []string{"init", "preflight", "serve", "invoke", "check", "rules", "version"}},
 		{"lambda modes", []string{"__complete", "serve", "--lambda", ""}, []string{"inprocess", "process"}},
 		{"help topics", []string{"__complete", "help", ""}, []string{"serve", "invoke"}},
 	} {

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mediaisolation/s3proxy/pkg/release"
 )
 
 // newVersionCmd reports what was built, from the build information the Go
@@ -13,10 +15,11 @@ import (
 func newVersionCmd(cio cliIO) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the module version and VCS revision this binary was built from",
-		Long: `Prints the module version and the version-control revision this binary was
-built from, as the Go toolchain recorded them. 'go run' and builds with
--buildvcs=false record no revision; 'make build/s3proxy' does.`,
+		Short: "Print the release version and the VCS revision this binary was built from",
+		Long: `Prints the release version (the same string as the stack's Version output and
+the git tag without its "v"), then the module and the version-control revision
+this binary was built from, as the Go toolchain recorded them. 'go run' and
+builds with -buildvcs=false record no revision; 'make build/s3proxy' does.`,
 		Example:     "  s3proxy version",
 		Annotations: map[string]string{"environment": "  None."},
 		Args:        cobra.NoArgs,
@@ -31,11 +34,11 @@ built from, as the Go toolchain recorded them. 'go run' and builds with
 	}
 }
 
-// writeVersion prints info as "name value" lines.
+// writeVersion prints the release, then info as "name value" lines.
 func writeVersion(w io.Writer, info *debug.BuildInfo) {
-	version := info.Main.Version
-	if version == "" {
-		version = "(devel)"
+	module := info.Main.Version
+	if module == "" {
+		module = "(devel)"
 	}
 	settings := map[string]string{}
 	for _, s := range info.Settings {
@@ -48,8 +51,8 @@ func writeVersion(w io.Writer, info *debug.BuildInfo) {
 	case settings["vcs.modified"] == "true":
 		revision += " (with uncommitted changes)"
 	}
-	fmt.Fprintf(w, "s3proxy %s\n", version)
-	fmt.Fprintf(w, "  module    %s\n", info.Main.Path)
+	fmt.Fprintf(w, "s3proxy %s\n", release.Version)
+	fmt.Fprintf(w, "  module    %s %s\n", info.Main.Path, module)
 	fmt.Fprintf(w, "  revision  %s\n", revision)
 	if t := settings["vcs.time"]; t != "" {
 		fmt.Fprintf(w, "  committed %s\n", t)

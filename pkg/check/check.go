@@ -91,6 +91,8 @@ type Options struct {
 	// Stack, when set, adds the endpoint-zones step: what only AWS can tell
 	// about the endpoint's addresses behind the load balancer.
 	Stack *Stack
+	// BucketPolicy, when set, adds the bucket-policy step.
+	BucketPolicy *BucketPolicy
 
 	// Progress receives a line per uploaded part; nil discards them.
 	Progress io.Writer
@@ -213,6 +215,9 @@ func (o *Options) Validate() error {
 	}
 	if o.S3 == nil {
 		errs = append(errs, errors.New("an S3 client is required"))
+	}
+	if o.BucketPolicy != nil && o.BucketPolicy.S3 == nil {
+		errs = append(errs, errors.New("the bucket-policy step needs an S3 client"))
 	}
 	if o.PartSize < 0 || o.Parts < 0 {
 		errs = append(errs, errors.New("the part size and count must not be negative"))

@@ -129,7 +129,7 @@ func putHint(status int, code string) string {
 	case codeHint(code) != "":
 		return codeHint(code)
 	case status == http.StatusForbidden:
-		return "the upload was refused: the interface endpoint admits writes under KeyPrefixes (use --prefix) by ShotGridPrincipalArns only, so the role you run the check with must be listed there while you validate; your credentials need s3:PutObject; the key must be under the key prefixes either way (the load balancer refuses other writes)"
+		return "the upload was refused: the interface endpoint admits writes under KeyPrefixes (use --prefix) by ShotGridPrincipalArns only, so the role you run the check with must be listed there while you validate; your credentials need s3:PutObject; the key must be under KeyPrefixes (S3PROXY_KEY_PREFIXES) either way: the load balancer refuses other writes"
 	case status >= 300 && status <= 399:
 		return "the PUT was redirected, and clients fail on a redirected PUT (urllib): the UploadPassthrough rule is missing"
 	case status == http.StatusMethodNotAllowed:

@@ -151,7 +151,7 @@ func TestRunRedirectViaProxy(t *testing.T) {
 	if host := strings.TrimPrefix(st.proxyURL, "http://"); !strings.Contains(s.Detail, "307 to "+host) {
 		t.Errorf("get-large: %q, want the 307 to the proxy host %s", s.Detail, host)
 	}
-	if len(seen) != 17 || seen[0] != StepPing || seen[14] != StepUnlisted || seen[15] != StepCleanup || seen[16] != StepEndpointZones {
+	if len(seen) != 19 || seen[0] != StepPing || seen[12] != StepCORSRedirect || seen[15] != StepUnlisted || seen[16] != StepCleanup || seen[17] != StepEndpointZones || seen[18] != StepBucketPolicy {
 		t.Errorf("OnStep saw %v", seen)
 	}
 	if strings.Count(progress.String(), "answered 200") != DefaultParts {
@@ -225,7 +225,7 @@ func TestRunPingFails(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), S3: (*s3.Client)(nil)}
 	rep := run(t, o)
 	wantStep(t, rep, StepPing, Fail, "S3 Proxy Host Address")
-	if len(rep.Steps) != 17 || rep.OK {
+	if len(rep.Steps) != 19 || rep.OK {
 		t.Fatalf("%+v", rep)
 	}
 	for _, s := range rep.Steps[1:] {

@@ -123,10 +123,11 @@ func (r *runner) run(ctx context.Context) Report {
 	r.step(ctx, StepPing, r.ping)
 	if r.steps[0].Status != Pass {
 		for _, name := range []string{StepPutSmall, StepCreate, StepParts, StepComplete, StepGetSmall, StepGetLarge, StepRange,
-			StepSignedRange, StepHead, StepCORSOrigin, StepCORSForeign, StepTampered, StepExpired, StepUnlisted, StepCleanup} {
+			StepSignedRange, StepHead, StepCORSOrigin, StepCORSForeign, StepCORSRedirect, StepTampered, StepExpired, StepUnlisted, StepCleanup} {
 			r.record(name, 0, skip("the proxy did not answer /ping"))
 		}
 		r.step(ctx, StepEndpointZones, r.endpointZones)
+		r.step(ctx, StepBucketPolicy, r.bucketPolicy)
 		return r.report()
 	}
 	r.step(ctx, StepPutSmall, r.putSmall)
@@ -140,11 +141,13 @@ func (r *runner) run(ctx context.Context) Report {
 	r.step(ctx, StepHead, r.head)
 	r.step(ctx, StepCORSOrigin, r.corsOrigin)
 	r.step(ctx, StepCORSForeign, r.corsForeign)
+	r.step(ctx, StepCORSRedirect, r.corsRedirect)
 	r.step(ctx, StepTampered, r.tampered)
 	r.step(ctx, StepExpired, r.expiredURL)
 	r.step(ctx, StepUnlisted, r.unlisted)
 	r.step(ctx, StepCleanup, r.cleanup)
 	r.step(ctx, StepEndpointZones, r.endpointZones)
+	r.step(ctx, StepBucketPolicy, r.bucketPolicy)
 	return r.report()
 }
 

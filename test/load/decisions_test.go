@@ -96,7 +96,9 @@ func newDecisionTarget(t testing.TB, gw *peertest.S3, cfg *config.Config, fn *fu
 		return through(t, srv.URL, u)
 	}
 	d.urls["ping"], d.want["ping"] = srv.URL+"/ping", http.StatusOK
-	d.urls["denied-cheap"], d.want["denied-cheap"] = srv.URL+"/"+objs["inline-8KB"].key, http.StatusForbidden
+	// Expired: the function refuses it without asking S3. (An unsigned
+	// URL no longer reaches the function: the load balancer answers it.)
+	d.urls["denied-cheap"], d.want["denied-cheap"] = expire(t, sign(objs["inline-8KB"].key)), http.StatusForbidden
 	d.urls["denied-by-s3"], d.want["denied-by-s3"] = tamper(t, sign(objs["inline-8KB"].key)), http.StatusForbidden
 	for _, k := range []string{"inline-8KB", "inline-100KB", "inline-700KB"} {
 		d.urls[k], d.want[k] = sign(objs[k].key), http.StatusOK
@@ -221,3 +223,15 @@ func TestProfileInline(t *testing.T) {
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// expire moves a presigned URL's X-Amz-Date years back, so that it has
+// expired whatever its X-Amz-Expires.
+func expire(t testing.TB, u string) string {
+	t.Helper()
+	const p = "X-Amz-Date="
+	i := strings.Index(u, p)
+	if i < 0 || len(u) < i+len(p)+16 {
+		t.Fatal("no X-Amz-Date in a presigned URL")
+	}
+	return u[:i+len(p)] + "20200101T000000Z" + u[i+len(p)+16:]
+}

@@ -220,7 +220,11 @@ func waitReported(t *testing.T, fn *function, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("the emulator reported fewer than %d invocations", n)
+	counts := map[string]int{}
+	for d, invs := range fn.log.byDecision() {
+		counts[d] = len(invs)
+	}
+	t.Fatalf("the emulator reported fewer than %d invocations: %v", n, counts)
 }
 
 // powerTable is the decision table and the cold-start table, in Markdown.

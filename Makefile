@@ -144,7 +144,7 @@ load: tools deps
 # minutes; needs root and a cgroup CPU controller, skips otherwise). The
 # table lands in build/load/power.json and the test log.
 power: $(BIN)/versitygw $(BIN)/aws-lambda-rie
-	S3PROXY_POWER=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 15m -v -run 'TestPower$$' ./test/load/ | grep -v '^=== '
+	set -o pipefail; S3PROXY_POWER=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 15m -v -run 'TestPower$$' ./test/load/ | grep -v '^=== '
 
 # Each fuzz target for FUZZTIME, one after another.
 FUZZTIME ?= 30s

@@ -172,9 +172,9 @@ func (c *client) serveOne(h Handler) error {
 		AwsRequestID:       id,
 		InvokedFunctionArn: resp.Header.Get("Lambda-Runtime-Invoked-Function-Arn"),
 	})
-	if trace := resp.Header.Get("Lambda-Runtime-Trace-Id"); trace != "" {
-		_ = os.Setenv("_X_AMZN_TRACE_ID", trace)
-	}
+	// Set on every invocation, empty too, so that no invocation carries
+	// the one before's trace.
+	_ = os.Setenv("_X_AMZN_TRACE_ID", resp.Header.Get("Lambda-Runtime-Trace-Id"))
 	out, herr, panicked := invoke(ctx, h, payload)
 	path, body, ct := api+id+"/response", out, "application/octet-stream"
 	if herr != nil {

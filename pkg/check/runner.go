@@ -17,6 +17,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
@@ -165,7 +166,7 @@ type response struct {
 }
 
 // code is the S3 error <Code> of the body, or "".
-func (x *response) code() string { return errorCode(x.body) }
+func (x *response) code() string { return s3error.CodeOf(x.body) }
 
 // describe is "<status>" or "<status> <Code>", for details.
 func (x *response) describe() string {
@@ -173,18 +174,6 @@ func (x *response) describe() string {
 		return fmt.Sprintf("%d %s", x.status, c)
 	}
 	return fmt.Sprint(x.status)
-}
-
-func errorCode(body []byte) string {
-	_, rest, ok := bytes.Cut(body, []byte("<Code>"))
-	if !ok {
-		return ""
-	}
-	c, _, ok := bytes.Cut(rest, []byte("</Code>"))
-	if !ok || len(c) > 64 {
-		return ""
-	}
-	return string(c)
 }
 
 // do sends one request with c and reads the answer. Errors name the method

@@ -28,6 +28,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
 	"github.com/mediaisolation/s3proxy/pkg/sgstacks"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/stepreport"
@@ -440,7 +441,7 @@ func (r *runner) upload(ctx context.Context) stepreport.Result {
 		return stepreport.Failed(fmt.Sprintf("cannot reach %s from here: run preflight from the studio network (VPN/Direct Connect), and the endpoint's security group must admit 443 from this machine", u.Host), "PUT: %v", err)
 	}
 	if status != http.StatusOK {
-		return stepreport.Failed(noGoHint(errorCode(b)), "presigned PUT for %s sent to %s with that Host: %d %s", signedHost, u.Host, status, errorCode(b))
+		return stepreport.Failed(noGoHint(s3error.CodeOf(b)), "presigned PUT for %s sent to %s with that Host: %d %s", signedHost, u.Host, status, s3error.CodeOf(b))
 	}
 	get, err := signer.Get(ctx, key, 5*time.Minute)
 	if err != nil {
@@ -452,7 +453,7 @@ func (r *runner) upload(ctx context.Context) stepreport.Result {
 		return stepreport.Failed("the PUT went through but the GET did not connect: retry", "GET: %v", err)
 	}
 	if status != http.StatusOK || !bytes.Equal(got, body) {
-		return stepreport.Failed(noGoHint(errorCode(got)), "PUT passed; presigned GET answered %d %s", status, errorCode(got))
+		return stepreport.Failed(noGoHint(s3error.CodeOf(got)), "PUT passed; presigned GET answered %d %s", status, s3error.CodeOf(got))
 	}
 	return stepreport.Passed("GO: presigned PUT and GET signed for %s, sent to %s with that Host, accepted%s", signedHost, u.Host, cleanup)
 }
@@ -509,17 +510,4 @@ func temporaryEndpointHint(o Options) string {
 		"aws ec2 create-vpc-endpoint --region %[1]s --vpc-id %[2]s --vpc-endpoint-type Interface --service-name com.amazonaws.%[1]s.s3 --subnet-ids %[3]s --security-group-ids <sg admitting 443 from this machine>; "+
 		"run preflight again (it finds the endpoint, or pass --endpoint-url https://bucket.<its regional DNS name>); then aws ec2 delete-vpc-endpoints --region %[1]s --vpc-endpoint-ids <vpce-id>",
 		o.Region, o.VpcID, subnets)
-}
-
-// errorCode is an S3 error body's <Code>, or "".
-func errorCode(body []byte) string {
-	_, rest, ok := bytes.Cut(body, []byte("<Code>"))
-	if !ok {
-		return ""
-	}
-	c, _, ok := bytes.Cut(rest, []byte("</Code>"))
-	if !ok || len(c) > 64 {
-		return ""
-	}
-	return string(c)
 }

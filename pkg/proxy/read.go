@@ -137,7 +137,7 @@ func (x *exchange) read() {
 
 // probeSize is the probe's length: probeBytes, or the inline limit where
 // that is smaller.
-func (x *exchange) probeSize() int64 { return min(probeBytes, x.h.cfg.InlineMax) }
+func (x *exchange) probeSize() int64 { return min(x.h.probeMax, x.h.cfg.InlineMax) }
 
 // object decides between inline and redirect once S3 has accepted the
 // client's signature and started sending the object. It reports true when

@@ -74,8 +74,9 @@ var mintShapes = []struct {
 
 // The bare signer applies S3's URL rules as the presign client did: for
 // every key shape and grant, at the same instant with the same credentials,
-// both sign the same URL byte for byte and the same headers, the grant
-// admits it, and it signs exactly the headers listed.
+// both write the same URL byte for byte (but for the presign client's
+// x-id=GetObject) and sign the same headers, the grant admits it, and it
+// signs exactly the headers listed.
 func TestSignerMatchesThePresignClient(t *testing.T) {
 	cfg := testConfig(t, nil)
 	at := time.Date(2026, 12, 2, 3, 4, 5, 0, time.UTC)
@@ -94,8 +95,15 @@ func TestSignerMatchesThePresignClient(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if got != want {
-						t.Errorf("bare signer:\n%s\npresign client:\n%s", got, want)
+					// The same URL but for x-id=GetObject, which the presign
+					// client adds and the bare signer leaves out, and so the
+					// signature over it; mintViolation and the twin check
+					// the signature itself.
+					if a, b := unsigned(got), unsigned(strings.Replace(want, "&x-id=GetObject", "", 1)); a != b {
+						t.Errorf("bare signer:\n%s\npresign client, less x-id:\n%s", a, b)
+					}
+					if !strings.Contains(want, "&x-id=GetObject&X-Amz-Signature=") {
+						t.Errorf("the presign client's URL no longer ends in x-id=GetObject: %s", want)
 					}
 					if !equalHeaders(gotHdr, wantHdr) {
 						t.Errorf("signed headers %q, the presign client's %q", gotHdr, wantHdr)
@@ -122,7 +130,7 @@ func TestSignerMatchesThePresignClient(t *testing.T) {
 						{"expires", q.Get("X-Amz-Expires"), "90"},
 						{"date", q.Get("X-Amz-Date"), "20261202T030405Z"},
 						{"token", q.Get("X-Amz-Security-Token"), token},
-						{"x-id", q.Get("x-id"), "GetObject"},
+						{"x-id", q.Get("x-id"), ""},
 						{"payload hash in the URL", q.Get("X-Amz-Content-Sha256"), ""},
 					}
 					for _, h := range sh.hoisted {
@@ -142,6 +150,15 @@ func TestSignerMatchesThePresignClient(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unsigned is a presigned URL without its signature.
+func unsigned(u string) string {
+	i := strings.Index(u, "&X-Amz-Signature=")
+	if i < 0 {
+		return u
+	}
+	return u[:i]
 }
 
 func equalHeaders(a, b http.Header) bool {

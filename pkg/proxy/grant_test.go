@@ -327,9 +327,10 @@ func TestGrantSigV2(t *testing.T) {
 	}
 }
 
-// Every parameter and header a grant carries has a field in the SDK's
-// input: one without would be dropped by the adapter, and every mint that
-// carries it refused by admits.
+// Every parameter and header a grant carries has a field in the presign
+// client's input, so the baseline can mint every grant and
+// TestSignerMatchesThePresignClient compares the bare signer with it on
+// every carried name.
 func TestSignerHoldsEveryCarriedName(t *testing.T) {
 	for k := range carriedParams {
 		if inputParams[k] == nil {

@@ -187,13 +187,15 @@ func (x *exchange) object(requested bool, round int) (again bool) {
 // the probe, once; a second change is answered 503, never a splice.
 func (x *exchange) rest(total int64, round int) (again bool) {
 	first := x.resp
-	head, _, err := readUpTo(first.Body, first.ContentLength, first.ContentLength)
-	if err != nil {
+	// One buffer for the whole object: each part is read into its place.
+	body := make([]byte, total)
+	n := first.ContentLength
+	if err := readExactly(first.Body, body[:n]); err != nil {
 		x.fail(s3error.Upstream(err))
 		return false
 	}
 	etag := first.Header.Get("ETag")
-	set := http.Header{"Range": {"bytes=" + strconv.Itoa(len(head)) + "-" + strconv.FormatInt(total-1, 10)}}
+	set := http.Header{"Range": {"bytes=" + strconv.FormatInt(n, 10) + "-" + strconv.FormatInt(total-1, 10)}}
 	if len(x.r.Header.Values("If-Match")) == 0 && !slices.Contains(x.sr.auth.SignedHeaders, "if-match") && !strings.HasPrefix(etag, "W/") {
 		set["If-Match"] = []string{etag}
 	}
@@ -203,13 +205,11 @@ func (x *exchange) rest(total int64, round int) (again bool) {
 		return false
 	}
 	resp := x.resp
-	wantRange := "bytes " + strconv.Itoa(len(head)) + "-" + strconv.FormatInt(total-1, 10) + "/" + strconv.FormatInt(total, 10)
+	wantRange := "bytes " + strconv.FormatInt(n, 10) + "-" + strconv.FormatInt(total-1, 10) + "/" + strconv.FormatInt(total, 10)
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && resp.Header.Get("ETag") == etag &&
-		resp.Header.Get("Content-Range") == wantRange && resp.ContentLength == total-int64(len(head)):
-		body := make([]byte, total)
-		copy(body, head)
-		if _, err := io.ReadFull(resp.Body, body[len(head):]); err != nil {
+		resp.Header.Get("Content-Range") == wantRange && resp.ContentLength == total-n:
+		if err := readExactly(resp.Body, body[n:]); err != nil {
 			x.fail(s3error.Upstream(err))
 			return false
 		}
@@ -294,19 +294,28 @@ func bodyAllowed(status int) bool {
 	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
 }
 
+// readExactly fills buf from r, which must then be at its end. Reading
+// to the end also lets the connection be reused.
+func readExactly(r io.Reader, buf []byte) error {
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return err
+	}
+	// A server sending more than it declared is broken; S3 is not.
+	var extra [1]byte
+	if n, _ := r.Read(extra[:]); n > 0 {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+
 // readUpTo reads at most max bytes; complete is false when there was more,
 // and body then holds what was read (max+1 bytes).
 // A declared length sizes the buffer once.
 func readUpTo(r io.Reader, max, declared int64) (body []byte, complete bool, err error) {
 	if declared >= 0 && declared <= max {
 		body = make([]byte, declared, declared+1)
-		if _, err := io.ReadFull(r, body); err != nil {
+		if err := readExactly(r, body); err != nil {
 			return nil, false, err
-		}
-		// A server sending more than it declared is broken; S3 is not.
-		var extra [1]byte
-		if n, _ := r.Read(extra[:]); n > 0 {
-			return nil, false, io.ErrUnexpectedEOF
 		}
 		return body, true, nil
 	}

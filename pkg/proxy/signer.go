@@ -48,8 +48,10 @@ func NewSigner(awsCfg aws.Config, cfg *config.Config) Signer {
 		creds = aws.NewCredentialsCache(creds)
 	}
 	s := &v4Signer{
-		// S3 signs the URI path as sent, not escaped once more: the path
-		// is escaped here, once, by S3's rules (escapeS3).
+		// Other services sign each path segment escaped twice; S3 signs it
+		// escaped once, as sent. The path is escaped here, once, by S3's
+		// rules (escapeS3), and the signer takes it as it stands.
+		// https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
 		// https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
 		creds:  creds,

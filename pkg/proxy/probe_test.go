@@ -228,3 +228,19 @@ func TestProbeSecondPartRefused(t *testing.T) {
 		t.Errorf("status %d after %d calls, body %.200s; want S3's 403 after 2", resp.StatusCode, calls, body)
 	}
 }
+
+// Without an ETag the two parts cannot be bound to one version, so an
+// object larger than the probe is redirected instead of read in two parts.
+func TestProbeWithoutETagRedirects(t *testing.T) {
+	f := probeFixture(t)
+	obj := f.up.objects["/shotgun/300k.jpg"]
+	f.up.do = func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		http.ServeContent(rec, r, "", time.Time{}, bytes.NewReader(obj))
+		return rec.Result(), nil
+	}
+	resp := f.do("GET", "/shotgun/300k.jpg?"+presigned(), nil, nil)
+	if resp.StatusCode != http.StatusTemporaryRedirect || len(f.up.reqs) != 1 {
+		t.Errorf("status %d after %d requests, want 307 after 1", resp.StatusCode, len(f.up.reqs))
+	}
+}

@@ -78,7 +78,7 @@ func (x *exchange) forward() {
 	if x.r.ContentLength == 0 {
 		body = http.NoBody
 	}
-	if err := x.send(body, x.r.ContentLength, ""); err != nil {
+	if err := x.send(body, x.r.ContentLength, nil); err != nil {
 		x.fail(err)
 		return
 	}

@@ -21,7 +21,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0
 
 .PHONY: all build build-ProxyFunction build-EndpointTargetsFunction run test \
-	test-go test-template lint tools rie deps prereqs bench fuzz load clean
+	test-go test-template lint tools rie deps prereqs bench fuzz load power clean
 
 # PROGRESS runs a step that can take more than about 30 seconds, saying what
 # it does, roughly how long it takes the first time, and that it is still
@@ -137,6 +137,14 @@ bench:
 # which runs the smoke version). Summaries land in build/load/.
 load: tools deps
 	bash scripts/load.sh
+
+# Lambda's memory sizes modelled before a deploy: the real bootstrap under
+# the emulator in a cgroup CPU quota of memory/1769 of one core, for every
+# decision, with billed durations, $ per million and cold starts (a few
+# minutes; needs root and a cgroup CPU controller, skips otherwise). The
+# table lands in build/load/power.json and the test log.
+power: $(BIN)/versitygw $(BIN)/aws-lambda-rie
+	set -o pipefail; S3PROXY_POWER=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 15m -v -run 'TestPower$$' ./test/load/ | grep -v '^=== '
 
 # Each fuzz target for FUZZTIME, one after another.
 FUZZTIME ?= 30s

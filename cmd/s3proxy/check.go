@@ -74,12 +74,7 @@ otherwise, 2 for bad usage.`,
                             the bucket's (and stack's) region when --region is not given
   AWS_ENDPOINT_URL          one endpoint for every AWS service (a local emulator); --s3-endpoint wins for S3
   No S3PROXY_* variable is read: check tests the deployment from outside.`},
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
-			return nil
-		},
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return executeCheck(cmd.Context(), cmd.Flags(), f, cio)
 		},

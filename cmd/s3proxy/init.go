@@ -54,12 +54,7 @@ the defaults and fails, naming each, when an answer without one is missing.`,
   AWS_REGION, AWS_DEFAULT_REGION
                             the stacks' region when --region is not given
   AWS_ENDPOINT_URL          one endpoint for every AWS service (a local emulator)`},
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
-			return nil
-		},
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return executeInit(cmd.Context(), f, cio)
 		},

@@ -50,7 +50,7 @@ func newShotGrid(t *testing.T, m *moto) shotgrid {
 	// associating; AWS associates, so the test does it.
 	rt := m.resource(t, sgRegion, "sg-private-vpc", "AWS::EC2::RouteTable")
 	for _, sn := range []string{sg.subnetA, sg.subnetB} {
-		if _, err := ec2.NewFromConfig(m.config(sgRegion)).AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{
+		if _, err := ec2.NewFromConfig(m.AWSConfig(sgRegion)).AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{
 			RouteTableId: aws.String(rt), SubnetId: aws.String(sn)}); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func newShotGrid(t *testing.T, m *moto) shotgrid {
 
 func (sg shotgrid) addListener(t *testing.T, m *moto, port int32, cert string) {
 	t.Helper()
-	if _, err := elbv2.NewFromConfig(m.config(sgRegion)).CreateListener(context.Background(), &elbv2.CreateListenerInput{
+	if _, err := elbv2.NewFromConfig(m.AWSConfig(sgRegion)).CreateListener(context.Background(), &elbv2.CreateListenerInput{
 		LoadBalancerArn: aws.String(sg.loadBalancerARN), Port: aws.Int32(port), Protocol: elbtypes.ProtocolEnumHttps,
 		Certificates:   []elbtypes.Certificate{{CertificateArn: aws.String(cert)}},
 		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(sg.targetGroupARN)}},

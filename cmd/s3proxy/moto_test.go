@@ -8,18 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
@@ -29,67 +23,16 @@ import (
 
 // moto is one moto_server on loopback, started by the test and stopped by
 // its PID.
-type moto struct {
-	url   string
-	creds aws.CredentialsProvider
-}
+type moto struct{ *peertest.Moto }
 
 func startMoto(t *testing.T) *moto {
 	t.Helper()
-	bin := peertest.Binary(t, "moto_server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	cmd := exec.CommandContext(ctx, bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // this test's own moto_server, by PID
-		_ = cmd.Wait()
-		cancel()
-		if t.Failed() {
-			t.Logf("moto_server output (last 4000 bytes):\n%s", tail(out.String(), 4000))
-		}
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get(base + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s: %v", base, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return &moto{url: base, creds: credentials.NewStaticCredentialsProvider("testing", "testing", "")}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
+	return &moto{peertest.StartMoto(t, peertest.MotoOptions{})}
 }
 
 // env is the CLI's environment pointing every AWS client at moto.
 func (m *moto) env() map[string]string {
-	return map[string]string{"AWS_ENDPOINT_URL": m.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-}
-
-func (m *moto) config(region string) aws.Config {
-	return aws.Config{Region: region, Credentials: m.creds, BaseEndpoint: aws.String(m.url)}
+	return map[string]string{"AWS_ENDPOINT_URL": m.URL, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 }
 
 // createStack creates a stack from testdata/file and returns its outputs.
@@ -103,7 +46,7 @@ func (m *moto) createStack(t *testing.T, region, name, file string, params map[s
 	for k, v := range params {
 		ps = append(ps, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v)})
 	}
-	cf := cloudformation.NewFromConfig(m.config(region))
+	cf := cloudformation.NewFromConfig(m.AWSConfig(region))
 	ctx := context.Background()
 	if _, err := cf.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(string(body)),
 		Parameters: ps, Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam}}); err != nil {
@@ -123,7 +66,7 @@ func (m *moto) createStack(t *testing.T, region, name, file string, params map[s
 // resource is the physical ID of a stack's resource of type typ.
 func (m *moto) resource(t *testing.T, region, stack, typ string) string {
 	t.Helper()
-	out, err := cloudformation.NewFromConfig(m.config(region)).DescribeStackResources(context.Background(),
+	out, err := cloudformation.NewFromConfig(m.AWSConfig(region)).DescribeStackResources(context.Background(),
 		&cloudformation.DescribeStackResourcesInput{StackName: aws.String(stack)})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +99,7 @@ func (m *moto) importCertificate(t *testing.T, region string, names ...string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := acm.NewFromConfig(m.config(region)).ImportCertificate(context.Background(), &acm.ImportCertificateInput{
+	out, err := acm.NewFromConfig(m.AWSConfig(region)).ImportCertificate(context.Background(), &acm.ImportCertificateInput{
 		Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		PrivateKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
 	})

@@ -72,12 +72,7 @@ included), 1 otherwise, 2 for bad usage.`,
   AWS_REGION, AWS_DEFAULT_REGION
                             the region when neither --region nor the environment's region is set
   AWS_ENDPOINT_URL          one endpoint for every AWS service (a local emulator)`},
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
-			return nil
-		},
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return executePreflight(cmd.Context(), cmd.Flags(), f, cio)
 		},

@@ -66,20 +66,20 @@ func TestPreflightAgainstMoto(t *testing.T) {
 		}
 	})
 
-	pending, err := acm.NewFromConfig(m.config(sgRegion)).RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("s3-proxy.studio.example")})
+	pending, err := acm.NewFromConfig(m.AWSConfig(sgRegion)).RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("s3-proxy.studio.example")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	elsewhere := m.importCertificate(t, "us-east-1", "s3-proxy.studio.example")
-	s3w := s3.NewFromConfig(m.config("us-west-2"), func(o *s3.Options) { o.UsePathStyle = true })
+	s3w := s3.NewFromConfig(m.AWSConfig("us-west-2"), func(o *s3.Options) { o.UsePathStyle = true })
 	if _, err := s3w.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("media-oregon"),
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintUsWest2}}); err != nil {
 		t.Fatal(err)
 	}
 	// An SSE-KMS bucket with a customer-managed key, and one whose key is
 	// disabled.
-	km := kms.NewFromConfig(m.config(sgRegion))
-	s3e := s3.NewFromConfig(m.config(sgRegion), func(o *s3.Options) { o.UsePathStyle = true })
+	km := kms.NewFromConfig(m.AWSConfig(sgRegion))
+	s3e := s3.NewFromConfig(m.AWSConfig(sgRegion), func(o *s3.Options) { o.UsePathStyle = true })
 	kmsBucket := func(name string, disabled bool) string {
 		k, err := km.CreateKey(ctx, &kms.CreateKeyInput{})
 		if err != nil {
@@ -149,7 +149,7 @@ func TestPreflightAgainstMoto(t *testing.T) {
 	}
 
 	t.Run("another VPC overlapping, as JSON", func(t *testing.T) {
-		if _, err := ec2.NewFromConfig(m.config(sgRegion)).CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("192.168.0.0/16")}); err != nil {
+		if _, err := ec2.NewFromConfig(m.AWSConfig(sgRegion)).CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("192.168.0.0/16")}); err != nil {
 			t.Fatal(err)
 		}
 		r := runCLI(t, append(append([]string{}, base...), "--json"), env, "")

@@ -45,6 +45,15 @@ type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
+// noArgs refuses positional arguments as a usage error, naming them, for
+// the commands that take none but report bad usage with exit status 2.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+	}
+	return nil
+}
+
 // cliIO bundles what every command reads and writes, so tests run the whole
 // CLI in-process with a map for the environment.
 type cliIO struct {

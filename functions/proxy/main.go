@@ -8,17 +8,18 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 	"github.com/mediaisolation/s3proxy/pkg/config"
 	"github.com/mediaisolation/s3proxy/pkg/emf"
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
+	"github.com/mediaisolation/s3proxy/pkg/lambdart"
 	"github.com/mediaisolation/s3proxy/pkg/proxy"
 )
 
 func main() {
+	tuneRuntime(os.Getenv)
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -32,5 +33,8 @@ func main() {
 	}
 	// Metrics go to stdout as EMF lines; CloudWatch Logs extracts them.
 	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID, proxy.WithMetrics(emf.New(os.Stdout, cfg.Bucket)))
-	lambda.Start(albhttp.NewFunction(h, albhttp.WithRefused(h.Refused)))
+	// Start returns only when the runtime API fails or the handler panics:
+	// exiting lets Lambda start a fresh environment.
+	fmt.Fprintln(os.Stderr, lambdart.Start(albhttp.NewFunction(h, albhttp.WithRefused(h.Refused))))
+	os.Exit(1)
 }

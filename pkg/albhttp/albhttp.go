@@ -47,6 +47,11 @@ type Response struct {
 	// raw is the binary body, kept so AppendJSON can encode it straight
 	// into the output instead of through Body.
 	raw []byte
+	// doc, when set, is the whole response JSON, built as the handler
+	// wrote a binary body (see recorder.stream); Body is then
+	// doc[bodyAt:bodyEnd] and is filled in only for callers that need it.
+	doc             []byte
+	bodyAt, bodyEnd int
 }
 
 // ResponseLimit is the largest response JSON an ALB accepts from Lambda.
@@ -58,7 +63,7 @@ const ResponseLimit = config.ALBResponseLimit
 func Handler(h http.Handler) func(context.Context, json.RawMessage) (Response, error) {
 	return func(ctx context.Context, raw json.RawMessage) (Response, error) {
 		var ev events.ALBTargetGroupRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
+		if err := decodeEvent(raw, &ev); err != nil {
 			return errorResponse(s3error.ErrBadRequest), nil
 		}
 		resp := Serve(ctx, h, &ev)
@@ -115,7 +120,7 @@ func NewFunction(h http.Handler, opts ...Option) *Function {
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := time.Now()
 	var ev events.ALBTargetGroupRequest
-	if err := json.Unmarshal(payload, &ev); err != nil {
+	if err := decodeEvent(payload, &ev); err != nil {
 		return f.refuse(ctx, "", s3error.ErrBadRequest, start).AppendJSON(nil), nil
 	}
 	resp, err := serve(ctx, f.h, &ev)
@@ -151,6 +156,12 @@ func (f *Function) refuse(ctx context.Context, method string, err error, start t
 // AppendJSON appends r's JSON encoding, the same document encoding/json
 // would produce.
 func (r Response) AppendJSON(b []byte) []byte {
+	if r.doc != nil {
+		if b == nil {
+			return r.doc
+		}
+		return append(b, r.doc...)
+	}
 	headers, _ := json.Marshal(r.MultiValueHeaders)
 	desc, _ := json.Marshal(r.StatusDescription)
 	b = slices.Grow(b, len(headers)+len(r.Body)+base64.StdEncoding.EncodedLen(len(r.raw))+len(desc)+96)
@@ -182,6 +193,9 @@ func Serve(ctx context.Context, h http.Handler, ev *events.ALBTargetGroupRequest
 	if err != nil {
 		return errorResponse(err)
 	}
+	if resp.doc != nil {
+		resp.Body, resp.doc = string(resp.doc[resp.bodyAt:resp.bodyEnd]), nil
+	}
 	return resp
 }
 
@@ -192,6 +206,7 @@ func serve(ctx context.Context, h http.Handler, ev *events.ALBTargetGroupRequest
 		return Response{}, err
 	}
 	rec := newRecorder()
+	rec.method = r.Method
 	h.ServeHTTP(rec, r)
 	resp := rec.response(r.Method)
 	if rec.tooLarge {
@@ -314,6 +329,18 @@ type recorder struct {
 	// overflow records a refused write: the body is incomplete and must
 	// not be sent as if it were whole.
 	overflow bool
+	// method is the request's; a HEAD answer carries no body.
+	method string
+	// A binary body goes straight into the response JSON as base64 while
+	// the handler writes it (see stream), instead of being kept whole and
+	// encoded afterwards: one copy of an inline read fewer.
+	doc       []byte
+	head      Response // the status line and headers doc was started with
+	bodyAt    int
+	written   int     // body bytes taken, encoded or pending
+	pending   [2]byte // the end of a body write that is not a whole 3-byte group
+	npending  int
+	streaming bool
 	// tooLarge records that the handler's answer was replaced because the
 	// ALB would refuse it.
 	tooLarge bool
@@ -333,9 +360,14 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	if r.overflow || r.body.Len()+len(p) > ResponseLimit {
+	if r.overflow || r.body.Len()+r.written+len(p) > ResponseLimit {
 		r.overflow = true
 		return 0, errTooLarge
+	}
+	if r.streaming || r.body.Len() == 0 && len(p) > 0 && r.method != "" && r.method != http.MethodHead &&
+		!Textual(r.header.Get("Content-Type")) {
+		r.stream(p)
+		return len(p), nil
 	}
 	if r.body.Cap() == 0 {
 		// One allocation for the whole body when its length is declared.
@@ -348,23 +380,75 @@ func (r *recorder) Write(p []byte) (int, error) {
 
 var errTooLarge = errors.New("response body exceeds the ALB limit")
 
+// stream appends p to the response JSON as base64. The first call writes
+// the document's start, from the status and headers as they are now: as
+// with net/http, headers changed after the body has begun are not sent.
+// The buffer is sized once from Content-Length when the handler declared
+// it.
+func (r *recorder) stream(p []byte) {
+	if !r.streaming {
+		r.streaming = true
+		r.head = r.start(r.status)
+		r.head.IsBase64Encoded = true
+		n := len(p)
+		if cl, err := strconv.Atoi(r.header.Get("Content-Length")); err == nil && cl >= n && cl <= ResponseLimit {
+			n = cl
+		}
+		headers, _ := json.Marshal(r.head.MultiValueHeaders)
+		desc, _ := json.Marshal(r.head.StatusDescription)
+		r.doc = make([]byte, 0, len(headers)+len(desc)+base64.StdEncoding.EncodedLen(n)+96)
+		r.doc = append(r.doc, `{"statusCode":`...)
+		r.doc = strconv.AppendInt(r.doc, int64(r.head.StatusCode), 10)
+		r.doc = append(r.doc, `,"statusDescription":`...)
+		r.doc = append(r.doc, desc...)
+		r.doc = append(r.doc, `,"multiValueHeaders":`...)
+		r.doc = append(r.doc, headers...)
+		r.doc = append(r.doc, `,"body":"`...)
+		r.bodyAt = len(r.doc)
+	}
+	r.written += len(p)
+	if r.npending > 0 {
+		for r.npending < 3 && len(p) > 0 {
+			if r.npending == 2 {
+				r.doc = base64.StdEncoding.AppendEncode(r.doc, []byte{r.pending[0], r.pending[1], p[0]})
+				r.npending, p = 0, p[1:]
+				break
+			}
+			r.pending[r.npending] = p[0]
+			r.npending, p = r.npending+1, p[1:]
+		}
+	}
+	whole := len(p) / 3 * 3
+	r.doc = base64.StdEncoding.AppendEncode(r.doc, p[:whole])
+	r.npending += copy(r.pending[r.npending:], p[whole:])
+}
+
+// finish closes the document stream started and returns it as a Response.
+func (r *recorder) finish() Response {
+	r.doc = base64.StdEncoding.AppendEncode(r.doc, r.pending[:r.npending])
+	resp := r.head
+	resp.bodyAt, resp.bodyEnd = r.bodyAt, len(r.doc)
+	resp.doc = append(r.doc, `","isBase64Encoded":true}`...)
+	if len(resp.doc) > ResponseLimit {
+		r.tooLarge = true
+		return errorResponse(s3error.ErrTooLarge)
+	}
+	return resp
+}
+
 func (r *recorder) response(method string) Response {
 	if r.overflow {
 		r.tooLarge = true
 		return errorResponse(s3error.ErrTooLarge)
 	}
+	if r.streaming {
+		return r.finish()
+	}
 	status := r.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	resp := Response{
-		StatusCode:        status,
-		StatusDescription: strconv.Itoa(status) + " " + http.StatusText(status),
-		MultiValueHeaders: map[string][]string{},
-	}
-	for k, vs := range r.header {
-		resp.MultiValueHeaders[k] = append([]string(nil), vs...)
-	}
+	resp := r.start(status)
 	body := r.body.Bytes()
 	if method == http.MethodHead {
 		body = nil
@@ -380,6 +464,19 @@ func (r *recorder) response(method string) Response {
 	if size(resp) > ResponseLimit {
 		r.tooLarge = true
 		return errorResponse(s3error.ErrTooLarge)
+	}
+	return resp
+}
+
+// start is the response's status and a copy of its headers, with no body.
+func (r *recorder) start(status int) Response {
+	resp := Response{
+		StatusCode:        status,
+		StatusDescription: strconv.Itoa(status) + " " + http.StatusText(status),
+		MultiValueHeaders: map[string][]string{},
+	}
+	for k, vs := range r.header {
+		resp.MultiValueHeaders[k] = append([]string(nil), vs...)
 	}
 	return resp
 }

@@ -29,6 +29,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // S3API is the part of the S3 API the check calls directly, as ShotGrid's
@@ -110,16 +112,18 @@ type Options struct {
 }
 
 // Status is a step's outcome.
-type Status string
+type Status = stepreport.Status
 
 // Step outcomes.
 const (
-	Pass Status = "PASS"
-	Fail Status = "FAIL"
-	Skip Status = "SKIP"
+	Pass = stepreport.Pass
+	Fail = stepreport.Fail
+	Skip = stepreport.Skip
 )
 
-// Step is one step's result.
+// Step is one step's result: a stepreport.Step whose JSON carries "ok",
+// which scripts reading check's report rely on. Its fields are
+// stepreport.Step's, in its order, so each converts to the other.
 type Step struct {
 	Name     string        `json:"name"`
 	Status   Status        `json:"status"`

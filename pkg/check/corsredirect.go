@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // StepCORSRedirect follows a large read's 307 as a browser on the ShotGrid
@@ -32,46 +34,46 @@ func sameOrigin(a, b *url.URL) bool {
 // corsRedirect: the large object's 307, followed with the Origin a browser
 // would send, must get an Access-Control-Allow-Origin that lets the page
 // read the bytes.
-func (r *runner) corsRedirect(ctx context.Context) result {
+func (r *runner) corsRedirect(ctx context.Context) stepreport.Result {
 	if r.o.Origin == "" {
-		return skip("no origin given")
+		return stepreport.Skipped("", "no origin given")
 	}
 	if !r.largeFollowed {
-		return skip("get-large's redirect did not pass")
+		return stepreport.Skipped("", "get-large's redirect did not pass")
 	}
 	u, err := r.through(func() (string, error) { return r.signer.Get(ctx, r.largeKey, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	resp, err := r.do(ctx, r.stop, http.MethodGet, u, http.Header{"Origin": {r.o.Origin}}, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if resp.status != http.StatusTemporaryRedirect {
-		return fail(largeStatusHint(resp.status, resp.code()), "GET with Origin %s answered %s, not 307", r.o.Origin, resp.describe())
+		return stepreport.Failed(largeStatusHint(resp.status, resp.code()), "GET with Origin %s answered %s, not 307", r.o.Origin, resp.describe())
 	}
 	loc := resp.header.Get("Location")
 	target, err := url.Parse(loc)
 	if err != nil || !target.IsAbs() {
-		return fail(locationHint, "307 with Location %q, not an absolute URL", Redact(loc))
+		return stepreport.Failed(locationHint, "307 with Location %q, not an absolute URL", Redact(loc))
 	}
 	proxy, err := url.Parse(r.o.URL)
 	if err != nil {
-		return fail(locationHint, "the proxy URL does not parse: %v", err)
+		return stepreport.Failed(locationHint, "the proxy URL does not parse: %v", err)
 	}
 	sent := browserOrigin(r.o.Origin, proxy, target)
 	got, err := r.do(ctx, r.stop, http.MethodGet, loc, http.Header{"Origin": {sent}}, nil)
 	if err != nil {
-		return fail(redirectNetHint(err, target.Host), "following the 307: %v", err)
+		return stepreport.Failed(redirectNetHint(err, target.Host), "following the 307: %v", err)
 	}
 	if got.status != http.StatusOK {
-		return fail(followHint(got.status, got.code(), got.body, target), "following the 307 with Origin %s: %s", sent, got.describe())
+		return stepreport.Failed(followHint(got.status, got.code(), got.body, target), "following the 307 with Origin %s: %s", sent, got.describe())
 	}
 	acao := got.header.Get("Access-Control-Allow-Origin")
 	if acao != sent && acao != "*" {
-		return fail(corsRedirectHint(sent, r.o.Origin), "the 307 to %s, followed with Origin %s, got Access-Control-Allow-Origin %q", target.Host, sent, acao)
+		return stepreport.Failed(corsRedirectHint(sent, r.o.Origin), "the 307 to %s, followed with Origin %s, got Access-Control-Allow-Origin %q", target.Host, sent, acao)
 	}
-	return pass("307 to %s followed with Origin %s: Access-Control-Allow-Origin %s", target.Host, sent, acao)
+	return stepreport.Passed("307 to %s followed with Origin %s: Access-Control-Allow-Origin %s", target.Host, sent, acao)
 }
 
 // corsRedirectHint names the fix for a redirected read S3 did not allow.

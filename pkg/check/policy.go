@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // StepBucketPolicy reads the bucket policy and confirms it holds every
@@ -207,26 +209,26 @@ func extras(have, want statement) []string {
 }
 
 // bucketPolicy is the step.
-func (r *runner) bucketPolicy(ctx context.Context) result {
+func (r *runner) bucketPolicy(ctx context.Context) stepreport.Result {
 	bp := r.o.BucketPolicy
 	if bp == nil || bp.Recommended == "" {
-		return skip("pass --stack (its RecommendedBucketPolicy output) to check the bucket policy")
+		return stepreport.Skipped("", "pass --stack (its RecommendedBucketPolicy output) to check the bucket policy")
 	}
 	want, err := parsePolicy(bp.Recommended)
 	if err != nil {
-		return fail("the RecommendedBucketPolicy output is not a policy document: pass it whole", "parsing RecommendedBucketPolicy: %v", err)
+		return stepreport.Failed("the RecommendedBucketPolicy output is not a policy document: pass it whole", "parsing RecommendedBucketPolicy: %v", err)
 	}
 	out, err := bp.S3.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(r.o.Bucket)})
 	var api smithy.APIError
 	switch {
 	case errors.As(err, &api) && api.ErrorCode() == "NoSuchBucketPolicy":
-		return fail(policyReapplyHint, "the bucket has no policy: reads are not limited to the proxy")
+		return stepreport.Failed(policyReapplyHint, "the bucket has no policy: reads are not limited to the proxy")
 	case err != nil:
-		return fail(s3Hint(err, "s3:GetBucketPolicy"), "GetBucketPolicy: %v", err)
+		return stepreport.Failed(s3Hint(err, "s3:GetBucketPolicy"), "GetBucketPolicy: %v", err)
 	}
 	have, err := parsePolicy(aws.ToString(out.Policy))
 	if err != nil {
-		return fail("the bucket policy does not parse as JSON", "%v", err)
+		return stepreport.Failed("the bucket policy does not parse as JSON", "%v", err)
 	}
 	var missing []string
 	for _, w := range want {
@@ -252,9 +254,9 @@ func (r *runner) bucketPolicy(ctx context.Context) result {
 		missing = append(missing, name)
 	}
 	if len(missing) > 0 {
-		return fail(policyReapplyHint, "the bucket policy lacks %s", strings.Join(missing, "; "))
+		return stepreport.Failed(policyReapplyHint, "the bucket policy lacks %s", strings.Join(missing, "; "))
 	}
-	return pass("the bucket policy holds all %d statements of RecommendedBucketPolicy", len(want))
+	return stepreport.Passed("the bucket policy holds all %d statements of RecommendedBucketPolicy", len(want))
 }
 
 // differs names what of want have lacks, for the detail.

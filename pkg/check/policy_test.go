@@ -118,16 +118,16 @@ func TestBucketPolicy(t *testing.T) {
 				o.BucketPolicy = &BucketPolicy{Recommended: recommended, S3: tc.api}
 			}
 			res := (&runner{o: o}).bucketPolicy(context.Background())
-			if res.status != tc.status {
-				t.Fatalf("%s %s — %s, want %s", res.status, res.detail, res.hint, tc.status)
+			if res.Status != tc.status {
+				t.Fatalf("%s %s — %s, want %s", res.Status, res.Detail, res.Hint, tc.status)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(res.detail, w) {
-					t.Errorf("detail %q lacks %q", res.detail, w)
+				if !strings.Contains(res.Detail, w) {
+					t.Errorf("detail %q lacks %q", res.Detail, w)
 				}
 			}
-			if res.status == Fail && tc.api.err == nil && !strings.Contains(res.hint, "RecommendedBucketPolicy") {
-				t.Errorf("hint %q does not name the output", res.hint)
+			if res.Status == Fail && tc.api.err == nil && !strings.Contains(res.Hint, "RecommendedBucketPolicy") {
+				t.Errorf("hint %q does not name the output", res.Hint)
 			}
 		})
 	}

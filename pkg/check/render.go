@@ -1,24 +1,20 @@
 package check
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
+
+// text is how check's report reads: a step of a second or more to the
+// hundredth of a second, and no WARN to count.
+var text = stepreport.Text{Round: roundDuration, Counted: []Status{Pass, Fail, Skip}}
 
 // Line is a step's text line: "PASS  ping  (12ms)  200 text/plain", and on
 // failure the detail followed by the hint.
-func Line(s Step) string {
-	line := fmt.Sprintf("%s  %s  (%s)", s.Status, s.Name, roundDuration(s.Duration))
-	switch {
-	case s.Status == Fail && s.Hint != "":
-		line += "  " + s.Detail + " — " + s.Hint
-	case s.Detail != "":
-		line += "  " + s.Detail
-	}
-	return line
-}
+func Line(s Step) string { return text.Line(stepreport.Step(s)) }
 
 func roundDuration(d time.Duration) time.Duration {
 	if d >= time.Second {
@@ -29,22 +25,11 @@ func roundDuration(d time.Duration) time.Duration {
 
 // Summary is the last line of the text output.
 func Summary(r Report) string {
-	var pass, fail, skip int
-	for _, s := range r.Steps {
-		switch s.Status {
-		case Pass:
-			pass++
-		case Fail:
-			fail++
-		default:
-			skip++
-		}
+	steps := make([]stepreport.Step, len(r.Steps))
+	for i, s := range r.Steps {
+		steps[i] = stepreport.Step(s)
 	}
-	verdict := "OK"
-	if !r.OK {
-		verdict = "FAILED"
-	}
-	return fmt.Sprintf("%s: %d passed, %d failed, %d skipped (objects under %s)", verdict, pass, fail, skip, r.Folder)
+	return fmt.Sprintf("%s (objects under %s)", text.Summary(r.OK, steps), r.Folder)
 }
 
 // WriteText writes every step's line and the summary.
@@ -63,8 +48,5 @@ func WriteJSON(w io.Writer, r Report) error {
 	if r.Steps == nil {
 		r.Steps = []Step{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	return stepreport.Encode(w, r)
 }

@@ -96,10 +96,10 @@ func TestTamper(t *testing.T) {
 
 func TestErrorCode(t *testing.T) {
 	body := []byte(`<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><StringToSign>AWS4…</StringToSign></Error>`)
-	if got := errorCode(body); got != "SignatureDoesNotMatch" {
+	if got := (&response{body: body}).code(); got != "SignatureDoesNotMatch" {
 		t.Errorf("errorCode = %q", got)
 	}
-	if got := errorCode([]byte("plain text")); got != "" {
+	if got := (&response{body: []byte("plain text")}).code(); got != "" {
 		t.Errorf("errorCode of a non-XML body = %q", got)
 	}
 }

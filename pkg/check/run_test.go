@@ -22,6 +22,7 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/lambdalog"
 	"github.com/mediaisolation/s3proxy/pkg/locals3"
 	"github.com/mediaisolation/s3proxy/pkg/proxy"
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 	"github.com/mediaisolation/s3proxy/pkg/twin"
 )
 
@@ -206,13 +207,13 @@ func TestRunRedirectingAnything(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), S3: (*s3.Client)(nil)}
 	o.defaults()
 	r := newRunner(o)
-	for name, step := range map[string]func(context.Context) result{StepTampered: r.tampered, StepExpired: r.expiredURL} {
+	for name, step := range map[string]func(context.Context) stepreport.Result{StepTampered: r.tampered, StepExpired: r.expiredURL} {
 		res := step(context.Background())
-		if res.status != Fail || !strings.Contains(res.hint, "do not switch over") || !strings.Contains(res.detail, "Location to bucket.vpce-0abc") {
+		if res.Status != Fail || !strings.Contains(res.Hint, "do not switch over") || !strings.Contains(res.Detail, "Location to bucket.vpce-0abc") {
 			t.Errorf("%s: %+v", name, res)
 		}
-		if strings.Contains(res.detail, "X-Amz-Signature") {
-			t.Errorf("%s: the detail carries the Location's query: %q", name, res.detail)
+		if strings.Contains(res.Detail, "X-Amz-Signature") {
+			t.Errorf("%s: the detail carries the Location's query: %q", name, res.Detail)
 		}
 	}
 }

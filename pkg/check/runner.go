@@ -17,7 +17,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // runner holds one run's state; each step is a method.
@@ -48,11 +50,17 @@ type runner struct {
 	// bytes: the signed-range step needs a working redirect to judge one.
 	largeFollowed bool
 
-	steps []Step
+	// steps runs the steps and keeps their results.
+	steps stepreport.Runner
 }
 
 func newRunner(o Options) *runner {
 	r := &runner{o: o, folder: Folder(o.Prefix, o.Now())}
+	r.steps = stepreport.Runner{Timeout: o.StepTimeout, FailHint: "see the detail", OnStep: func(s stepreport.Step) {
+		if o.OnStep != nil {
+			o.OnStep(Step(s))
+		}
+	}}
 	stop := *o.HTTPClient
 	stop.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	r.stop = &stop
@@ -101,30 +109,11 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// result is what a step function returns.
-type result struct {
-	status       Status
-	detail, hint string
-}
-
-func pass(format string, args ...any) result {
-	return result{status: Pass, detail: fmt.Sprintf(format, args...)}
-}
-
-func fail(hint, format string, args ...any) result {
-	return result{status: Fail, detail: fmt.Sprintf(format, args...), hint: hint}
-}
-
-func skip(format string, args ...any) result {
-	return result{status: Skip, detail: fmt.Sprintf(format, args...)}
-}
-
 func (r *runner) run(ctx context.Context) Report {
-	r.step(ctx, StepPing, r.ping)
-	if r.steps[0].Status != Pass {
+	if ping := r.step(ctx, StepPing, r.ping); ping.Status != Pass {
 		for _, name := range []string{StepPutSmall, StepCreate, StepParts, StepComplete, StepGetSmall, StepGetLarge, StepRange,
 			StepSignedRange, StepHead, StepCORSOrigin, StepCORSForeign, StepCORSRedirect, StepTampered, StepExpired, StepUnlisted, StepCleanup} {
-			r.record(name, 0, skip("the proxy did not answer /ping"))
+			r.steps.Record(name, 0, stepreport.Skipped("", "the proxy did not answer /ping"))
 		}
 		r.step(ctx, StepEndpointZones, r.endpointZones)
 		r.step(ctx, StepBucketPolicy, r.bucketPolicy)
@@ -152,39 +141,21 @@ func (r *runner) run(ctx context.Context) Report {
 }
 
 func (r *runner) report() Report {
-	rep := Report{OK: true, URL: r.o.URL, Bucket: r.o.Bucket, Folder: r.folder, Steps: r.steps}
-	for _, s := range r.steps {
-		if s.Status == Fail {
-			rep.OK = false
-		}
+	run := r.steps.Report()
+	rep := Report{OK: run.OK, URL: r.o.URL, Bucket: r.o.Bucket, Folder: r.folder}
+	for _, s := range run.Steps {
+		rep.Steps = append(rep.Steps, Step(s))
 	}
 	return rep
 }
 
-func (r *runner) step(ctx context.Context, name string, f func(context.Context) result) {
+// step runs f as the step called name.
+func (r *runner) step(ctx context.Context, name string, f func(context.Context) stepreport.Result) stepreport.Step {
 	if name == StepCleanup {
 		// An interrupted run still removes what it wrote.
 		ctx = context.WithoutCancel(ctx)
 	}
-	sctx, cancel := context.WithTimeout(ctx, r.o.StepTimeout)
-	defer cancel()
-	start := time.Now()
-	res := f(sctx)
-	r.record(name, time.Since(start), res)
-}
-
-func (r *runner) record(name string, d time.Duration, res result) {
-	if res.status == Fail && res.hint == "" {
-		res.hint = "see the detail"
-	}
-	s := Step{
-		Name: name, Status: res.status, OK: res.status == Pass, Duration: d, DurationMS: d.Milliseconds(),
-		Detail: res.detail, Hint: res.hint,
-	}
-	r.steps = append(r.steps, s)
-	if r.o.OnStep != nil {
-		r.o.OnStep(s)
-	}
+	return r.steps.Run(ctx, name, f)
 }
 
 // response is a proxy answer read whole.
@@ -195,7 +166,7 @@ type response struct {
 }
 
 // code is the S3 error <Code> of the body, or "".
-func (x *response) code() string { return errorCode(x.body) }
+func (x *response) code() string { return s3error.CodeOf(x.body) }
 
 // describe is "<status>" or "<status> <Code>", for details.
 func (x *response) describe() string {
@@ -203,18 +174,6 @@ func (x *response) describe() string {
 		return fmt.Sprintf("%d %s", x.status, c)
 	}
 	return fmt.Sprint(x.status)
-}
-
-func errorCode(body []byte) string {
-	_, rest, ok := bytes.Cut(body, []byte("<Code>"))
-	if !ok {
-		return ""
-	}
-	c, _, ok := bytes.Cut(rest, []byte("</Code>"))
-	if !ok || len(c) > 64 {
-		return ""
-	}
-	return string(c)
 }
 
 // do sends one request with c and reads the answer. Errors name the method

@@ -15,60 +15,61 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // 1. /ping, answered by the function with no S3 call.
-func (r *runner) ping(ctx context.Context) result {
+func (r *runner) ping(ctx context.Context) stepreport.Result {
 	resp, err := r.do(ctx, r.stop, http.MethodGet, r.o.URL+"/ping", nil, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if resp.status != http.StatusOK {
-		return fail(pingStatusHint(resp.status, resp.header.Get("Location"), r.o.URL), "GET /ping answered %s", resp.describe())
+		return stepreport.Failed(pingStatusHint(resp.status, resp.header.Get("Location"), r.o.URL), "GET /ping answered %s", resp.describe())
 	}
-	return pass("200 %s", resp.header.Get("Content-Type"))
+	return stepreport.Passed("200 %s", resp.header.Get("Content-Type"))
 }
 
 // 2. A single PUT of a small object, as shotgun_api3 and the web app upload
 // anything under their part size.
-func (r *runner) putSmall(ctx context.Context) result {
+func (r *runner) putSmall(ctx context.Context) stepreport.Result {
 	u, err := r.through(func() (string, error) { return r.signer.Put(ctx, r.smallKey, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	resp, err := r.do(ctx, r.stop, http.MethodPut, u, http.Header{"Content-Type": {"application/octet-stream"}}, r.small)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if resp.status != http.StatusOK {
 		r.putSmallHint = putHint(resp.status, resp.code())
-		return fail(r.putSmallHint, "PUT of %d bytes answered %s", len(r.small), resp.describe())
+		return stepreport.Failed(r.putSmallHint, "PUT of %d bytes answered %s", len(r.small), resp.describe())
 	}
 	etag := resp.header.Get("ETag")
 	if etag == "" {
-		return fail(noETagHint, "PUT answered 200 with no ETag header")
+		return stepreport.Failed(noETagHint, "PUT answered 200 with no ETag header")
 	}
 	r.smallStored = true
-	return pass("%d bytes, ETag %s", len(r.small), etag)
+	return stepreport.Passed("%d bytes, ETag %s", len(r.small), etag)
 }
 
 // 3a. CreateMultipartUpload, directly against S3 as ShotGrid's server does.
-func (r *runner) create(ctx context.Context) result {
+func (r *runner) create(ctx context.Context) stepreport.Result {
 	out, err := r.o.S3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(r.o.Bucket), Key: aws.String(r.largeKey), ContentType: aws.String("application/octet-stream"),
 	})
 	if err != nil {
-		return fail(s3Hint(err, "s3:PutObject"), "CreateMultipartUpload: %v", err)
+		return stepreport.Failed(s3Hint(err, "s3:PutObject"), "CreateMultipartUpload: %v", err)
 	}
 	r.uploadID = aws.ToString(out.UploadId)
-	return pass("upload created directly on S3")
+	return stepreport.Passed("upload created directly on S3")
 }
 
 // 3b. The parts, each PUT through the proxy to its own presigned URL, with
 // the ETag read from the response as shotgun_api3 does.
-func (r *runner) parts(ctx context.Context) result {
+func (r *runner) parts(ctx context.Context) stepreport.Result {
 	if r.uploadID == "" {
-		return skip("no multipart upload was created")
+		return stepreport.Skipped("", "no multipart upload was created")
 	}
 	var etags []string
 	r.large = make([]byte, 0, r.o.Parts*r.o.PartSize)
@@ -78,13 +79,13 @@ func (r *runner) parts(ctx context.Context) result {
 			return r.signer.UploadPart(ctx, r.largeKey, r.uploadID, int32(n), URLTTL)
 		})
 		if err != nil {
-			return fail(presignHint, "part %d: %v", n, err)
+			return stepreport.Failed(presignHint, "part %d: %v", n, err)
 		}
 		fmt.Fprintf(r.o.Progress, "  %s: part %d/%d (%s) …\n", StepParts, n, r.o.Parts, mib(len(part)))
 		start := time.Now()
 		resp, err := r.do(ctx, r.stop, http.MethodPut, u, nil, part)
 		if err != nil {
-			return fail(r.partHint(proxyNetHint(err, r.proxyHost())), "part %d: %v", n, err)
+			return stepreport.Failed(r.partHint(proxyNetHint(err, r.proxyHost())), "part %d: %v", n, err)
 		}
 		fmt.Fprintf(r.o.Progress, "  %s: part %d/%d answered %d in %s\n", StepParts, n, r.o.Parts, resp.status, time.Since(start).Round(time.Millisecond))
 		if resp.status != http.StatusOK {
@@ -92,17 +93,17 @@ func (r *runner) parts(ctx context.Context) result {
 			if resp.status >= 500 {
 				h = r.partHint(h)
 			}
-			return fail(h, "UploadPart %d (%s) answered %s", n, mib(len(part)), resp.describe())
+			return stepreport.Failed(h, "UploadPart %d (%s) answered %s", n, mib(len(part)), resp.describe())
 		}
 		etag := resp.header.Get("ETag")
 		if etag == "" {
-			return fail(noETagHint, "UploadPart %d answered 200 with no ETag header", n)
+			return stepreport.Failed(noETagHint, "UploadPart %d answered 200 with no ETag header", n)
 		}
 		etags = append(etags, etag)
 		r.large = append(r.large, part...)
 	}
 	r.partETags = etags
-	return pass("%d parts of %s, ETags returned", r.o.Parts, mib(r.o.PartSize))
+	return stepreport.Passed("%d parts of %s, ETags returned", r.o.Parts, mib(r.o.PartSize))
 }
 
 // partHint is h, unless the small PUT was refused already: S3 refuses a
@@ -117,9 +118,9 @@ func (r *runner) partHint(h string) string {
 }
 
 // 3c. CompleteMultipartUpload with the ETags the proxy returned.
-func (r *runner) complete(ctx context.Context) result {
+func (r *runner) complete(ctx context.Context) stepreport.Result {
 	if r.uploadID == "" || len(r.partETags) != r.o.Parts {
-		return skip("the parts were not all uploaded")
+		return stepreport.Skipped("", "the parts were not all uploaded")
 	}
 	parts := make([]types.CompletedPart, len(r.partETags))
 	for i, e := range r.partETags {
@@ -130,96 +131,96 @@ func (r *runner) complete(ctx context.Context) result {
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
-		return fail(completeHint(err), "CompleteMultipartUpload: %v", err)
+		return stepreport.Failed(completeHint(err), "CompleteMultipartUpload: %v", err)
 	}
 	r.largeStored = true
 	r.largeETag = aws.ToString(out.ETag)
-	return pass("%s object, ETag %s", mib(len(r.large)), r.largeETag)
+	return stepreport.Passed("%s object, ETag %s", mib(len(r.large)), r.largeETag)
 }
 
 // 4. GET of the small object: inline, not redirected, bytes equal.
-func (r *runner) getSmall(ctx context.Context) result {
+func (r *runner) getSmall(ctx context.Context) stepreport.Result {
 	if !r.smallStored {
-		return skip("the small object was not uploaded")
+		return stepreport.Skipped("", "the small object was not uploaded")
 	}
 	u, err := r.through(func() (string, error) { return r.signer.Get(ctx, r.smallKey, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	resp, err := r.do(ctx, r.stop, http.MethodGet, u, nil, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if isRedirect(resp.status) {
-		return fail(smallRedirectHint(len(r.small)), "GET of the %d-byte object answered %d to %s", len(r.small), resp.status, hostOf(resp.header.Get("Location")))
+		return stepreport.Failed(smallRedirectHint(len(r.small)), "GET of the %d-byte object answered %d to %s", len(r.small), resp.status, hostOf(resp.header.Get("Location")))
 	}
 	if resp.status != http.StatusOK {
-		return fail(readHint(resp.status, resp.code()), "GET answered %s", resp.describe())
+		return stepreport.Failed(readHint(resp.status, resp.code()), "GET answered %s", resp.describe())
 	}
 	if !bytes.Equal(resp.body, r.small) {
-		return fail(bytesHint, "GET answered 200 with %d bytes, not the %d uploaded", len(resp.body), len(r.small))
+		return stepreport.Failed(bytesHint, "GET answered 200 with %d bytes, not the %d uploaded", len(resp.body), len(r.small))
 	}
-	return pass("200 inline, %d bytes equal", len(resp.body))
+	return stepreport.Passed("200 inline, %d bytes equal", len(resp.body))
 }
 
 // 5. GET of the large object: a 307 to a URL that signs host only, then
 // followed to the bytes.
-func (r *runner) getLarge(ctx context.Context) result {
+func (r *runner) getLarge(ctx context.Context) stepreport.Result {
 	if !r.largeStored {
-		return skip("the large object was not uploaded")
+		return stepreport.Skipped("", "the large object was not uploaded")
 	}
 	u, err := r.through(func() (string, error) { return r.signer.Get(ctx, r.largeKey, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	resp, err := r.do(ctx, r.stop, http.MethodGet, u, nil, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	switch {
 	case resp.status == http.StatusOK:
-		return fail(largeInlineHint, "GET of the %s object answered 200 itself, not 307", mib(len(r.large)))
+		return stepreport.Failed(largeInlineHint, "GET of the %s object answered 200 itself, not 307", mib(len(r.large)))
 	case resp.status != http.StatusTemporaryRedirect:
-		return fail(largeStatusHint(resp.status, resp.code()), "GET of the %s object answered %s, not 307", mib(len(r.large)), resp.describe())
+		return stepreport.Failed(largeStatusHint(resp.status, resp.code()), "GET of the %s object answered %s, not 307", mib(len(r.large)), resp.describe())
 	}
 	loc := resp.header.Get("Location")
 	target, err := url.Parse(loc)
 	if err != nil || !target.IsAbs() {
-		return fail(locationHint, "307 with Location %q, not an absolute URL", Redact(loc))
+		return stepreport.Failed(locationHint, "307 with Location %q, not an absolute URL", Redact(loc))
 	}
 	q := target.Query()
 	if got := q.Get("X-Amz-SignedHeaders"); got != "host" {
-		return fail(signedHeadersHint, "the 307's URL signs %q, not host only", got)
+		return stepreport.Failed(signedHeadersHint, "the 307's URL signs %q, not host only", got)
 	}
 	if q.Get("X-Amz-Signature") == "" {
-		return fail(locationHint, "the 307's URL to %s carries no X-Amz-Signature", target.Host)
+		return stepreport.Failed(locationHint, "the 307's URL to %s carries no X-Amz-Signature", target.Host)
 	}
 	start := time.Now()
 	got, err := r.do(ctx, r.stop, http.MethodGet, loc, nil, nil)
 	if err != nil {
-		return fail(redirectNetHint(err, target.Host), "following the 307: %v", err)
+		return stepreport.Failed(redirectNetHint(err, target.Host), "following the 307: %v", err)
 	}
 	if got.status != http.StatusOK {
-		return fail(followHint(got.status, got.code(), got.body, target), "following the 307 to %s: %s", Redact(loc), got.describe())
+		return stepreport.Failed(followHint(got.status, got.code(), got.body, target), "following the 307 to %s: %s", Redact(loc), got.describe())
 	}
 	if !bytes.Equal(got.body, r.large) {
-		return fail(bytesHint, "the 307's URL answered %d bytes, not the %d uploaded", len(got.body), len(r.large))
+		return stepreport.Failed(bytesHint, "the 307's URL answered %d bytes, not the %d uploaded", len(got.body), len(r.large))
 	}
 	r.largeS3ETag = got.header.Get("ETag")
 	r.largeFollowed = true
-	return pass("307 to %s, followed: %s equal in %s", target.Host, mib(len(got.body)), time.Since(start).Round(time.Millisecond))
+	return stepreport.Passed("307 to %s, followed: %s equal in %s", target.Host, mib(len(got.body)), time.Since(start).Round(time.Millisecond))
 }
 
 // 6. A Range read inside the large object, as a video player seeks. Small
 // ranges are answered inline; a 307 is followed with the Range, as browsers
 // do.
-func (r *runner) getRange(ctx context.Context) result {
+func (r *runner) getRange(ctx context.Context) stepreport.Result {
 	if !r.largeStored {
-		return skip("the large object was not uploaded")
+		return stepreport.Skipped("", "the large object was not uploaded")
 	}
 	u, err := r.through(func() (string, error) { return r.signer.Get(ctx, r.largeKey, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	first := len(r.large) / 3
 	last := min(first+64<<10, len(r.large)) - 1
@@ -227,102 +228,102 @@ func (r *runner) getRange(ctx context.Context) result {
 	hdr := http.Header{"Range": {rng}}
 	resp, err := r.do(ctx, r.stop, http.MethodGet, u, hdr, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	via := "inline"
 	if isRedirect(resp.status) {
 		loc := resp.header.Get("Location")
 		target, perr := url.Parse(loc)
 		if perr != nil || !target.IsAbs() {
-			return fail(locationHint, "Range GET answered %d with Location %q", resp.status, Redact(loc))
+			return stepreport.Failed(locationHint, "Range GET answered %d with Location %q", resp.status, Redact(loc))
 		}
 		via = "via " + strconv.Itoa(resp.status) + " to " + target.Host
 		if resp, err = r.do(ctx, r.stop, http.MethodGet, loc, hdr, nil); err != nil {
-			return fail(redirectNetHint(err, target.Host), "following the Range GET's %d: %v", http.StatusTemporaryRedirect, err)
+			return stepreport.Failed(redirectNetHint(err, target.Host), "following the Range GET's %d: %v", http.StatusTemporaryRedirect, err)
 		}
 	}
 	if resp.status != http.StatusPartialContent {
-		return fail(rangeHint(resp.status, resp.code()), "GET with Range %s answered %s (%s), not 206", rng, resp.describe(), via)
+		return stepreport.Failed(rangeHint(resp.status, resp.code()), "GET with Range %s answered %s (%s), not 206", rng, resp.describe(), via)
 	}
 	want := fmt.Sprintf("bytes %d-%d/%d", first, last, len(r.large))
 	if cr := resp.header.Get("Content-Range"); cr != want {
-		return fail(rangeHint(resp.status, ""), "Content-Range %q, want %q", cr, want)
+		return stepreport.Failed(rangeHint(resp.status, ""), "Content-Range %q, want %q", cr, want)
 	}
 	if !bytes.Equal(resp.body, r.large[first:last+1]) {
-		return fail(bytesHint, "the range's %d bytes differ from the uploaded ones", len(resp.body))
+		return stepreport.Failed(bytesHint, "the range's %d bytes differ from the uploaded ones", len(resp.body))
 	}
-	return pass("206 %s, %d bytes equal", via, len(resp.body))
+	return stepreport.Passed("206 %s, %d bytes equal", via, len(resp.body))
 }
 
 // 6b. The mint invariant, as deployed: a URL that signs a Range beyond the
 // inline limit gets a 307 whose URL signs that Range too, so S3 refuses it
 // without the Range, and serves exactly that range with it. A build that
 // mints host-only URLs would hand out the whole object.
-func (r *runner) signedRange(ctx context.Context) result {
+func (r *runner) signedRange(ctx context.Context) stepreport.Result {
 	if !r.largeFollowed {
-		return skip("get-large's redirect did not pass")
+		return stepreport.Skipped("", "get-large's redirect did not pass")
 	}
 	rng := fmt.Sprintf("bytes=1-%d", len(r.large)-1)
 	u, err := r.through(func() (string, error) {
 		return r.signer.Get(ctx, r.largeKey, URLTTL, func(in *s3.GetObjectInput) { in.Range = aws.String(rng) })
 	})
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	hdr := http.Header{"Range": {rng}}
 	resp, err := r.do(ctx, r.stop, http.MethodGet, u, hdr, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if resp.status != http.StatusTemporaryRedirect {
-		return fail(largeStatusHint(resp.status, resp.code()), "GET with a signed Range of %s answered %s, not 307", mib(len(r.large)-1), resp.describe())
+		return stepreport.Failed(largeStatusHint(resp.status, resp.code()), "GET with a signed Range of %s answered %s, not 307", mib(len(r.large)-1), resp.describe())
 	}
 	loc := resp.header.Get("Location")
 	target, err := url.Parse(loc)
 	if err != nil || !target.IsAbs() {
-		return fail(locationHint, "307 with Location %q, not an absolute URL", Redact(loc))
+		return stepreport.Failed(locationHint, "307 with Location %q, not an absolute URL", Redact(loc))
 	}
 	if got := target.Query().Get("X-Amz-SignedHeaders"); got != "host;range" {
-		return fail(widerMintHint, "the 307's URL signs %q, not host;range: it drops the Range the client's URL signed", got)
+		return stepreport.Failed(widerMintHint, "the 307's URL signs %q, not host;range: it drops the Range the client's URL signed", got)
 	}
 	bare, err := r.do(ctx, r.stop, http.MethodGet, loc, nil, nil)
 	if err != nil {
-		return fail(redirectNetHint(err, target.Host), "following the 307 without the Range: %v", err)
+		return stepreport.Failed(redirectNetHint(err, target.Host), "following the 307 without the Range: %v", err)
 	}
 	if bare.status != http.StatusForbidden {
-		return fail(widerMintHint, "the 307's URL without the signed Range answered %s, not 403", bare.describe())
+		return stepreport.Failed(widerMintHint, "the 307's URL without the signed Range answered %s, not 403", bare.describe())
 	}
 	got, err := r.do(ctx, r.stop, http.MethodGet, loc, hdr, nil)
 	if err != nil {
-		return fail(redirectNetHint(err, target.Host), "following the 307: %v", err)
+		return stepreport.Failed(redirectNetHint(err, target.Host), "following the 307: %v", err)
 	}
 	if got.status != http.StatusPartialContent {
-		return fail(followHint(got.status, got.code(), got.body, target), "following the 307 with the Range: %s, not 206", got.describe())
+		return stepreport.Failed(followHint(got.status, got.code(), got.body, target), "following the 307 with the Range: %s, not 206", got.describe())
 	}
 	if !bytes.Equal(got.body, r.large[1:]) {
-		return fail(bytesHint, "the range's %d bytes differ from the uploaded ones", len(got.body))
+		return stepreport.Failed(bytesHint, "the range's %d bytes differ from the uploaded ones", len(got.body))
 	}
-	return pass("307 signing host;range; refused without the Range, 206 with it, %s equal", mib(len(got.body)))
+	return stepreport.Passed("307 signing host;range; refused without the Range, 206 with it, %s equal", mib(len(got.body)))
 }
 
 // 7. A HEAD of the large object: forwarded, with its length and ETag.
-func (r *runner) head(ctx context.Context) result {
+func (r *runner) head(ctx context.Context) stepreport.Result {
 	if !r.largeStored {
-		return skip("the large object was not uploaded")
+		return stepreport.Skipped("", "the large object was not uploaded")
 	}
 	u, err := r.through(func() (string, error) { return r.signer.Head(ctx, r.largeKey, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	resp, err := r.do(ctx, r.stop, http.MethodHead, u, nil, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if resp.status != http.StatusOK {
-		return fail(readHint(resp.status, ""), "HEAD answered %d", resp.status)
+		return stepreport.Failed(readHint(resp.status, ""), "HEAD answered %d", resp.status)
 	}
 	if cl := resp.header.Get("Content-Length"); cl != strconv.Itoa(len(r.large)) {
-		return fail(headHint, "HEAD Content-Length %q, want %d", cl, len(r.large))
+		return stepreport.Failed(headHint, "HEAD Content-Length %q, want %d", cl, len(r.large))
 	}
 	// S3's own answer to the minted URL is the reference: S3 reports a
 	// multipart object's ETag as CompleteMultipartUpload did, but not every
@@ -330,11 +331,11 @@ func (r *runner) head(ctx context.Context) result {
 	etag := resp.header.Get("ETag")
 	switch {
 	case etag == "":
-		return fail(headHint, "HEAD answered 200 with no ETag")
+		return stepreport.Failed(headHint, "HEAD answered 200 with no ETag")
 	case r.largeS3ETag != "" && etag != r.largeS3ETag:
-		return fail(headHint, "HEAD ETag %s, but S3 itself answered %s", etag, r.largeS3ETag)
+		return stepreport.Failed(headHint, "HEAD ETag %s, but S3 itself answered %s", etag, r.largeS3ETag)
 	}
-	return pass("200, Content-Length %d, ETag %s", len(r.large), resp.header.Get("ETag"))
+	return stepreport.Passed("200, Content-Length %d, ETag %s", len(r.large), resp.header.Get("ETag"))
 }
 
 // preflight sends the browser's preflight for an upload PUT from origin to
@@ -376,16 +377,16 @@ func listHas(list, v string) bool {
 }
 
 // 8a. The ShotGrid site's preflight must be allowed.
-func (r *runner) corsOrigin(ctx context.Context) result {
+func (r *runner) corsOrigin(ctx context.Context) stepreport.Result {
 	if r.o.Origin == "" {
-		return skip("no origin given")
+		return stepreport.Skipped("", "no origin given")
 	}
 	resp, err := r.preflight(ctx, r.o.Origin)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if isRedirect(resp.status) {
-		return fail(preflightRedirectHint, "preflight answered %d", resp.status)
+		return stepreport.Failed(preflightRedirectHint, "preflight answered %d", resp.status)
 	}
 	if !allowed(resp, r.o.Origin) {
 		d := fmt.Sprintf("preflight for %s answered %s", r.o.Origin, resp.describe())
@@ -394,44 +395,44 @@ func (r *runner) corsOrigin(ctx context.Context) result {
 				d += fmt.Sprintf(", %s %s", h, v)
 			}
 		}
-		return fail(originRefusedHint(r.o.Origin), "%s", d)
+		return stepreport.Failed(originRefusedHint(r.o.Origin), "%s", d)
 	}
-	return pass("%d, Access-Control-Allow-Origin %s", resp.status, resp.header.Get("Access-Control-Allow-Origin"))
+	return stepreport.Passed("%d, Access-Control-Allow-Origin %s", resp.status, resp.header.Get("Access-Control-Allow-Origin"))
 }
 
 // 8b. A foreign origin's preflight must be refused.
-func (r *runner) corsForeign(ctx context.Context) result {
+func (r *runner) corsForeign(ctx context.Context) stepreport.Result {
 	if r.o.Origin == "" {
-		return skip("no origin given")
+		return stepreport.Skipped("", "no origin given")
 	}
 	resp, err := r.preflight(ctx, ForeignOrigin)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	if allowed(resp, ForeignOrigin) {
-		return fail(foreignAllowedHint(resp.header.Get("Access-Control-Allow-Origin")), "preflight for %s answered %d with Access-Control-Allow-Origin %q",
+		return stepreport.Failed(foreignAllowedHint(resp.header.Get("Access-Control-Allow-Origin")), "preflight for %s answered %d with Access-Control-Allow-Origin %q",
 			ForeignOrigin, resp.status, resp.header.Get("Access-Control-Allow-Origin"))
 	}
-	return pass("refused (%s)", resp.describe())
+	return stepreport.Passed("refused (%s)", resp.describe())
 }
 
 // 9a. A tampered signature: S3 refuses it, and the proxy must pass the 403
 // on without a Location.
-func (r *runner) tampered(ctx context.Context) result {
+func (r *runner) tampered(ctx context.Context) stepreport.Result {
 	key := r.readKey()
 	u, err := r.through(func() (string, error) { return r.signer.Get(ctx, key, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	u, ok := tamper(u)
 	if !ok {
-		return fail(presignHint, "the minted URL has no X-Amz-Signature")
+		return stepreport.Failed(presignHint, "the minted URL has no X-Amz-Signature")
 	}
 	return r.refused(ctx, u, "tampered")
 }
 
 // 9b. A URL that expired before the run started.
-func (r *runner) expiredURL(ctx context.Context) result {
+func (r *runner) expiredURL(ctx context.Context) stepreport.Result {
 	key := r.readKey()
 	u, err := r.through(func() (string, error) {
 		p, err := r.expired.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.o.Bucket), Key: aws.String(key)})
@@ -441,7 +442,7 @@ func (r *runner) expiredURL(ctx context.Context) result {
 		return p.URL, nil
 	})
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	return r.refused(ctx, u, "expired")
 }
@@ -453,33 +454,33 @@ func (r *runner) expiredURL(ctx context.Context) result {
 // (DenyVpcReadsExceptListedPrincipals). So the answer is 403, and no
 // redirect: the proxy role would otherwise mint its own URL for whoever
 // signed.
-func (r *runner) unlisted(ctx context.Context) result {
+func (r *runner) unlisted(ctx context.Context) stepreport.Result {
 	if r.o.Unlisted == nil {
-		return skip("no --unlisted-profile given: the refusal of principals outside ShotGridPrincipalArns is not checked")
+		return stepreport.Skipped("", "no --unlisted-profile given: the refusal of principals outside ShotGridPrincipalArns is not checked")
 	}
 	if !r.smallStored && !r.largeStored {
-		return skip("nothing was uploaded to read")
+		return stepreport.Skipped("", "nothing was uploaded to read")
 	}
 	mine, err := r.o.Credentials.Retrieve(ctx)
 	if err != nil {
-		return fail(presignHint, "the check's own credentials: %v", err)
+		return stepreport.Failed(presignHint, "the check's own credentials: %v", err)
 	}
 	theirs, err := r.o.Unlisted.Retrieve(ctx)
 	if err != nil {
-		return fail(unlistedCredentialsHint, "the unlisted principal's credentials: %v", err)
+		return stepreport.Failed(unlistedCredentialsHint, "the unlisted principal's credentials: %v", err)
 	}
 	if theirs.AccessKeyID == mine.AccessKeyID {
-		return fail(unlistedSameHint, "the unlisted principal signs with the check's own access key")
+		return stepreport.Failed(unlistedSameHint, "the unlisted principal signs with the check's own access key")
 	}
 	key := r.readKey()
 	signer := sgurl.NewSigner(r.o.Unlisted, r.o.Region, r.o.Bucket, r.o.SignedHost)
 	u, err := r.through(func() (string, error) { return signer.Get(ctx, key, URLTTL) })
 	if err != nil {
-		return fail(presignHint, "%v", err)
+		return stepreport.Failed(presignHint, "%v", err)
 	}
 	resp, err := r.do(ctx, r.stop, http.MethodGet, u, nil, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	loc := resp.header.Get("Location")
 	if resp.status != http.StatusForbidden || loc != "" {
@@ -487,15 +488,15 @@ func (r *runner) unlisted(ctx context.Context) result {
 		if loc != "" {
 			d += " with a Location to " + hostOf(loc)
 		}
-		return fail(unlistedHint(resp.status, loc != ""), "%s, want 403 with no Location", d)
+		return stepreport.Failed(unlistedHint(resp.status, loc != ""), "%s, want 403 with no Location", d)
 	}
-	return pass("403 %s for the unlisted principal's signature, no Location", resp.code())
+	return stepreport.Passed("403 %s for the unlisted principal's signature, no Location", resp.code())
 }
 
-func (r *runner) refused(ctx context.Context, u, what string) result {
+func (r *runner) refused(ctx context.Context, u, what string) stepreport.Result {
 	resp, err := r.do(ctx, r.stop, http.MethodGet, u, nil, nil)
 	if err != nil {
-		return fail(proxyNetHint(err, r.proxyHost()), "%v", err)
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
 	loc := resp.header.Get("Location")
 	if resp.status != http.StatusForbidden || loc != "" {
@@ -503,9 +504,9 @@ func (r *runner) refused(ctx context.Context, u, what string) result {
 		if loc != "" {
 			d += " with a Location to " + hostOf(loc)
 		}
-		return fail(notRefusedHint(resp.status, loc != ""), "%s, want 403 with no Location", d)
+		return stepreport.Failed(notRefusedHint(resp.status, loc != ""), "%s, want 403 with no Location", d)
 	}
-	return pass("403 %s, no Location", resp.code())
+	return stepreport.Passed("403 %s, no Location", resp.code())
 }
 
 // tamper changes the last hex digit of the signature.
@@ -529,9 +530,9 @@ func tamper(u string) (string, bool) {
 }
 
 // 10. Clean-up, directly on S3.
-func (r *runner) cleanup(ctx context.Context) result {
+func (r *runner) cleanup(ctx context.Context) stepreport.Result {
 	if r.o.Keep {
-		return skip("kept under %s (--keep)", r.folder)
+		return stepreport.Skipped("", "kept under %s (--keep)", r.folder)
 	}
 	var removed []string
 	var problems []string
@@ -558,12 +559,12 @@ func (r *runner) cleanup(ctx context.Context) result {
 		}
 	}
 	if len(problems) > 0 {
-		return fail(cleanupHint(r.folder), "%s", strings.Join(problems, "; "))
+		return stepreport.Failed(cleanupHint(r.folder), "%s", strings.Join(problems, "; "))
 	}
 	if len(removed) == 0 {
-		return pass("nothing to remove")
+		return stepreport.Passed("nothing to remove")
 	}
-	return pass("removed %s", strings.Join(removed, ", "))
+	return stepreport.Passed("removed %s", strings.Join(removed, ", "))
 }
 
 func isRedirect(status int) bool {

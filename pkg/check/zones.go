@@ -12,6 +12,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // LoadBalancerAPI is what the endpoint-zones step reads of the stack's load
@@ -59,14 +61,14 @@ const (
 // endpointZones checks what CloudFormation cannot: that every address of
 // the endpoint target group is healthy, still one of the endpoint's own, and
 // in a zone the load balancer has enabled.
-func (r *runner) endpointZones(ctx context.Context) result {
+func (r *runner) endpointZones(ctx context.Context) stepreport.Result {
 	s := r.o.Stack
 	if s == nil || s.LoadBalancerARN == "" || s.EndpointTargetGroupARN == "" {
-		return skip("pass --load-balancer-arn and --endpoint-target-group-arn (the stack's outputs) to check the endpoint's zones")
+		return stepreport.Skipped("", "pass --load-balancer-arn and --endpoint-target-group-arn (the stack's outputs) to check the endpoint's zones")
 	}
 	lbs, err := s.ELB.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{s.LoadBalancerARN}})
 	if err != nil || len(lbs.LoadBalancers) != 1 {
-		return fail(stackAPIHint, "describing the load balancer: %v", apiErr(err))
+		return stepreport.Failed(stackAPIHint, "describing the load balancer: %v", apiErr(err))
 	}
 	var albZones []string
 	for _, z := range lbs.LoadBalancers[0].AvailabilityZones {
@@ -74,10 +76,10 @@ func (r *runner) endpointZones(ctx context.Context) result {
 	}
 	health, err := s.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(s.EndpointTargetGroupARN)})
 	if err != nil {
-		return fail(stackAPIHint, "describing the endpoint target group: %v", apiErr(err))
+		return stepreport.Failed(stackAPIHint, "describing the endpoint target group: %v", apiErr(err))
 	}
 	if len(health.TargetHealthDescriptions) == 0 {
-		return fail(driftHint, "the endpoint target group has no targets: uploads and /_direct reads have nowhere to go")
+		return stepreport.Failed(driftHint, "the endpoint target group has no targets: uploads and /_direct reads have nowhere to go")
 	}
 	var ips []string
 	for _, d := range health.TargetHealthDescriptions {
@@ -87,7 +89,7 @@ func (r *runner) endpointZones(ctx context.Context) result {
 		Filters: []ec2types.Filter{{Name: aws.String("addresses.private-ip-address"), Values: ips}},
 	})
 	if err != nil {
-		return fail(stackAPIHint, "finding the targets' network interfaces: %v", apiErr(err))
+		return stepreport.Failed(stackAPIHint, "finding the targets' network interfaces: %v", apiErr(err))
 	}
 	zoneOf := map[string]string{}
 	for _, n := range enis.NetworkInterfaces {
@@ -121,13 +123,13 @@ func (r *runner) endpointZones(ctx context.Context) result {
 	}
 	switch {
 	case len(stale) > 0:
-		return fail(driftHint, "registered addresses that are no S3 interface endpoint's: %s", strings.Join(stale, ", "))
+		return stepreport.Failed(driftHint, "registered addresses that are no S3 interface endpoint's: %s", strings.Join(stale, ", "))
 	case len(outside) > 0:
-		return fail(zoneHint, "load balancer zones %s; targets outside them: %s", strings.Join(albZones, ", "), strings.Join(outside, ", "))
+		return stepreport.Failed(zoneHint, "load balancer zones %s; targets outside them: %s", strings.Join(albZones, ", "), strings.Join(outside, ", "))
 	case len(sick) > 0:
-		return fail(unhealthyHint, "targets not healthy: %s", strings.Join(sick, "; "))
+		return stepreport.Failed(unhealthyHint, "targets not healthy: %s", strings.Join(sick, "; "))
 	}
-	return pass("%d endpoint addresses, healthy, in %s, all enabled on the load balancer", len(ips), strings.Join(slices.Sorted(maps.Keys(zones)), ", "))
+	return stepreport.Passed("%d endpoint addresses, healthy, in %s, all enabled on the load balancer", len(ips), strings.Join(slices.Sorted(maps.Keys(zones)), ", "))
 }
 
 // apiErr renders an AWS error for the detail line. SDK errors name the

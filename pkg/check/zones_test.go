@@ -98,8 +98,8 @@ func TestEndpointZones(t *testing.T) {
 				r.o.Stack = &Stack{LoadBalancerARN: "arn:lb", EndpointTargetGroupARN: "arn:tg", ELB: f, EC2: f}
 			}
 			res := r.endpointZones(context.Background())
-			if res.status != tc.status || !strings.Contains(res.detail+" "+res.hint, tc.want) {
-				t.Errorf("got %s %q (hint %q), want %s mentioning %q", res.status, res.detail, res.hint, tc.status, tc.want)
+			if res.Status != tc.status || !strings.Contains(res.Detail+" "+res.Hint, tc.want) {
+				t.Errorf("got %s %q (hint %q), want %s mentioning %q", res.Status, res.Detail, res.Hint, tc.status, tc.want)
 			}
 		})
 	}

@@ -3,10 +3,7 @@ package endpointtargets
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +12,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -363,45 +359,8 @@ func (m *motoEC2) DescribeVpcEndpoints(ctx context.Context, in *ec2.DescribeVpcE
 // returns EC2, ELBv2 and ACM clients pointed at it.
 func startMoto(t *testing.T) (*ec2.Client, *elbv2.Client, *acm.Client) {
 	t.Helper()
-	bin := peertest.Binary(t, "moto_server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = append(os.Environ(), "MOTO_ACM_VALIDATION_WAIT=1")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // this test's own moto_server, by PID
-		_ = cmd.Wait()
-		cancel()
-		if t.Failed() {
-			t.Logf("moto_server output:\n%s", out.String())
-		}
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get(base + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s: %v", base, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	creds := credentials.NewStaticCredentialsProvider("testing", "testing", "")
+	m := peertest.StartMoto(t, peertest.MotoOptions{Env: []string{"MOTO_ACM_VALIDATION_WAIT=1"}})
+	base, creds := m.URL, m.Credentials
 	ec := ec2.New(ec2.Options{Region: "eu-west-1", BaseEndpoint: aws.String(base), Credentials: creds})
 	elb := elbv2.New(elbv2.Options{Region: "eu-west-1", BaseEndpoint: aws.String(base), Credentials: creds})
 	certs := acm.New(acm.Options{Region: "eu-west-1", BaseEndpoint: aws.String(base), Credentials: creds})

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mediaisolation/s3proxy/pkg/peertest"
@@ -73,6 +74,30 @@ func TestStartVersityGW(t *testing.T) {
 	// The subtest's cleanup has run: the gateway must be gone.
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("versitygw pid %d still exists after cleanup (kill -0: %v)", pid, err)
+	}
+}
+
+func TestStartMoto(t *testing.T) {
+	var pid int
+	t.Run("serves", func(t *testing.T) {
+		m := peertest.StartMoto(t, peertest.MotoOptions{})
+		pid = m.PID
+		if !strings.HasPrefix(m.URL, "http://127.0.0.1:") {
+			t.Fatalf("URL = %q, want a loopback address", m.URL)
+		}
+		out, err := ec2.NewFromConfig(m.AWSConfig("eu-west-1")).DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
+		if err != nil {
+			t.Fatalf("DescribeVpcs: %v", err)
+		}
+		if len(out.Vpcs) == 0 || !aws.ToBool(out.Vpcs[0].IsDefault) {
+			t.Errorf("DescribeVpcs found %+v, want moto's default VPC", out.Vpcs)
+		}
+	})
+	if pid == 0 {
+		return
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("moto_server pid %d still exists after cleanup (kill -0: %v)", pid, err)
 	}
 }
 

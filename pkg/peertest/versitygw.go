@@ -40,6 +40,10 @@ type VersityGWOptions struct {
 	// can name them. The root credentials work exactly as without it.
 	// Only StartVersityGW honours it; StartSeaweedFS ignores it.
 	IAM bool
+	// KeepAlive lets clients reuse connections (--keep-alive), as S3 does.
+	// versitygw closes every connection after one request by default,
+	// which puts a TCP dial into every measured request.
+	KeepAlive bool
 }
 
 // S3 is a running S3 peer.
@@ -106,6 +110,9 @@ func StartVersityGW(t testing.TB, opts VersityGWOptions) *S3 {
 			t.Fatalf("peertest: %v", err)
 		}
 		args := []string{"--port", addr, "--quiet", "--region", opts.Region, "--virtual-domain", opts.VirtualDomain}
+		if opts.KeepAlive {
+			args = append(args, "--keep-alive")
+		}
 		args = append(append(args, iamArgs...), "posix", root)
 		p, err = startProcess(t, bin, args, gatewayEnv(access, secret))
 		if err != nil {

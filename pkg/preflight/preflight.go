@@ -13,7 +13,6 @@ package preflight
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -23,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // CertificateAPI reads a certificate; *acm.Client satisfies it.
@@ -111,14 +112,14 @@ type Options struct {
 }
 
 // Status is a step's outcome.
-type Status string
+type Status = stepreport.Status
 
 // Step outcomes. WARN does not fail the run.
 const (
-	Pass Status = "PASS"
-	Fail Status = "FAIL"
-	Warn Status = "WARN"
-	Skip Status = "SKIP"
+	Pass = stepreport.Pass
+	Fail = stepreport.Fail
+	Warn = stepreport.Warn
+	Skip = stepreport.Skip
 )
 
 // Step names, in the order they run.
@@ -133,38 +134,10 @@ const (
 )
 
 // Step is one step's result.
-type Step struct {
-	Name       string        `json:"name"`
-	Status     Status        `json:"status"`
-	Duration   time.Duration `json:"-"`
-	DurationMS int64         `json:"durationMs"`
-	Detail     string        `json:"detail,omitempty"`
-	Hint       string        `json:"hint,omitempty"`
-}
+type Step = stepreport.Step
 
 // Report is a whole run; OK is false when a step failed.
-type Report struct {
-	OK    bool   `json:"ok"`
-	Steps []Step `json:"steps"`
-}
-
-type result struct {
-	status       Status
-	detail, hint string
-}
-
-func pass(format string, a ...any) result {
-	return result{status: Pass, detail: fmt.Sprintf(format, a...)}
-}
-func skip(hint, format string, a ...any) result {
-	return result{status: Skip, detail: fmt.Sprintf(format, a...), hint: hint}
-}
-func fail(hint, format string, a ...any) result {
-	return result{status: Fail, detail: fmt.Sprintf(format, a...), hint: hint}
-}
-func warn(hint, format string, a ...any) result {
-	return result{status: Warn, detail: fmt.Sprintf(format, a...), hint: hint}
-}
+type Report = stepreport.Report
 
 // Run runs every step in order.
 func Run(ctx context.Context, o Options) Report {
@@ -178,10 +151,10 @@ func Run(ctx context.Context, o Options) Report {
 		o.HTTPClient = &http.Client{Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 20 * time.Second}}
 	}
 	r := &runner{o: o}
-	rep := Report{OK: true}
+	run := stepreport.Runner{Timeout: o.StepTimeout, OnStep: o.OnStep}
 	for _, s := range []struct {
 		name string
-		f    func(context.Context) result
+		f    func(context.Context) stepreport.Result
 	}{
 		{StepCertificate, r.certificate},
 		{StepBucketRegion, r.bucketRegion},
@@ -191,21 +164,9 @@ func Run(ctx context.Context, o Options) Report {
 		{StepKMS, r.kmsKey},
 		{StepUpload, r.upload},
 	} {
-		sctx, cancel := context.WithTimeout(ctx, o.StepTimeout)
-		start := time.Now()
-		res := s.f(sctx)
-		cancel()
-		d := time.Since(start)
-		st := Step{Name: s.name, Status: res.status, Duration: d, DurationMS: d.Milliseconds(), Detail: res.detail, Hint: res.hint}
-		if st.Status == Fail {
-			rep.OK = false
-		}
-		rep.Steps = append(rep.Steps, st)
-		if o.OnStep != nil {
-			o.OnStep(st)
-		}
+		run.Run(ctx, s.name, s.f)
 	}
-	return rep
+	return run.Report()
 }
 
 type runner struct {

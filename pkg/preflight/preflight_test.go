@@ -93,11 +93,11 @@ func TestConcurrency(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &runner{o: Options{Region: "eu-west-1", Lambda: fakeLambda{tc.unreserved, 1000}}}
 			res := r.concurrency(context.Background())
-			if res.status != tc.want {
-				t.Errorf("%s %s — %s, want %s", res.status, res.detail, res.hint, tc.want)
+			if res.Status != tc.want {
+				t.Errorf("%s %s — %s, want %s", res.Status, res.Detail, res.Hint, tc.want)
 			}
-			if res.status == Warn && !strings.Contains(res.hint, "Service Quotas") {
-				t.Errorf("hint %q names no fix", res.hint)
+			if res.Status == Warn && !strings.Contains(res.Hint, "Service Quotas") {
+				t.Errorf("hint %q names no fix", res.Hint)
 			}
 		})
 	}
@@ -115,8 +115,8 @@ func TestUploadGoNoGoAgainstVersityGW(t *testing.T) {
 	ctx := context.Background()
 
 	res := (&runner{o: o}).upload(ctx)
-	if res.status != Pass || !strings.Contains(res.detail, "GO: presigned PUT and GET signed for studio-media.s3.amazonaws.com") {
-		t.Fatalf("%s %s — %s", res.status, res.detail, res.hint)
+	if res.Status != Pass || !strings.Contains(res.Detail, "GO: presigned PUT and GET signed for studio-media.s3.amazonaws.com") {
+		t.Fatalf("%s %s — %s", res.Status, res.Detail, res.Hint)
 	}
 	// The probe is gone, deleted through the same address.
 	list, err := gw.Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("studio-media")})
@@ -129,10 +129,10 @@ func TestUploadGoNoGoAgainstVersityGW(t *testing.T) {
 	bad := o
 	bad.Credentials = credentials.NewStaticCredentialsProvider(gw.AccessKeyID, peertest.WrongSecret(gw.SecretAccessKey), "")
 	res = (&runner{o: bad}).upload(ctx)
-	if res.status != Fail || !strings.Contains(res.hint, "NO-GO") || !strings.Contains(res.detail, "SignatureDoesNotMatch") {
-		t.Errorf("wrong secret: %s %s — %s", res.status, res.detail, res.hint)
+	if res.Status != Fail || !strings.Contains(res.Hint, "NO-GO") || !strings.Contains(res.Detail, "SignatureDoesNotMatch") {
+		t.Errorf("wrong secret: %s %s — %s", res.Status, res.Detail, res.Hint)
 	}
-	for _, s := range []string{res.detail, res.hint} {
+	for _, s := range []string{res.Detail, res.Hint} {
 		if strings.Contains(s, "X-Amz-Signature") || strings.Contains(s, gw.SecretAccessKey) {
 			t.Errorf("the report carries a secret: %s", s)
 		}
@@ -142,9 +142,9 @@ func TestUploadGoNoGoAgainstVersityGW(t *testing.T) {
 	none := o
 	none.EndpointURL, none.VpcID, none.SubnetIDs = "", "", []string{"subnet-a", "subnet-b"}
 	res = (&runner{o: none}).upload(ctx)
-	if res.status != Skip || !strings.Contains(res.hint, "aws ec2 create-vpc-endpoint") || !strings.Contains(res.hint, "delete-vpc-endpoints") ||
-		!strings.Contains(res.hint, "--subnet-ids subnet-a subnet-b") {
-		t.Errorf("no endpoint: %s %s — %s", res.status, res.detail, res.hint)
+	if res.Status != Skip || !strings.Contains(res.Hint, "aws ec2 create-vpc-endpoint") || !strings.Contains(res.Hint, "delete-vpc-endpoints") ||
+		!strings.Contains(res.Hint, "--subnet-ids subnet-a subnet-b") {
+		t.Errorf("no endpoint: %s %s — %s", res.Status, res.Detail, res.Hint)
 	}
 }
 
@@ -180,8 +180,8 @@ func TestUploadSendsGlobalHostToEndpointName(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""), Now: time.Now,
 		HTTPClient: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 	res := (&runner{o: o}).upload(context.Background())
-	if res.status != Pass {
-		t.Fatalf("%s %s — %s", res.status, res.detail, res.hint)
+	if res.Status != Pass {
+		t.Fatalf("%s %s — %s", res.Status, res.Detail, res.Hint)
 	}
 	want := []string{"PUT sni=" + endpointName + " host=studio-media.s3.amazonaws.com", "GET sni=" + endpointName + " host=studio-media.s3.amazonaws.com",
 		"DELETE sni=" + endpointName + " host=studio-media.s3.amazonaws.com"}

@@ -28,29 +28,31 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
 	"github.com/mediaisolation/s3proxy/pkg/sgstacks"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
+	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
 
 // certificate: ISSUED, in the stack's region (an ALB takes only a
 // certificate of its own region), and covering ProxyDomainName.
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/https-listener-certificates.html
-func (r *runner) certificate(ctx context.Context) result {
+func (r *runner) certificate(ctx context.Context) stepreport.Result {
 	o := r.o
 	if o.CertificateArn == "" {
-		return fail("set CertificateArn to an ACM certificate in "+o.Region+" that covers ProxyDomainName", "no CertificateArn")
+		return stepreport.Failed("set CertificateArn to an ACM certificate in "+o.Region+" that covers ProxyDomainName", "no CertificateArn")
 	}
 	a, err := arn.Parse(o.CertificateArn)
 	if err != nil || a.Service != "acm" {
-		return fail("CertificateArn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/…)", "%q is not an ACM certificate ARN", o.CertificateArn)
+		return stepreport.Failed("CertificateArn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/…)", "%q is not an ACM certificate ARN", o.CertificateArn)
 	}
 	if a.Region != o.Region {
-		return fail(fmt.Sprintf("the load balancer takes only a certificate of its own region: request or import one in %s (aws acm request-certificate --region %s --domain-name %s)", o.Region, o.Region, o.ProxyDomainName),
+		return stepreport.Failed(fmt.Sprintf("the load balancer takes only a certificate of its own region: request or import one in %s (aws acm request-certificate --region %s --domain-name %s)", o.Region, o.Region, o.ProxyDomainName),
 			"the certificate is in %s, the stack in %s", a.Region, o.Region)
 	}
 	out, err := o.ACM.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(o.CertificateArn)})
 	if err != nil {
-		return fail("check CertificateArn (aws acm list-certificates --region "+o.Region+") and that you may call acm:DescribeCertificate", "DescribeCertificate: %v", err)
+		return stepreport.Failed("check CertificateArn (aws acm list-certificates --region "+o.Region+") and that you may call acm:DescribeCertificate", "DescribeCertificate: %v", err)
 	}
 	c := out.Certificate
 	names := []string{aws.ToString(c.DomainName)}
@@ -66,28 +68,28 @@ func (r *runner) certificate(ctx context.Context) result {
 		} else {
 			h += ": request a new one"
 		}
-		return fail(h, "certificate for %s is %s", strings.Join(names, ", "), st)
+		return stepreport.Failed(h, "certificate for %s is %s", strings.Join(names, ", "), st)
 	}
 	if o.ProxyDomainName == "" {
-		return fail("set ProxyDomainName", "no ProxyDomainName to compare with %s", strings.Join(names, ", "))
+		return stepreport.Failed("set ProxyDomainName", "no ProxyDomainName to compare with %s", strings.Join(names, ", "))
 	}
 	if !Covers(names, o.ProxyDomainName) {
-		return fail("pick a certificate that covers the name (a wildcard covers one label only), or a ProxyDomainName it covers",
+		return stepreport.Failed("pick a certificate that covers the name (a wildcard covers one label only), or a ProxyDomainName it covers",
 			"the certificate covers %s, not %s", strings.Join(names, ", "), o.ProxyDomainName)
 	}
 	if c.NotAfter != nil && c.NotAfter.Before(r.o.Now().Add(30*24*time.Hour)) {
-		return warn("renew or replace the certificate before it expires", "ISSUED, covers %s, but expires %s", o.ProxyDomainName, c.NotAfter.Format(time.DateOnly))
+		return stepreport.Warned("renew or replace the certificate before it expires", "ISSUED, covers %s, but expires %s", o.ProxyDomainName, c.NotAfter.Format(time.DateOnly))
 	}
-	return pass("ISSUED in %s, covers %s", o.Region, o.ProxyDomainName)
+	return stepreport.Passed("ISSUED in %s, covers %s", o.Region, o.ProxyDomainName)
 }
 
 // bucketRegion reads the bucket's region from HeadBucket's
 // x-amz-bucket-region header, which S3 sends even with a 403 or a 301.
 // https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
-func (r *runner) bucketRegion(ctx context.Context) result {
+func (r *runner) bucketRegion(ctx context.Context) stepreport.Result {
 	o := r.o
 	if o.BucketName == "" {
-		return fail("set BucketName", "no BucketName")
+		return stepreport.Failed("set BucketName", "no BucketName")
 	}
 	out, err := o.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(o.BucketName)})
 	region, status := "", 200
@@ -100,39 +102,39 @@ func (r *runner) bucketRegion(ctx context.Context) result {
 		region = re.Response.Header.Get("X-Amz-Bucket-Region")
 	}
 	if status == http.StatusNotFound {
-		return fail("check BucketName: S3 knows no such bucket", "HeadBucket %s: 404", o.BucketName)
+		return stepreport.Failed("check BucketName: S3 knows no such bucket", "HeadBucket %s: 404", o.BucketName)
 	}
 	if region == "" {
 		if err != nil {
-			return fail("check BucketName and this machine's access to S3", "HeadBucket %s: %v", o.BucketName, err)
+			return stepreport.Failed("check BucketName and this machine's access to S3", "HeadBucket %s: %v", o.BucketName, err)
 		}
-		return fail("check BucketName", "HeadBucket %s answered no x-amz-bucket-region", o.BucketName)
+		return stepreport.Failed("check BucketName", "HeadBucket %s answered no x-amz-bucket-region", o.BucketName)
 	}
 	want := o.BucketRegion
 	if want == "" {
 		want = o.Region
 	}
 	if region != want {
-		return fail(fmt.Sprintf("the proxy reaches the bucket through VPC endpoints, which serve their own region only: deploy the stack in %s (--region, and region in samconfig.toml)", region),
+		return stepreport.Failed(fmt.Sprintf("the proxy reaches the bucket through VPC endpoints, which serve their own region only: deploy the stack in %s (--region, and region in samconfig.toml)", region),
 			"bucket %s is in %s, the stack would be in %s", o.BucketName, region, want)
 	}
 	how := ""
 	if status == http.StatusForbidden {
 		how = " (HeadBucket 403: read from the header; your credentials may not list the bucket)"
 	}
-	return pass("bucket %s is in %s%s", o.BucketName, region, how)
+	return stepreport.Passed("bucket %s is in %s%s", o.BucketName, region, how)
 }
 
 // studioRanges judges the studio's ranges against the target VPC and the
 // other VPCs of the account in the region.
-func (r *runner) studioRanges(ctx context.Context) result {
+func (r *runner) studioRanges(ctx context.Context) stepreport.Result {
 	o := r.o
 	if o.VpcID == "" {
-		return fail("set ExistingVpcId (s3proxy init reads it from ShotGrid's VPC stack)", "no ExistingVpcId")
+		return stepreport.Failed("set ExistingVpcId (s3proxy init reads it from ShotGrid's VPC stack)", "no ExistingVpcId")
 	}
 	vpcs, err := o.EC2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 	if err != nil {
-		return fail("your credentials need ec2:DescribeVpcs", "DescribeVpcs: %v", err)
+		return stepreport.Failed("your credentials need ec2:DescribeVpcs", "DescribeVpcs: %v", err)
 	}
 	others := map[string]netip.Prefix{}
 	for _, v := range vpcs.Vpcs {
@@ -152,13 +154,13 @@ func (r *runner) studioRanges(ctx context.Context) result {
 		}
 	}
 	if r.vpcCidr == "" {
-		return fail("check ExistingVpcId and --region", "VPC %s is not in %s", o.VpcID, o.Region)
+		return stepreport.Failed("check ExistingVpcId and --region", "VPC %s is not in %s", o.VpcID, o.Region)
 	}
 	if len(o.StudioCidrs) == 0 {
 		if o.StudioPrefixListId != "" {
-			return pass("prefix list %s (its entries are not checked here); VPC %s is %s", o.StudioPrefixListId, o.VpcID, r.vpcCidr)
+			return stepreport.Passed("prefix list %s (its entries are not checked here); VPC %s is %s", o.StudioPrefixListId, o.VpcID, r.vpcCidr)
 		}
-		return fail("set StudioCidrs (the site, VPN and render-farm ranges) or StudioPrefixListId", "no studio ranges")
+		return stepreport.Failed("set StudioCidrs (the site, VPN and render-farm ranges) or StudioPrefixListId", "no studio ranges")
 	}
 	var refusals, warnings []string
 	var fixes []string
@@ -188,11 +190,11 @@ func (r *runner) studioRanges(ctx context.Context) result {
 	}
 	switch {
 	case len(refusals) > 0:
-		return fail("StudioCidrs: "+strings.Join(fixes, "; "), "%s", strings.Join(refusals, "; "))
+		return stepreport.Failed("StudioCidrs: "+strings.Join(fixes, "; "), "%s", strings.Join(refusals, "; "))
 	case len(warnings) > 0:
-		return warn(strings.Join(fixes, "; "), "%s", strings.Join(warnings, "; "))
+		return stepreport.Warned(strings.Join(fixes, "; "), "%s", strings.Join(warnings, "; "))
 	}
-	return pass("%s, none the VPC's %s", strings.Join(o.StudioCidrs, ", "), r.vpcCidr)
+	return stepreport.Passed("%s, none the VPC's %s", strings.Join(o.StudioCidrs, ", "), r.vpcCidr)
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {
@@ -251,21 +253,21 @@ func (r *runner) s3Endpoints(ctx context.Context, t ec2types.VpcEndpointType) ([
 // already there CreateS3GatewayEndpoint must be false, and without one it
 // must be true (the function reaches S3 only through it).
 // https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html
-func (r *runner) gateway(ctx context.Context) result {
+func (r *runner) gateway(ctx context.Context) stepreport.Result {
 	o := r.o
 	if o.VpcID == "" {
-		return skip("set ExistingVpcId", "no VPC")
+		return stepreport.Skipped("set ExistingVpcId", "no VPC")
 	}
 	rts, err := r.routeTables(ctx)
 	if err != nil {
-		return fail("your credentials need ec2:DescribeRouteTables", "DescribeRouteTables: %v", err)
+		return stepreport.Failed("your credentials need ec2:DescribeRouteTables", "DescribeRouteTables: %v", err)
 	}
 	if len(rts) == 0 {
-		return fail("set ExistingPrivateSubnetIds (or ExistingRouteTableIds)", "no route tables found for subnets %s", strings.Join(o.SubnetIDs, ", "))
+		return stepreport.Failed("set ExistingPrivateSubnetIds (or ExistingRouteTableIds)", "no route tables found for subnets %s", strings.Join(o.SubnetIDs, ", "))
 	}
 	eps, err := r.s3Endpoints(ctx, ec2types.VpcEndpointTypeGateway)
 	if err != nil {
-		return fail("your credentials need ec2:DescribeVpcEndpoints", "DescribeVpcEndpoints: %v", err)
+		return stepreport.Failed("your credentials need ec2:DescribeVpcEndpoints", "DescribeVpcEndpoints: %v", err)
 	}
 	var on []string
 	for _, e := range eps {
@@ -277,46 +279,46 @@ func (r *runner) gateway(ctx context.Context) result {
 	}
 	switch {
 	case len(on) > 0 && o.CreateS3GatewayEndpoint:
-		return fail("set CreateS3GatewayEndpoint=false: the existing endpoint already serves the function, and a second one on the same route table fails the deploy",
+		return stepreport.Failed("set CreateS3GatewayEndpoint=false: the existing endpoint already serves the function, and a second one on the same route table fails the deploy",
 			"S3 gateway endpoint %s already", strings.Join(on, ", "))
 	case len(on) > 0:
-		return pass("S3 gateway endpoint %s; CreateS3GatewayEndpoint=false is right", strings.Join(on, ", "))
+		return stepreport.Passed("S3 gateway endpoint %s; CreateS3GatewayEndpoint=false is right", strings.Join(on, ", "))
 	case o.CreateS3GatewayEndpoint:
-		return pass("no S3 gateway endpoint on %s; the stack creates one", strings.Join(rts, ", "))
+		return stepreport.Passed("no S3 gateway endpoint on %s; the stack creates one", strings.Join(rts, ", "))
 	}
-	return fail("set CreateS3GatewayEndpoint=true and ExistingRouteTableIds="+strings.Join(rts, ","),
+	return stepreport.Failed("set CreateS3GatewayEndpoint=true and ExistingRouteTableIds="+strings.Join(rts, ","),
 		"no S3 gateway endpoint on %s, and CreateS3GatewayEndpoint=false: the function would have no path to S3", strings.Join(rts, ", "))
 }
 
 // concurrency: unreserved concurrency the proxy function shares.
-func (r *runner) concurrency(ctx context.Context) result {
+func (r *runner) concurrency(ctx context.Context) stepreport.Result {
 	out, err := r.o.Lambda.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
 	if err != nil {
-		return warn("your credentials need lambda:GetAccountSettings; or read it with aws lambda get-account-settings", "GetAccountSettings: %v", err)
+		return stepreport.Warned("your credentials need lambda:GetAccountSettings; or read it with aws lambda get-account-settings", "GetAccountSettings: %v", err)
 	}
 	if out.AccountLimit == nil {
-		return warn("read it with aws lambda get-account-settings", "no account limit in the answer")
+		return stepreport.Warned("read it with aws lambda get-account-settings", "no account limit in the answer")
 	}
 	u, total := aws.ToInt32(out.AccountLimit.UnreservedConcurrentExecutions), out.AccountLimit.ConcurrentExecutions
 	if u < MinUnreservedConcurrency {
-		return warn(fmt.Sprintf("a ShotGrid page fires one request per thumbnail, and throttled ones fail: ask for a higher quota (Service Quotas, Lambda \"Concurrent executions\", in %s)", r.o.Region),
+		return stepreport.Warned(fmt.Sprintf("a ShotGrid page fires one request per thumbnail, and throttled ones fail: ask for a higher quota (Service Quotas, Lambda \"Concurrent executions\", in %s)", r.o.Region),
 			"unreserved concurrency %d of %d, under %d", u, total, MinUnreservedConcurrency)
 	}
-	return pass("unreserved concurrency %d of %d", u, total)
+	return stepreport.Passed("unreserved concurrency %d of %d", u, total)
 }
 
 // kmsKey: an SSE-KMS bucket needs BucketKmsKeyArn, so the function's role
 // may decrypt what it serves and the uploads' data keys can be made.
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
-func (r *runner) kmsKey(ctx context.Context) result {
+func (r *runner) kmsKey(ctx context.Context) stepreport.Result {
 	o := r.o
 	out, err := o.S3.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(o.BucketName)})
 	if err != nil {
 		var api smithy.APIError
 		if errors.As(err, &api) && api.ErrorCode() == "ServerSideEncryptionConfigurationNotFoundError" {
-			return pass("no default encryption configured (S3 applies SSE-S3); BucketKmsKeyArn not needed")
+			return stepreport.Passed("no default encryption configured (S3 applies SSE-S3); BucketKmsKeyArn not needed")
 		}
-		return warn("read it with aws s3api get-bucket-encryption; with SSE-KMS, set BucketKmsKeyArn to the key", "GetBucketEncryption: %v", err)
+		return stepreport.Warned("read it with aws s3api get-bucket-encryption; with SSE-KMS, set BucketKmsKeyArn to the key", "GetBucketEncryption: %v", err)
 	}
 	var key string
 	var algo s3types.ServerSideEncryption
@@ -329,31 +331,31 @@ func (r *runner) kmsKey(ctx context.Context) result {
 	}
 	if algo != s3types.ServerSideEncryptionAwsKms && algo != s3types.ServerSideEncryptionAwsKmsDsse {
 		if o.BucketKmsKeyArn != "" {
-			return warn("clear BucketKmsKeyArn, or check the bucket's encryption", "the bucket's default is %s, yet BucketKmsKeyArn is set", algo)
+			return stepreport.Warned("clear BucketKmsKeyArn, or check the bucket's encryption", "the bucket's default is %s, yet BucketKmsKeyArn is set", algo)
 		}
-		return pass("default encryption %s; BucketKmsKeyArn not needed", algo)
+		return stepreport.Passed("default encryption %s; BucketKmsKeyArn not needed", algo)
 	}
 	if key == "" || strings.HasSuffix(key, "alias/aws/s3") {
-		return pass("SSE-KMS with the AWS managed key aws/s3; BucketKmsKeyArn not needed in the bucket's own account")
+		return stepreport.Passed("SSE-KMS with the AWS managed key aws/s3; BucketKmsKeyArn not needed in the bucket's own account")
 	}
 	if o.BucketKmsKeyArn == "" {
-		return fail("set BucketKmsKeyArn="+key+" so the proxy's role may use the key (and let the role use it in the key policy)",
+		return stepreport.Failed("set BucketKmsKeyArn="+key+" so the proxy's role may use the key (and let the role use it in the key policy)",
 			"the bucket encrypts with KMS key %s, and BucketKmsKeyArn is empty", key)
 	}
 	if !sameKey(o.BucketKmsKeyArn, key) {
-		return fail("set BucketKmsKeyArn="+key, "the bucket encrypts with %s, BucketKmsKeyArn is %s", key, o.BucketKmsKeyArn)
+		return stepreport.Failed("set BucketKmsKeyArn="+key, "the bucket encrypts with %s, BucketKmsKeyArn is %s", key, o.BucketKmsKeyArn)
 	}
 	if o.KMS == nil {
-		return pass("SSE-KMS with %s, BucketKmsKeyArn matches", key)
+		return stepreport.Passed("SSE-KMS with %s, BucketKmsKeyArn matches", key)
 	}
 	k, err := o.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
 	if err != nil {
-		return warn("the key policy decides: let the proxy's role use kms:Decrypt and kms:GenerateDataKey", "BucketKmsKeyArn matches; DescribeKey: %v", err)
+		return stepreport.Warned("the key policy decides: let the proxy's role use kms:Decrypt and kms:GenerateDataKey", "BucketKmsKeyArn matches; DescribeKey: %v", err)
 	}
 	if st := k.KeyMetadata.KeyState; st != kmstypes.KeyStateEnabled {
-		return fail("enable the key (aws kms enable-key), or cancel its deletion: S3 can neither read nor write with it", "KMS key %s is %s", key, st)
+		return stepreport.Failed("enable the key (aws kms enable-key), or cancel its deletion: S3 can neither read nor write with it", "KMS key %s is %s", key, st)
 	}
-	return pass("SSE-KMS with %s, enabled, BucketKmsKeyArn matches", key)
+	return stepreport.Passed("SSE-KMS with %s, enabled, BucketKmsKeyArn matches", key)
 }
 
 // sameKey compares key IDs and ARNs by their key ID.
@@ -370,7 +372,7 @@ func sameKey(a, b string) bool {
 // upload sends a presigned PUT and GET signed for the global host to an
 // S3 interface endpoint's address with Host: the global host, exactly as
 // the upload passthrough rule does. Only S3 can say whether it takes them.
-func (r *runner) upload(ctx context.Context) result {
+func (r *runner) upload(ctx context.Context) stepreport.Result {
 	o := r.o
 	endpoint := o.EndpointURL
 	if endpoint == "" && o.VpcID != "" {
@@ -385,11 +387,11 @@ func (r *runner) upload(ctx context.Context) result {
 		}
 	}
 	if endpoint == "" {
-		return skip(temporaryEndpointHint(o), "no S3 interface endpoint in the VPC and no --endpoint-url")
+		return stepreport.Skipped(temporaryEndpointHint(o), "no S3 interface endpoint in the VPC and no --endpoint-url")
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
-		return fail("--endpoint-url must be https://bucket.vpce-….s3."+o.Region+".vpce.amazonaws.com", "%q is not a URL", endpoint)
+		return stepreport.Failed("--endpoint-url must be https://bucket.vpce-….s3."+o.Region+".vpce.amazonaws.com", "%q is not a URL", endpoint)
 	}
 	signedHost := o.SignedHost
 	if signedHost == "" {
@@ -432,28 +434,28 @@ func (r *runner) upload(ctx context.Context) result {
 	}
 	put, err := signer.Put(ctx, key, 5*time.Minute)
 	if err != nil {
-		return fail("check your AWS credentials", "presigning: %v", err)
+		return stepreport.Failed("check your AWS credentials", "presigning: %v", err)
 	}
 	status, b, err := send(http.MethodPut, put, body)
 	if err != nil {
-		return fail(fmt.Sprintf("cannot reach %s from here: run preflight from the studio network (VPN/Direct Connect), and the endpoint's security group must admit 443 from this machine", u.Host), "PUT: %v", err)
+		return stepreport.Failed(fmt.Sprintf("cannot reach %s from here: run preflight from the studio network (VPN/Direct Connect), and the endpoint's security group must admit 443 from this machine", u.Host), "PUT: %v", err)
 	}
 	if status != http.StatusOK {
-		return fail(noGoHint(errorCode(b)), "presigned PUT for %s sent to %s with that Host: %d %s", signedHost, u.Host, status, errorCode(b))
+		return stepreport.Failed(noGoHint(s3error.CodeOf(b)), "presigned PUT for %s sent to %s with that Host: %d %s", signedHost, u.Host, status, s3error.CodeOf(b))
 	}
 	get, err := signer.Get(ctx, key, 5*time.Minute)
 	if err != nil {
-		return fail("check your AWS credentials", "presigning: %v", err)
+		return stepreport.Failed("check your AWS credentials", "presigning: %v", err)
 	}
 	status, got, err := send(http.MethodGet, get, nil)
 	cleanup := r.removeProbe(ctx, signer, key, send)
 	if err != nil {
-		return fail("the PUT went through but the GET did not connect: retry", "GET: %v", err)
+		return stepreport.Failed("the PUT went through but the GET did not connect: retry", "GET: %v", err)
 	}
 	if status != http.StatusOK || !bytes.Equal(got, body) {
-		return fail(noGoHint(errorCode(got)), "PUT passed; presigned GET answered %d %s", status, errorCode(got))
+		return stepreport.Failed(noGoHint(s3error.CodeOf(got)), "PUT passed; presigned GET answered %d %s", status, s3error.CodeOf(got))
 	}
-	return pass("GO: presigned PUT and GET signed for %s, sent to %s with that Host, accepted%s", signedHost, u.Host, cleanup)
+	return stepreport.Passed("GO: presigned PUT and GET signed for %s, sent to %s with that Host, accepted%s", signedHost, u.Host, cleanup)
 }
 
 // removeProbe deletes the probe object through the endpoint with a
@@ -508,17 +510,4 @@ func temporaryEndpointHint(o Options) string {
 		"aws ec2 create-vpc-endpoint --region %[1]s --vpc-id %[2]s --vpc-endpoint-type Interface --service-name com.amazonaws.%[1]s.s3 --subnet-ids %[3]s --security-group-ids <sg admitting 443 from this machine>; "+
 		"run preflight again (it finds the endpoint, or pass --endpoint-url https://bucket.<its regional DNS name>); then aws ec2 delete-vpc-endpoints --region %[1]s --vpc-endpoint-ids <vpce-id>",
 		o.Region, o.VpcID, subnets)
-}
-
-// errorCode is an S3 error body's <Code>, or "".
-func errorCode(body []byte) string {
-	_, rest, ok := bytes.Cut(body, []byte("<Code>"))
-	if !ok {
-		return ""
-	}
-	c, _, ok := bytes.Cut(rest, []byte("</Code>"))
-	if !ok || len(c) > 64 {
-		return ""
-	}
-	return string(c)
 }

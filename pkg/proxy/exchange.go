@@ -33,7 +33,9 @@ type exchange struct {
 	resp *http.Response
 	o    outcome
 
-	start  time.Time
+	start time.Time
+	// upCtx bounds every call to S3 for this request; cancel ends it.
+	upCtx  context.Context
 	cancel context.CancelFunc
 	wrote  bool
 	// ownCORS marks an answer that carries its own CORS headers (a
@@ -63,25 +65,34 @@ func (h *Handler) newExchange(w http.ResponseWriter, r *http.Request) *exchange 
 // retries.
 const maxAttempts = 3
 
-// send makes the request's call to S3: the client's request rebuilt for the
-// signed host, bounded by the invocation's deadline, with probe (when not
-// empty) as its Range. The request sent is kept in x.up and S3's answer in
-// x.resp; both stay open until finish.
+// send makes a call to S3: the client's request rebuilt for the signed host,
+// bounded by the invocation's deadline, with the headers in set (the probe
+// Range, or the second part's Range and If-Match) in place of the client's.
+// The request sent is kept in x.up and S3's answer in x.resp, which stays
+// open until finish or the next send. A read makes one call, or two when it
+// fetches an object in two parts (see read.go); every call shares one
+// deadline.
 //
 // A read (a GET or HEAD, with no body) that fails on the connection, or that
 // S3 answers 500 or 503 (SlowDown is a 503), is sent again, at most twice,
 // after a jittered backoff that must fit before the deadline: ShotGrid's
 // clients do not retry a download, so a fault the function can absorb must
 // not reach them. A write is never sent again: its body has been consumed.
-func (x *exchange) send(body io.Reader, length int64, probe string) error {
-	ctx, cancel := x.h.upstreamContext(x.r.Context())
-	x.cancel = cancel
+func (x *exchange) send(body io.Reader, length int64, set http.Header) error {
+	if x.cancel == nil {
+		x.upCtx, x.cancel = x.h.upstreamContext(x.r.Context())
+	}
+	if x.resp != nil {
+		_ = x.resp.Body.Close()
+		x.resp = nil
+	}
+	ctx := x.upCtx
 	up, err := x.h.upstreamRequest(ctx, x.r, body, length)
 	if err != nil {
 		return err
 	}
-	if probe != "" {
-		up.Header.Set("Range", probe)
+	for k, vs := range set {
+		up.Header[k] = vs
 	}
 	x.up = up
 	retry := body == nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead)

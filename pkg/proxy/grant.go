@@ -147,34 +147,41 @@ func coveredHeaders(a *s3auth.Auth, sent http.Header) []string {
 // client's own headers serve only to refuse: a covered header whose value the
 // proxy changed on the way (its probe Range, say) grants nothing, since S3
 // never checked the client's value.
-func grantFor(sr *signedRequest, client http.Header, sent *http.Request) (*grant, error) {
+func grantFor(sr *signedRequest, client http.Header, sent *http.Request) (grant, error) {
 	if sr == nil || sr.auth == nil || sent == nil || !plainGetObject(sr.query) || sent.URL.RawQuery != sr.rawQuery {
-		return nil, s3error.ErrNotMintable
+		return grant{}, s3error.ErrNotMintable
 	}
-	g := &grant{key: sr.key, query: url.Values{}, headers: map[string]string{}, notAfter: sr.auth.ExpiresAt}
+	g := grant{key: sr.key, notAfter: sr.auth.ExpiresAt}
 	for k, vs := range sr.query {
 		if carriedParams[k] {
+			if g.query == nil {
+				g.query = make(url.Values, len(carriedParams))
+			}
 			g.query[k] = vs
 		}
 	}
 	for _, name := range coveredHeaders(sr.auth, sent.Header) {
 		vs := sent.Header.Values(name)
 		if !carriedHeaders[name] || len(vs) != 1 || strings.TrimSpace(vs[0]) == "" || !slices.Equal(client.Values(name), vs) {
-			return nil, s3error.ErrNotMintable
+			return grant{}, s3error.ErrNotMintable
+		}
+		if g.headers == nil {
+			g.headers = map[string]string{}
 		}
 		g.headers[name] = vs[0]
 	}
 	return g, nil
 }
 
-// request is the GET the grant allows (clause 2).
+// request is the GET the grant allows (clause 2). Its Query is the grant's
+// own: a Signer reads it and must not change it.
 func (g *grant) request(bucket string) SignRequest {
-	req := SignRequest{Bucket: bucket, Key: g.key, Query: url.Values{}, Header: http.Header{}}
-	for k, vs := range g.query {
-		req.Query[k] = slices.Clone(vs)
-	}
-	for name, v := range g.headers {
-		req.Header.Set(name, v)
+	req := SignRequest{Bucket: bucket, Key: g.key, Query: g.query}
+	if len(g.headers) > 0 {
+		req.Header = make(http.Header, len(g.headers))
+		for name, v := range g.headers {
+			req.Header[http.CanonicalHeaderKey(name)] = []string{v}
+		}
 	}
 	return req
 }
@@ -184,52 +191,98 @@ func (g *grant) request(bucket string) SignRequest {
 // host plus exactly the grant's headers with the same values (or carry an
 // x-amz-* one as a signed query parameter, as the SDK hoists some), and
 // expire no later than the client's URL.
+//
+// It reads the URL in the one form the signer writes, and refuses any
+// other: scheme://host/path?query with no fragment, the path and each query
+// name and value holding only unreserved bytes and upper-case %XX escapes of
+// bytes that are not (SigV4's canonical encoding). In that form there is one
+// way to read each part, so every client reads the URL as this check does,
+// and the check needs no parsed copy of it.
 func (g *grant) admits(signedURL string, signedHeader http.Header, endpoint *url.URL, bucket string) error {
-	u, err := url.Parse(signedURL)
-	if err != nil {
-		return errBadMint{"unparsable URL"}
+	rest, ok := strings.CutPrefix(signedURL, endpoint.Scheme)
+	if ok {
+		rest, ok = strings.CutPrefix(rest, "://")
 	}
-	if u.Scheme != endpoint.Scheme || u.Host != endpoint.Host || u.User != nil || u.Fragment != "" {
+	if ok {
+		rest, ok = strings.CutPrefix(rest, endpoint.Host)
+	}
+	if !ok || !strings.HasPrefix(rest, "/") {
 		return errBadMint{"not the endpoint"}
 	}
-	wantPath := strings.TrimSuffix(endpoint.Path, "/") + "/" + bucket + "/" + g.key
-	if path, err := url.PathUnescape(u.EscapedPath()); err != nil || path != wantPath {
+	path, query, _ := strings.Cut(rest, "?")
+	if !canonicalEscape(path, true) {
+		return errBadMint{"unparsable URL"}
+	}
+	if !decodesTo(path, strings.TrimSuffix(endpoint.Path, "/"), "/", bucket, "/", g.key) {
 		return errBadMint{"another object"}
 	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return errBadMint{"unparsable query"}
-	}
-	hoisted := map[string]bool{}
-	for k, vs := range q {
-		lk := strings.ToLower(k)
+	// Names are compared as written: in the canonical form a name has one
+	// spelling, and every name this check knows is unreserved.
+	var seen [32]string
+	var hoisted [8]string
+	nSeen, nHoisted := 0, 0
+	var signedList, date, expires string
+	for pair := range strings.SplitSeq(query, "&") {
+		k, v, _ := strings.Cut(pair, "=")
 		switch {
-		case len(vs) != 1:
+		case !canonicalEscape(k, false) || !canonicalEscape(v, false):
+			return errBadMint{"unparsable query"}
+		case slices.Contains(seen[:nSeen], k):
 			return errBadMint{"repeated parameter " + k}
+		case nSeen == len(seen):
+			return errBadMint{"too many parameters"}
+		}
+		seen[nSeen] = k
+		nSeen++
+		switch {
 		case authParams[k]:
-		case k == "x-id" && vs[0] == "GetObject":
+			switch k {
+			case "X-Amz-SignedHeaders":
+				signedList = v
+			case "X-Amz-Date":
+				date = v
+			case "X-Amz-Expires":
+				expires = v
+			}
 		case carriedParams[k]:
-			if want, ok := g.query[k]; !ok || want[0] != vs[0] {
+			if want, ok := g.query[k]; !ok || !decodesTo(v, want[0]) {
 				return errBadMint{"parameter " + k + " differs from the client's"}
 			}
-		case strings.HasPrefix(lk, "x-amz-") && g.headers[lk] != "" && g.headers[lk] == vs[0]:
+		case hasPrefixFold(k, "x-amz-"):
 			// S3 honours x-amz-* headers sent as signed query parameters,
 			// and no others: a Range moved to the query binds nothing.
-			hoisted[lk] = true
+			h := ""
+			for name := range g.headers {
+				if strings.EqualFold(name, k) {
+					h = name
+				}
+			}
+			if h == "" || !decodesTo(v, g.headers[h]) || nHoisted == len(hoisted) {
+				return errBadMint{"extra parameter " + k}
+			}
+			hoisted[nHoisted] = h
+			nHoisted++
 		default:
 			return errBadMint{"extra parameter " + k}
 		}
 	}
 	for k := range g.query {
-		if _, ok := q[k]; !ok {
+		if !slices.Contains(seen[:nSeen], k) {
 			return errBadMint{"parameter " + k + " dropped"}
 		}
 	}
-	signed := strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
-	if !slices.Contains(signed, "host") {
+	// The signed-header list is ';'-separated, which the canonical form
+	// writes %3B; header names are unreserved.
+	hostSigned := false
+	for h := range strings.SplitSeq(signedList, "%3B") {
+		if h == "host" {
+			hostSigned = true
+		}
+	}
+	if !hostSigned {
 		return errBadMint{"host not signed"}
 	}
-	for _, h := range signed {
+	for h := range strings.SplitSeq(signedList, "%3B") {
 		if h == "host" {
 			continue
 		}
@@ -242,16 +295,82 @@ func (g *grant) admits(signedURL string, signedHeader http.Header, endpoint *url
 		}
 	}
 	for h := range g.headers {
-		if !slices.Contains(signed, h) && !hoisted[h] {
+		if !slices.Contains(hoisted[:nHoisted], h) && !listed(signedList, h) {
 			return errBadMint{"drops " + h + ", which the client's URL signed"}
 		}
 	}
-	at, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
-	secs, err2 := strconv.Atoi(q.Get("X-Amz-Expires"))
+	at, err := time.Parse("20060102T150405Z", date)
+	secs, err2 := strconv.Atoi(expires)
 	if err != nil || err2 != nil || secs < 1 || at.Add(time.Duration(secs)*time.Second).After(g.notAfter) {
 		return errBadMint{"outlives the client's URL"}
 	}
 	return nil
+}
+
+// listed reports whether h is one of the %3B-separated names in list.
+func listed(list, h string) bool {
+	for name := range strings.SplitSeq(list, "%3B") {
+		if name == h {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalEscape reports whether s is in SigV4's canonical encoding: every
+// byte unreserved (or '/', where slash allows it), or a %XX escape, in
+// upper-case hex, of a byte that is not.
+func canonicalEscape(s string, slash bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case unreserved(c), c == '/' && slash:
+		case c == '%' && i+2 < len(s) && upperHex(s[i+1]) && upperHex(s[i+2]):
+			if d := unhex(s[i+1])<<4 | unhex(s[i+2]); unreserved(d) || d == '/' && slash {
+				return false
+			}
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// decodesTo reports whether s, in the canonical encoding, decodes to the
+// concatenation of parts.
+func decodesTo(s string, parts ...string) bool {
+	i := 0
+	for _, p := range parts {
+		for j := 0; j < len(p); j++ {
+			if i >= len(s) {
+				return false
+			}
+			c := s[i]
+			if c == '%' {
+				c = unhex(s[i+1])<<4 | unhex(s[i+2])
+				i += 2
+			}
+			if c != p[j] {
+				return false
+			}
+			i++
+		}
+	}
+	return i == len(s)
+}
+
+func upperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'A' + 10
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // mint returns a URL for exactly what the request S3 accepted granted, or

@@ -90,7 +90,7 @@ func TestPresignerSignsWhatTheClientSigned(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				minted := sign(t, p, g, 90*time.Second)
+				minted := sign(t, p, &g, 90*time.Second)
 				if err := g.admits(minted.URL, minted.SignedHeader, testConfig(t, nil).EndpointURL, "media"); err != nil {
 					t.Fatalf("the SDK's URL breaks the invariant: %v\n%s", err, minted.URL)
 				}
@@ -163,7 +163,7 @@ func TestAdmitsCatchesWiderURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	endpoint := testConfig(t, nil).EndpointURL
-	good := sign(t, realSigner(t, ""), g, time.Minute)
+	good := sign(t, realSigner(t, ""), &g, time.Minute)
 	if err := g.admits(good.URL, good.SignedHeader, endpoint, "media"); err != nil {
 		t.Fatalf("the unbroken URL is refused: %v", err)
 	}
@@ -195,6 +195,7 @@ func TestAdmitsCatchesWiderURLs(t *testing.T) {
 		"outlives the client":      edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Set("X-Amz-Expires", "7200") }),
 		"expiry unparsable":        edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Set("X-Amz-Expires", "soon") }),
 		"repeated parameter":       edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Add("versionId", "v1") }),
+		"x-id added":               edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Set("x-id", "GetObject") }),
 		"checksum hoisted unasked": edit(func(q url.Values, _ *url.URL, _ http.Header) { q.Set("x-amz-checksum-mode", "ENABLED") }),
 		// Only x-amz-* headers are honoured as query parameters; a "range"
 		// parameter binds nothing, so a Range moved there is a dropped one.
@@ -202,6 +203,27 @@ func TestAdmitsCatchesWiderURLs(t *testing.T) {
 			q.Set("X-Amz-SignedHeaders", "host")
 			q.Set("range", "bytes=0-9")
 		}),
+	}
+	// The edits re-encode the query; unedited, it is still admitted, so
+	// each refusal below is for the clause it breaks.
+	if u, h := edit(func(url.Values, *url.URL, http.Header) {})(); g.admits(u, h, endpoint, "media") != nil {
+		t.Fatalf("the re-encoded, unbroken URL is refused: %v", g.admits(u, h, endpoint, "media"))
+	}
+	// Forms another parser could read differently are refused outright.
+	raw := func(f func(string) string) func() (string, http.Header) {
+		return func() (string, http.Header) { return f(good.URL), good.SignedHeader }
+	}
+	for name, f := range map[string]func(string) string{
+		"fragment":                   func(u string) string { return u + "#x" },
+		"user info":                  func(u string) string { return strings.Replace(u, "https://", "https://evil@", 1) },
+		"lower-case escape":          func(u string) string { return strings.Replace(u, "%2F", "%2f", 1) },
+		"escaped unreserved in path": func(u string) string { return strings.Replace(u, "/a.mov", "/%61.mov", 1) },
+		"plus for a space":           func(u string) string { return strings.Replace(u, "versionId=v1", "versionId=v+1", 1) },
+		"second question mark":       func(u string) string { return strings.Replace(u, "versionId=v1", "versionId=v1?x=1", 1) },
+		"empty pair":                 func(u string) string { return strings.Replace(u, "versionId=v1", "versionId=v1&", 1) },
+		"port added":                 func(u string) string { return strings.Replace(u, ".com/", ".com:8443/", 1) },
+	} {
+		tests[name] = raw(f)
 	}
 	for name, mk := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -295,7 +317,7 @@ func TestGrantSigV2(t *testing.T) {
 	if err != nil || g.headers["x-amz-server-side-encryption-customer-key"] != sseKey || len(g.headers) != 2 {
 		t.Errorf("SSE-C headers: grant %+v, %v; want both carried", g, err)
 	}
-	minted := sign(t, realSigner(t, ""), g, time.Minute)
+	minted := sign(t, realSigner(t, ""), &g, time.Minute)
 	if err := g.admits(minted.URL, minted.SignedHeader, testConfig(t, nil).EndpointURL, "media"); err != nil {
 		t.Errorf("the SDK's URL for a SigV2 grant: %v", err)
 	}
@@ -305,9 +327,10 @@ func TestGrantSigV2(t *testing.T) {
 	}
 }
 
-// Every parameter and header a grant carries has a field in the SDK's
-// input: one without would be dropped by the adapter, and every mint that
-// carries it refused by admits.
+// Every parameter and header a grant carries has a field in the presign
+// client's input, so the baseline can mint every grant and
+// TestSignerMatchesThePresignClient compares the bare signer with it on
+// every carried name.
 func TestSignerHoldsEveryCarriedName(t *testing.T) {
 	for k := range carriedParams {
 		if inputParams[k] == nil {

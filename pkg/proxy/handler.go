@@ -70,6 +70,10 @@ type Handler struct {
 	defaultTimeout time.Duration
 	// retryBase is the first backoff before a read is sent again.
 	retryBase time.Duration
+	// probeMax is the probe's length before the inline limit bounds it:
+	// probeBytes (BenchmarkProbe sets the inline limit, the earlier
+	// behaviour, as its baseline).
+	probeMax int64
 }
 
 // New returns the handler for cfg.
@@ -80,6 +84,7 @@ func New(cfg *config.Config, d Deps) *Handler {
 		deadlineMargin: 500 * time.Millisecond,
 		defaultTimeout: 25 * time.Second,
 		retryBase:      100 * time.Millisecond,
+		probeMax:       probeBytes,
 	}
 	if h.now == nil {
 		h.now = time.Now

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -72,8 +71,16 @@ func dotSegment(key string) bool {
 	return false
 }
 
+// probeBytes bounds the proxy's own first Range: what S3 sends before the
+// function knows whether it answers inline or redirects. A redirect throws
+// away at most this much; an object no larger is answered from this one
+// request, and one between it and the inline limit takes a second request
+// for the rest (see rest).
+const probeBytes = 64 << 10
+
 // read answers GET and HEAD with one upstream request (sent again only
-// when S3 failed transiently; see send).
+// when S3 failed transiently; see send), or two for an object fetched in two
+// parts (see rest).
 func (x *exchange) read() {
 	if err := x.authorize(); err != nil {
 		x.fail(err)
@@ -83,7 +90,7 @@ func (x *exchange) read() {
 	// request: it goes to S3 as it is, so what S3 checks the signature
 	// against is exactly what the client sent.
 	requested := len(x.r.Header.Values("Range")) > 0
-	probe := ""
+	var probe http.Header
 	if x.r.Method == http.MethodGet && !requested && !slices.Contains(x.sr.auth.SignedHeaders, "range") &&
 		plainGetObject(x.sr.query) && !x.sr.query.Has("partNumber") {
 		// The client sent no Range and its signature covers none: the proxy
@@ -91,71 +98,145 @@ func (x *exchange) read() {
 		// redirecting. A subresource is not an object read and gets no
 		// probe, and S3 refuses a Range together with partNumber: the part
 		// is read up to the inline limit instead, and the rest left unread.
-		// A signature that covers a Range the client did not send is S3's
-		// to refuse, as it would be without the proxy.
-		probe = fmt.Sprintf("bytes=0-%d", x.h.cfg.InlineMax-1)
+		// A signature that covers a Range it did not send is S3's to
+		// refuse, as it would be without the proxy.
+		probe = http.Header{"Range": {"bytes=0-" + strconv.FormatInt(x.probeSize()-1, 10)}}
 	}
-	if err := x.send(nil, 0, probe); err != nil {
-		x.fail(err)
-		return
-	}
-	if x.r.Method == http.MethodHead {
-		x.o.decision = Relay
-		x.pass()
-		return
-	}
-	x.o.decision = Inline
-	switch x.resp.StatusCode {
-	case http.StatusOK, http.StatusPartialContent:
-		x.object(requested)
-	case http.StatusRequestedRangeNotSatisfiable:
-		if !requested {
-			// A range starting at byte 0 is satisfiable on any object
-			// with a byte in it, so S3 refusing the probe means the
-			// object is empty; the client asked for the whole of it,
-			// which is nothing. (S3 may or may not send "bytes */0".)
-			x.inline(http.StatusOK, nil, true)
+	for round := 1; ; round++ {
+		if err := x.send(nil, 0, probe); err != nil {
+			x.fail(err)
 			return
 		}
-		x.pass()
-	default:
-		x.pass()
+		if x.r.Method == http.MethodHead {
+			x.o.decision = Relay
+			x.pass()
+			return
+		}
+		x.o.decision = Inline
+		switch x.resp.StatusCode {
+		case http.StatusOK, http.StatusPartialContent:
+			if x.object(requested, round) {
+				continue
+			}
+		case http.StatusRequestedRangeNotSatisfiable:
+			if !requested {
+				// A range starting at byte 0 is satisfiable on any object
+				// with a byte in it, so S3 refusing the probe means the
+				// object is empty; the client asked for the whole of it,
+				// which is nothing. (S3 may or may not send "bytes */0".)
+				x.inline(x.resp.Header, http.StatusOK, nil, true)
+				return
+			}
+			x.pass()
+		default:
+			x.pass()
+		}
+		return
 	}
 }
 
+// probeSize is the probe's length: probeBytes, or the inline limit where
+// that is smaller.
+func (x *exchange) probeSize() int64 { return min(x.h.probeMax, x.h.cfg.InlineMax) }
+
 // object decides between inline and redirect once S3 has accepted the
-// client's signature and started sending the object.
-func (x *exchange) object(requested bool) {
+// client's signature and started sending the object. It reports true when
+// the read must start again (see rest).
+func (x *exchange) object(requested bool, round int) (again bool) {
 	resp, max := x.resp, x.h.cfg.InlineMax
 	status := resp.StatusCode
 	fits := resp.ContentLength >= 0 && resp.ContentLength <= max
 	probed := false
 	if status == http.StatusPartialContent && !requested {
-		// Our own probe range: inline only if it covered the whole object.
+		// Our own probe range: inline if it covered the whole object, in
+		// two parts if the object is larger but fits the inline limit.
 		first, last, total, ok := contentRange(resp.Header.Get("Content-Range"))
 		fits = ok && first == 0 && total >= 0 && last == total-1 && total <= max
+		if !fits && ok && first == 0 && last == x.probeSize()-1 && total > last+1 && total <= max &&
+			resp.ContentLength == last+1 && resp.Header.Get("ETag") != "" {
+			return x.rest(total, round)
+		}
 		status, probed = http.StatusOK, true
 	}
 	if resp.ContentLength < 0 || fits {
 		body, complete, err := readUpTo(resp.Body, max, resp.ContentLength)
 		if err != nil {
 			x.fail(s3error.Upstream(err))
-			return
+			return false
 		}
 		if complete && (fits || resp.ContentLength < 0) {
-			x.inline(status, body, probed)
-			return
+			x.inline(resp.Header, status, body, probed)
+			return false
 		}
 	}
 	x.redirect()
+	return false
 }
 
-// inline answers with S3's headers and the bytes read. probed marks an
-// answer to the proxy's own probe Range, whose Content-Range the client
+// rest reads an object that is larger than the probe but fits the inline
+// limit: the probe's bytes, then a second request for the rest
+// (bytes=<probe>-<total-1>), answered inline as one 200 with the first
+// answer's headers. The client's URL signs no Range (the proxy probed), so
+// S3 accepts the second Range under the same signature.
+//
+// The two parts must be of one version of the object. The second request
+// carries If-Match with the first answer's ETag (unless the client sent an
+// If-Match of its own, which S3 applies to both), and its answer must name
+// the same ETag and exactly the range asked for. When the object changed in
+// between (S3's 412, or another ETag or range), the read starts again from
+// the probe, once; a second change is answered 503, never a splice.
+func (x *exchange) rest(total int64, round int) (again bool) {
+	first := x.resp
+	// One buffer for the whole object: each part is read into its place.
+	body := make([]byte, total)
+	n := first.ContentLength
+	if err := readExactly(first.Body, body[:n]); err != nil {
+		x.fail(s3error.Upstream(err))
+		return false
+	}
+	etag := first.Header.Get("ETag")
+	set := http.Header{"Range": {"bytes=" + strconv.FormatInt(n, 10) + "-" + strconv.FormatInt(total-1, 10)}}
+	if len(x.r.Header.Values("If-Match")) == 0 && !slices.Contains(x.sr.auth.SignedHeaders, "if-match") && !strings.HasPrefix(etag, "W/") {
+		set["If-Match"] = []string{etag}
+	}
+	// send closes the first answer; its headers stay readable.
+	if err := x.send(nil, 0, set); err != nil {
+		x.fail(err)
+		return false
+	}
+	resp := x.resp
+	wantRange := "bytes " + strconv.FormatInt(n, 10) + "-" + strconv.FormatInt(total-1, 10) + "/" + strconv.FormatInt(total, 10)
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && resp.Header.Get("ETag") == etag &&
+		resp.Header.Get("Content-Range") == wantRange && resp.ContentLength == total-n:
+		if err := readExactly(resp.Body, body[n:]); err != nil {
+			x.fail(s3error.Upstream(err))
+			return false
+		}
+		x.inline(first.Header, http.StatusOK, body, true)
+		return false
+	case resp.StatusCode == http.StatusPartialContent || (resp.StatusCode == http.StatusPreconditionFailed && set.Get("If-Match") != ""):
+		// Another version answered, or S3 refused ours: the object changed.
+		if round < 2 {
+			return true
+		}
+		x.fail(s3error.ErrObjectChanged)
+		return false
+	default:
+		// S3's own answer to the client's signature (a 403 as the URL
+		// expired in between, a 304 or 412 from the client's conditions,
+		// or a 200 from a store that ignored the Range): passed on as is.
+		x.pass()
+		return false
+	}
+}
+
+// inline answers with src's headers (S3's) and the bytes read. probed marks
+// an answer to the proxy's own probe Range, whose Content-Range the client
 // never asked for.
-func (x *exchange) inline(status int, body []byte, probed bool) {
+func (x *exchange) inline(src http.Header, status int, body []byte, probed bool) {
 	hdr := x.w.Header()
-	copyResponseHeaders(hdr, x.resp.Header, x.h.corsConfigured())
+	copyResponseHeaders(hdr, src, x.h.corsConfigured())
 	if probed {
 		hdr.Del("Content-Range")
 	}
@@ -202,7 +283,7 @@ func (x *exchange) pass() {
 		x.fail(s3error.ErrTooLarge)
 		return
 	}
-	x.inline(resp.StatusCode, body, false)
+	x.inline(resp.Header, resp.StatusCode, body, false)
 }
 
 // errorHeadBytes bounds what is read of an S3 error body too large to pass
@@ -213,19 +294,28 @@ func bodyAllowed(status int) bool {
 	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
 }
 
+// readExactly fills buf from r, which must then be at its end. Reading
+// to the end also lets the connection be reused.
+func readExactly(r io.Reader, buf []byte) error {
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return err
+	}
+	// A server sending more than it declared is broken; S3 is not.
+	var extra [1]byte
+	if n, _ := r.Read(extra[:]); n > 0 {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+
 // readUpTo reads at most max bytes; complete is false when there was more,
 // and body then holds what was read (max+1 bytes).
 // A declared length sizes the buffer once.
 func readUpTo(r io.Reader, max, declared int64) (body []byte, complete bool, err error) {
 	if declared >= 0 && declared <= max {
 		body = make([]byte, declared, declared+1)
-		if _, err := io.ReadFull(r, body); err != nil {
+		if err := readExactly(r, body); err != nil {
 			return nil, false, err
-		}
-		// A server sending more than it declared is broken; S3 is not.
-		var extra [1]byte
-		if n, _ := r.Read(extra[:]); n > 0 {
-			return nil, false, io.ErrUnexpectedEOF
 		}
 		return body, true, nil
 	}

@@ -49,6 +49,8 @@ var (
 	// ErrReadOnly answers a write to a read-only proxy.
 	ErrReadOnly         = &Error{http.StatusForbidden, "AccessDenied", "This proxy is read-only: it passes no writes to the bucket."}
 	ErrDirectOnly       = &Error{http.StatusForbidden, "AccessDenied", "This path carries only reads of this bucket's objects under the allowed key prefixes."}
+	ErrObjectWritesOnly = &Error{http.StatusForbidden, "AccessDenied", "This proxy carries only object writes: PutObject, the multipart upload calls and DeleteObject."}
+	ErrObjectChanged    = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The object changed while it was being read. Please retry."}
 	ErrCredentials      = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The proxy's credentials are unavailable or about to expire. Please retry."}
 	ErrInternal         = &Error{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
 	ErrBadRequest       = &Error{http.StatusBadRequest, "BadRequest", "The request could not be understood."}

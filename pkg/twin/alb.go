@@ -66,6 +66,10 @@ type Options struct {
 	// Transport carries passthrough and /_direct traffic; nil uses a
 	// dedicated transport that never compresses.
 	Transport http.RoundTripper
+	// MaxConcurrency, when positive, caps the function's concurrent
+	// invocations, as reserved concurrency does; above it the ALB answers
+	// as it does for a throttled function (see Capped).
+	MaxConcurrency int
 }
 
 // ALB is the emulated load balancer; it is an http.Handler.
@@ -85,6 +89,9 @@ func New(opts Options) *ALB {
 	}
 	if opts.Transport == nil {
 		opts.Transport = &http.Transport{Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 32, IdleConnTimeout: 60 * time.Second}
+	}
+	if opts.MaxConcurrency > 0 {
+		opts.Invoker = Capped(opts.Invoker, opts.MaxConcurrency)
 	}
 	cfg := opts.Config
 	return &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes, PathStyle: !cfg.VirtualHosted, ReadOnly: cfg.ReadOnly})}
@@ -246,6 +253,10 @@ func (a *ALB) invoke(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	a.invocations.Add(1)
 	payload, err := a.opts.Invoker.Invoke(ctx, event)
+	if errors.Is(err, ErrThrottled) {
+		albError(w, ThrottledStatus)
+		return
+	}
 	if err != nil {
 		a.opts.Logger.Warn("invocation failed", "error", err.Error())
 		albError(w, http.StatusBadGateway)

@@ -38,8 +38,9 @@ const (
 	sampleRegion     = "us-east-1"
 	sampleEndpoint   = "https://bucket.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.us-east-1.vpce.amazonaws.com"
 	sampleOrigin     = "https://studio.shotgrid.autodesk.com"
-	// sampleInlineMax is the default S3PROXY_INLINE_MAX_BYTES (700 KiB).
-	sampleInlineMax = 700 << 10
+	// sampleProbe is the function's first Range under the default
+	// S3PROXY_INLINE_MAX_BYTES (700 KiB): 64 KiB.
+	sampleProbe = "bytes=0-65535"
 	// sampleTamperedSig is the X-Amz-Signature of
 	// events/get-signature-mismatch.json; the fake S3 refuses it as S3
 	// refuses a signature that does not match.
@@ -414,7 +415,7 @@ var sampleExpectations = map[string]sampleExpectation{
 		noHeader:       []string{"Content-Range", "Location"},
 		body:           sampleObjects[sampleSmallPath].body,
 		upstream:       1,
-		upstreamHeader: map[string]string{"Range": fmt.Sprintf("bytes=0-%d", sampleInlineMax-1), "X-Forwarded-For": "", "X-Amzn-Trace-Id": ""},
+		upstreamHeader: map[string]string{"Range": sampleProbe, "X-Forwarded-For": "", "X-Amzn-Trace-Id": ""},
 	},
 	"get-range.json": {
 		fresh: true, decision: "inline", status: 206, base64: true,
@@ -443,7 +444,7 @@ var sampleExpectations = map[string]sampleExpectation{
 		noHeader:       []string{"Content-Range"},
 		body:           []byte{},
 		upstream:       1,
-		upstreamHeader: map[string]string{"Range": fmt.Sprintf("bytes=0-%d", sampleInlineMax-1)},
+		upstreamHeader: map[string]string{"Range": sampleProbe},
 	},
 	"head-presigned.json": {
 		fresh: true, decision: "relay", status: 200,
@@ -492,7 +493,7 @@ var sampleExpectations = map[string]sampleExpectation{
 		header:         map[string]string{"Content-Type": "text/plain", "Content-Length": strconv.Itoa(len(sampleObjects[sampleLegacyPath].body))},
 		body:           sampleObjects[sampleLegacyPath].body,
 		upstream:       1,
-		upstreamHeader: map[string]string{"Range": fmt.Sprintf("bytes=0-%d", sampleInlineMax-1)},
+		upstreamHeader: map[string]string{"Range": sampleProbe},
 	},
 }
 

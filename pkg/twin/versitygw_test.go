@@ -181,11 +181,11 @@ type vgwCounter struct {
 }
 
 type vgwCall struct {
-	method, target, rng string
+	method, target, rng, ifMatch string
 }
 
 // newVGWCounter is a relay that records each request as it arrived (raw
-// request target, Range) and forwards it unchanged, Host included.
+// request target, Range, If-Match) and forwards it unchanged, Host included.
 func newVGWCounter(t *testing.T, target string) *vgwCounter {
 	t.Helper()
 	u, err := url.Parse(target)
@@ -208,7 +208,7 @@ func newVGWCounter(t *testing.T, target string) *vgwCounter {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
-		c.sent = append(c.sent, vgwCall{method: r.Method, target: r.RequestURI, rng: r.Header.Get("Range")})
+		c.sent = append(c.sent, vgwCall{method: r.Method, target: r.RequestURI, rng: r.Header.Get("Range"), ifMatch: r.Header.Get("If-Match")})
 		c.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))

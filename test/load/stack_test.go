@@ -313,6 +313,8 @@ type invocation struct {
 	durationMs float64 // REPORT Duration (the emulator's clock)
 	billedMs   float64
 	reported   bool
+	// inlineBytes is the handler's count of body bytes answered inline.
+	inlineBytes int
 }
 
 // fnLog parses the emulator's and the function's output, line by line.
@@ -387,10 +389,11 @@ func (l *fnLog) line(s string) {
 			RequestID      string  `json:"requestId"`
 			DurationMs     float64 `json:"durationMs"`
 			UpstreamStatus int     `json:"upstreamStatus"`
+			InlineBytes    int     `json:"inlineBytes"`
 		}
 		if json.Unmarshal([]byte(s), &m) == nil && m.Message == "request" && m.RequestID != "" {
 			r := l.rec(m.RequestID)
-			r.decision, r.handlerMs = m.Decision, m.DurationMs
+			r.decision, r.handlerMs, r.inlineBytes = m.Decision, m.DurationMs, m.InlineBytes
 			// A denial decided without S3 (the cheap checks) costs less
 			// than one S3 refused: keep them apart.
 			if m.Decision == "denied" {

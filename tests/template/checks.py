@@ -664,6 +664,33 @@ def check_proxy_function(template, params):
     assert int(env["S3PROXY_INLINE_MAX_BYTES"]) <= MAX_INLINE
     aliases = [a for a in ev.resources("AWS::Lambda::Alias").values() if is_ref(a["Properties"]["FunctionName"], "ProxyFunction")]
     assert len(aliases) == 1 and aliases[0]["Properties"]["Name"] == "live", "ProxyFunction needs AutoPublishAlias live"
+    check_proxy_capacity(ev, p, ev.resolve(aliases[0]["Properties"]))
+
+
+def check_proxy_capacity(ev, fn, alias):
+    """MemorySize, ReservedConcurrency and ProvisionedConcurrency reach the
+    function and its live alias (the one the ALB invokes), and only when
+    set."""
+    want_memory = ev.params["MemorySize"]
+    assert str(fn.get("MemorySize")) == want_memory, f"MemorySize {fn.get('MemorySize')}, want the parameter's {want_memory}"
+    assert int(want_memory) >= 128, "MemorySize below Lambda's minimum"
+    reserved = ev.params["ReservedConcurrency"]
+    got = fn.get("ReservedConcurrentExecutions")
+    if reserved == "-1":
+        assert got is None, f"ReservedConcurrentExecutions {got} set while ReservedConcurrency is -1 (none)"
+    else:
+        assert str(got) == reserved, f"ReservedConcurrentExecutions {got}, want {reserved}"
+    provisioned = ev.params["ProvisionedConcurrency"]
+    config = alias.get("ProvisionedConcurrencyConfig")
+    assert "ProvisionedConcurrencyConfig" not in fn, "provisioned concurrency belongs on the live alias, not the function"
+    if provisioned == "0":
+        assert config is None, f"the live alias provisions {config} while ProvisionedConcurrency is 0"
+    else:
+        assert config == {"ProvisionedConcurrentExecutions": int(provisioned)} or \
+            str((config or {}).get("ProvisionedConcurrentExecutions")) == provisioned, \
+            f"the live alias provisions {config}, want {provisioned}"
+        if reserved != "-1":
+            assert int(provisioned) <= int(reserved), "ProvisionedConcurrency exceeds ReservedConcurrency"
 
 
 # ------------------------------------------------------------ bucket policy

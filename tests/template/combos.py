@@ -42,6 +42,7 @@ COMBOS = {
     "private-existing": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/,plates~v2/,a,b.c_d-e",
                              SignedHost="media-bucket.s3.eu-west-1.amazonaws.com", Architecture="x86_64",
                              AlarmEmail="ops+s3proxy@studio.example.com", CreateS3GatewayEndpoint="true",
+                             MemorySize="1024", ReservedConcurrency="50", ProvisionedConcurrency="5",
                              StudioCidrs="10.0.0.0/8,192.168.10.0/24,172.16.5.0/24,198.51.100.0/24,203.0.113.0/24",
                              # a bucket in another account: ShotGrid's principals and the
                              # other readers are the bucket owner's

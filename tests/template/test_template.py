@@ -615,6 +615,17 @@ def _denied_query(t, qid):
 
 
 MUTATIONS = [
+    ("MemorySize hard-coded", "private-new", checks.check_proxy_function,
+     lambda t: _props(t, "ProxyFunction").update(MemorySize=3008)),
+    ("ReservedConcurrency ignored", "private-existing", checks.check_proxy_function,
+     lambda t: _props(t, "ProxyFunction").pop("ReservedConcurrentExecutions")),
+    ("concurrency reserved while the parameter says none", "private-new", checks.check_proxy_function,
+     lambda t: _props(t, "ProxyFunction").update(ReservedConcurrentExecutions=10)),
+    ("provisioned concurrency dropped from the live alias", "private-existing", checks.check_proxy_function,
+     lambda t: _props(t, "ProxyFunctionAliaslive").pop("ProvisionedConcurrencyConfig")),
+    ("provisioned concurrency on the function instead of the alias", "private-existing", checks.check_proxy_function,
+     lambda t: _props(t, "ProxyFunction").update(
+         ProvisionedConcurrencyConfig=_props(t, "ProxyFunctionAliaslive").pop("ProvisionedConcurrencyConfig"))),
     ("no HTTP listener", "private-new", checks.check_http_redirect,
      lambda t: t["Resources"].pop("HttpListener")),
     ("HTTP forwards instead of redirecting", "private-new", checks.check_http_redirect,

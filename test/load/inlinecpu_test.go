@@ -1,0 +1,149 @@
+package load_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mediaisolation/s3proxy/pkg/peertest"
+)
+
+// inlineCPURow is one side's CPU per read at one size, in one round.
+type inlineCPURow struct {
+	Round    int     `json:"round"`
+	Side     string  `json:"side"`
+	Kind     string  `json:"kind"`
+	Reads    int     `json:"reads"`
+	CPUms    float64 `json:"computeCpuMsPerRead"`
+	EmuCPUms float64 `json:"emulatorCpuMsPerRead,omitempty"`
+}
+
+// buildBaseline builds the bootstrap from git revision rev of this
+// repository, for the side-by-side measurement.
+func buildBaseline(t *testing.T, rev, goarch string) string {
+	t.Helper()
+	src := t.TempDir()
+	root := peertest.ModuleRoot(t)
+	archive := exec.Command("sh", "-c", "git -C \"$0\" archive \"$1\" | tar -x -C \"$2\"", root, rev, src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("git archive %s: %v\n%s", rev, err, out)
+	}
+	out := filepath.Join(t.TempDir(), "bootstrap-baseline")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/proxy")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the baseline bootstrap at %s: %v\n%s", rev, err, b)
+	}
+	return out
+}
+
+// TestInlineCPU measures the compute CPU of one inline read, 8 KB and
+// 100 KB, for the relay (the stand-in for ShotGrid's nginx), the bootstrap
+// at S3PROXY_BASELINE_REV (when set) and the bootstrap of this tree, in
+// alternating rounds of one run, against one keep-alive versitygw. The
+// function is told it has 512 MB, the template's default.
+//
+//	S3PROXY_LOAD=1 S3PROXY_BASELINE_REV=<rev> go test -count=1 -run TestInlineCPU -v ./test/load/
+func TestInlineCPU(t *testing.T) {
+	fullRun(t)
+	const reads, rounds = 300, 3
+	gw := startKeepAliveGateway(t)
+	objs := seedDecisions(t, gw)
+	relay := startRelay(t, gw.URL)
+	type side struct {
+		name string
+		fn   *function
+		d    *decisionTarget
+	}
+	var sides []side
+	// S3PROXY_INLINE_ARCH=arm64 runs both builds for arm64 under
+	// qemu-user: only their ratio means anything then, not the relay's.
+	goarch, wrapper := runtime.GOARCH, ""
+	if a := os.Getenv("S3PROXY_INLINE_ARCH"); a != "" && a != runtime.GOARCH {
+		q, err := exec.LookPath("qemu-aarch64-static")
+		if err != nil {
+			t.Skip("qemu-aarch64-static is not installed")
+		}
+		goarch, wrapper = a, q
+	}
+	bins := [][2]string{{"s3proxy", buildBootstrapTagged(t, t.TempDir(), goarch, "")}}
+	if rev := os.Getenv("S3PROXY_BASELINE_REV"); rev != "" {
+		bins = append([][2]string{{"baseline " + rev, buildBaseline(t, rev, goarch)}}, bins...)
+	}
+	for _, b := range bins {
+		env, cfg := decisionEnv(gw)
+		env["S3PROXY_LOG_LEVEL"] = "warn"
+		env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "512"
+		fn := startFunction(t, env, b[1], wrapper)
+		sides = append(sides, side{b[0], fn, newDecisionTarget(t, gw, cfg, fn, objs)})
+	}
+	// The relay is aimed at with the same signed URLs, through its own base.
+	relayTarget := *sides[0].d
+	relayTarget.urls = map[string]string{}
+	for k, u := range sides[0].d.urls {
+		relayTarget.urls[k] = relay.base + u[len(sides[0].d.base):]
+	}
+	kinds := []string{"inline-8KB", "inline-100KB"}
+	if k := os.Getenv("S3PROXY_INLINE_KINDS"); k != "" {
+		kinds = strings.Fields(k) // e.g. "ping inline-8KB", to see the floor
+	}
+	for _, sd := range sides {
+		for _, k := range kinds {
+			for range 20 {
+				if err := sd.d.do(k); err != nil {
+					t.Fatalf("warm-up %s: %v", sd.name, err)
+				}
+			}
+		}
+	}
+	// The relay only reads objects: S3 answers its /ping with a 403.
+	relayKinds := slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return !strings.HasPrefix(k, "inline-") })
+	for _, k := range relayKinds {
+		for range 20 {
+			if err := relayTarget.do(k); err != nil {
+				t.Fatalf("warm-up relay: %v", err)
+			}
+		}
+	}
+	var rows []inlineCPURow
+	measure := func(round int, name string, d *decisionTarget, pid, emu int, kind string) {
+		before, _ := procCPU(pid)
+		var emuBefore float64
+		if emu > 0 {
+			emuBefore, _ = procCPU(emu)
+		}
+		for range reads {
+			if err := d.do(kind); err != nil {
+				t.Fatalf("%s %s: %v", name, kind, err)
+			}
+		}
+		after, _ := procCPU(pid)
+		row := inlineCPURow{Round: round, Side: name, Kind: kind, Reads: reads, CPUms: round3((after - before) * 1000 / reads)}
+		if emu > 0 {
+			emuAfter, _ := procCPU(emu)
+			row.EmuCPUms = round3((emuAfter - emuBefore) * 1000 / reads)
+		}
+		rows = append(rows, row)
+		t.Logf("round %d  %-22s %-13s %.3f ms CPU per read", round, name, kind, row.CPUms)
+	}
+	for round := 1; round <= rounds; round++ {
+		for _, k := range kinds {
+			if slices.Contains(relayKinds, k) {
+				measure(round, "relay", &relayTarget, relay.pid, 0, k)
+			}
+			for _, sd := range sides {
+				measure(round, sd.name, sd.d, sd.fn.bootstrapPID(t), sd.fn.riePID, k)
+			}
+		}
+	}
+	writeSummary(t, "inlinecpu-"+goarch, map[string]any{
+		"machine": describeMachine(),
+		"command": "S3PROXY_LOAD=1 S3PROXY_BASELINE_REV=<rev> go test -count=1 -run TestInlineCPU -v ./test/load/",
+		"rows":    rows,
+	})
+}

@@ -94,7 +94,7 @@ otherwise, 2 for bad usage.`,
 	fs.DurationVar(&f.stepTimeout, "step-timeout", s3check.DefaultStepTime, "time limit of each step")
 	fs.StringVar(&f.loadBalancerARN, "load-balancer-arn", "", "the stack's LoadBalancerArn output; with --endpoint-target-group-arn, adds the endpoint-zones step")
 	fs.StringVar(&f.endpointTargetGroupARN, "endpoint-target-group-arn", "", "the stack's EndpointTargetGroupArn output; see --load-balancer-arn")
-	fs.StringVar(&f.unlistedProfile, "unlisted-profile", "", "shared-config profile of a principal that may read the bucket but is not in ShotGridPrincipalArns or OtherReaderArns; adds the unlisted-principal step")
+	fs.StringVar(&f.unlistedProfile, "unlisted-profile", "", "shared-config profile of a principal that may read the bucket but is not in ShotGridPrincipalArns, OtherReaderArns or CheckPrincipalArns; adds the unlisted-principal step")
 	return cmd
 }
 

@@ -173,6 +173,7 @@ const functionEnvironment = `  S3PROXY_BUCKET            bucket name (required f
   S3PROXY_KEY_PREFIXES      comma list of allowed key prefixes (default: all keys)
   S3PROXY_ALLOWED_ORIGINS   comma list of exact origins the proxy answers CORS for (default: the bucket's CORS rules)
   S3PROXY_LOG_LEVEL         debug, info, warn or error (default info)
+  S3PROXY_READ_ONLY         true: refuse every write (a read-only replica proxy; default false)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_PROFILE
                             the function's credentials (the default chain, as in Lambda)`
 

@@ -44,5 +44,6 @@ func main() {
 		BucketRegions: endpointtargets.BucketRegionOverHTTP{Client: &http.Client{Timeout: 10 * time.Second}},
 		Logger:        logger,
 	}
-	lambda.Start(cfn.LambdaWrap(endpointtargets.Guard(r.Handle, endpointtargets.DefaultMargin)))
+	// The answer goes to a presigned URL; a failed PUT must not log it.
+	lambda.Start(endpointtargets.RedactResponseURL(cfn.LambdaWrap(endpointtargets.Guard(r.Handle, endpointtargets.DefaultMargin))))
 }

@@ -129,7 +129,7 @@ func putHint(status int, code string) string {
 	case codeHint(code) != "":
 		return codeHint(code)
 	case status == http.StatusForbidden:
-		return "the upload was refused: the interface endpoint admits writes under KeyPrefixes (use --prefix) by ShotGridPrincipalArns only, so the role you run the check with must be listed there while you validate; your credentials need s3:PutObject; the key must be under KeyPrefixes (S3PROXY_KEY_PREFIXES) either way: the load balancer refuses other writes"
+		return "the upload was refused: the interface endpoint admits the check's writes under <prefix>s3proxy-check/ (use --prefix) by CheckPrincipalArns only, so the role you run the check with must be listed there; your credentials need s3:PutObject; the key must be under KeyPrefixes (S3PROXY_KEY_PREFIXES) either way: the load balancer refuses other writes"
 	case status >= 300 && status <= 399:
 		return "the PUT was redirected, and clients fail on a redirected PUT (urllib): the UploadPassthrough rule is missing"
 	case status == http.StatusMethodNotAllowed:
@@ -149,7 +149,7 @@ func readHint(status int, code string) string {
 	case code == "NoSuchKey", status == http.StatusNotFound:
 		return "the object just uploaded was not found by the read: the function's S3PROXY_UPSTREAM_URL / S3PROXY_SIGNED_HOST address another bucket than the uploads"
 	case status == http.StatusForbidden:
-		return "the read was refused: the key must be under S3PROXY_KEY_PREFIXES (use --prefix), the bucket policy must admit the function's VPC (aws:SourceVpc) and endpoint, and its DenyVpcReadsExceptListedPrincipals refuses reads signed by anyone outside ShotGridPrincipalArns: list the role you run the check with there while you validate"
+		return "the read was refused: the key must be under S3PROXY_KEY_PREFIXES (use --prefix), the bucket policy must admit the function's VPC (aws:SourceVpc) and endpoint, and its DenyVpcReadsExceptListedPrincipals refuses reads signed by anyone it does not list: list the role you run the check with in CheckPrincipalArns, and apply the RecommendedBucketPolicy output that names it"
 	case status == http.StatusBadGateway:
 		return "the load balancer got no valid answer from the function: see its logs (LambdaUserError / LambdaInternalError)"
 	case status == http.StatusServiceUnavailable:
@@ -249,7 +249,7 @@ func notRefusedHint(status int, location bool) string {
 // unlistedHint explains an unlisted principal's signature that was not
 // refused with a plain 403.
 func unlistedHint(status int, location bool) string {
-	const policy = "the bucket policy must hold DenyVpcReadsExceptListedPrincipals from the stack's RecommendedBucketPolicy output, and this principal must be in none of its lists (ShotGridPrincipalArns, OtherReaderArns): apply the output as docs/deploy.md §5 says"
+	const policy = "the bucket policy must hold DenyVpcReadsExceptListedPrincipals from the stack's RecommendedBucketPolicy output, and this principal must be in none of its lists (ShotGridPrincipalArns, OtherReaderArns, CheckPrincipalArns): apply the output as docs/deploy.md §5 says"
 	switch {
 	case location:
 		return "the proxy redirected a read signed by a principal that is not ShotGrid's, so anyone with read credentials can read through it: " + policy
@@ -261,7 +261,7 @@ func unlistedHint(status int, location bool) string {
 
 const (
 	unlistedCredentialsHint = "check --unlisted-profile: the profile must exist and hold usable credentials (aws sso login --profile …)"
-	unlistedSameHint        = "--unlisted-profile must sign as another principal than the check itself: one that may read the bucket by IAM but is not in ShotGridPrincipalArns or OtherReaderArns"
+	unlistedSameHint        = "--unlisted-profile must sign as another principal than the check itself: one that may read the bucket by IAM but is not in ShotGridPrincipalArns, OtherReaderArns or CheckPrincipalArns"
 )
 
 // s3Hint explains an error of a direct S3 call; perm names the permission

@@ -40,14 +40,16 @@ const policyReapplyHint = "merge the stack's RecommendedBucketPolicy output into
 	"an update that replaced the VPC, the interface endpoint or the proxy role changes the IDs it names"
 
 // statement is one policy statement with its values normalised: single
-// strings become one-element lists, lists are sorted.
+// strings become one-element lists, lists are sorted, condition keys are
+// lower case (IAM compares them without case).
 type statement struct {
-	Sid       string
-	Effect    string
-	Principal any
-	Action    []string
-	Resource  []string
-	Condition map[string]map[string][]string
+	Sid         string
+	Effect      string
+	Principal   any
+	Action      []string
+	Resource    []string
+	NotResource []string
+	Condition   map[string]map[string][]string
 }
 
 func parsePolicy(doc string) ([]statement, error) {
@@ -65,18 +67,20 @@ func parsePolicy(doc string) ([]statement, error) {
 	var out []statement
 	for _, raw := range raws {
 		var s struct {
-			Sid       string
-			Effect    string
-			Principal any
-			Action    any
-			Resource  any
-			Condition map[string]map[string]any
+			Sid         string
+			Effect      string
+			Principal   any
+			Action      any
+			Resource    any
+			NotResource any
+			Condition   map[string]map[string]any
 		}
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
 		}
 		st := statement{Sid: s.Sid, Effect: s.Effect, Principal: normPrincipal(s.Principal),
-			Action: strList(s.Action), Resource: strList(s.Resource), Condition: map[string]map[string][]string{}}
+			Action: strList(s.Action), Resource: strList(s.Resource), NotResource: strList(s.NotResource),
+			Condition: map[string]map[string][]string{}}
 		for op, kv := range s.Condition {
 			st.Condition[op] = map[string][]string{}
 			for k, v := range kv {
@@ -125,12 +129,45 @@ func subset(want, have []string) bool {
 	return true
 }
 
-// covers reports whether have holds want: the same effect, principal and
-// actions, every resource, and every condition value (have may add
-// values, as the merge adds ShotGrid's VPC IDs and transcoder IPs).
+// mergeable names, per recommended Deny statement, the condition keys the
+// merge of docs/deploy.md §5 widens on purpose: ShotGrid's VPC IDs join
+// DenyReadsOutsideProxyNetwork's aws:SourceVpc list, and its transcoder IPs
+// come in a NotIpAddress block of their own. Each is an exception to that
+// deny, as ShotGrid's Fine Tuning deny made them.
+var mergeable = map[string][]mergedKey{
+	"DenyReadsOutsideProxyNetwork": {
+		{op: "StringNotEquals", key: "aws:sourcevpc"},
+		{op: "NotIpAddress", key: "aws:sourceip", added: true},
+	},
+}
+
+// mergedKey is one condition key the merge may add values to, or (added)
+// bring in whole.
+type mergedKey struct {
+	op, key string
+	added   bool
+}
+
+func mergedAs(sid, op, key string) (mergedKey, bool) {
+	for _, m := range mergeable[sid] {
+		if m.op == op && m.key == key {
+			return m, true
+		}
+	}
+	return mergedKey{}, false
+}
+
+// covers reports whether have holds want: the same effect, principal,
+// actions and NotResource, and every resource. For an Allow, every
+// condition value (have may add values). For a Deny, exactly want's
+// condition keys and values: any added key narrows the deny, and an added
+// value in a negated list (ArnNotEquals aws:PrincipalArn, StringNotEquals
+// aws:SourceVpc) is one more exception to it; only the keys of mergeable
+// may grow.
 func covers(have, want statement) bool {
 	if !strings.EqualFold(have.Effect, want.Effect) || !reflect.DeepEqual(have.Principal, want.Principal) ||
-		!slices.Equal(have.Action, want.Action) || !subset(want.Resource, have.Resource) {
+		!slices.Equal(have.Action, want.Action) || !subset(want.Resource, have.Resource) ||
+		!slices.Equal(have.NotResource, want.NotResource) {
 		return false
 	}
 	for op, kv := range want.Condition {
@@ -140,7 +177,35 @@ func covers(have, want statement) bool {
 			}
 		}
 	}
-	return true
+	if !strings.EqualFold(want.Effect, "Deny") {
+		return true
+	}
+	return len(extras(have, want)) == 0
+}
+
+// extras names what a Deny statement have holds beyond want, other than
+// what the merge may add: condition keys want lacks, and values want's
+// keys lack.
+func extras(have, want statement) []string {
+	var out []string
+	for op, kv := range have.Condition {
+		for k, vs := range kv {
+			m, merged := mergedAs(want.Sid, op, k)
+			wantVs, ok := want.Condition[op][k]
+			switch {
+			case !ok && !(merged && m.added):
+				out = append(out, fmt.Sprintf("extra condition %s %s", op, k))
+			case ok && !merged:
+				for _, v := range vs {
+					if !slices.Contains(wantVs, v) {
+						out = append(out, fmt.Sprintf("%s %s has extra %s", op, k, v))
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // bucketPolicy is the step.
@@ -209,8 +274,11 @@ func differs(have, want statement) string {
 			}
 		}
 	}
-	if !subset(want.Resource, have.Resource) {
+	if !subset(want.Resource, have.Resource) || !slices.Equal(have.NotResource, want.NotResource) {
 		d = append(d, "resources differ")
+	}
+	if strings.EqualFold(want.Effect, "Deny") {
+		d = append(d, extras(have, want)...)
 	}
 	if len(d) == 0 {
 		d = append(d, "effect or actions differ")

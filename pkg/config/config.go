@@ -75,6 +75,10 @@ type Config struct {
 	KeyPrefixes    []string // empty: every key
 	AllowedOrigins []string // empty: preflights go to the bucket's CORS rules
 	LogLevel       slog.Level
+	// ReadOnly refuses every write that reaches the function: the replica
+	// proxy of ShotGrid's Media Replication, whose load balancer forwards
+	// no write either (routes.Params.ReadOnly).
+	ReadOnly bool
 }
 
 // FromEnv parses the contract from getenv (os.Getenv in production, a map in
@@ -209,6 +213,14 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		c.LogLevel = slog.LevelError
 	default:
 		bad("S3PROXY_LOG_LEVEL", "%q must be debug, info, warn or error", v)
+	}
+
+	switch v := strings.ToLower(get("S3PROXY_READ_ONLY")); v {
+	case "", "false":
+	case "true":
+		c.ReadOnly = true
+	default:
+		bad("S3PROXY_READ_ONLY", "%q must be true or false", v)
 	}
 
 	if err := errors.Join(errs...); err != nil {

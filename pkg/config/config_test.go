@@ -142,3 +142,33 @@ func TestBucketNames(t *testing.T) {
 		}
 	}
 }
+
+func TestReadOnly(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  bool
+		err   string
+	}{
+		{"", false, ""},
+		{"false", false, ""},
+		{"true", true, ""},
+		{"TRUE", true, ""},
+		{"yes", false, `S3PROXY_READ_ONLY: "yes" must be true or false`},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			c, err := FromEnv(env(map[string]string{"S3PROXY_BUCKET": "media", "AWS_REGION": "eu-west-1", "S3PROXY_READ_ONLY": tc.value}))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ReadOnly != tc.want {
+				t.Errorf("ReadOnly = %v, want %v", c.ReadOnly, tc.want)
+			}
+		})
+	}
+}

@@ -14,8 +14,16 @@ import (
 // VPC's gateway endpoint, which in an existing VPC admits every S3 call, so
 // a subresource write signed by a principal that may make it (an object's
 // ACL, tags, retention, a restore) would otherwise pass through the proxy.
+// A read-only proxy refuses every write before anything is sent: its load
+// balancer forwards none, so one that arrives came some other way.
 func (x *exchange) relay() {
 	x.o.decision = Relay
+	if x.h.cfg.ReadOnly {
+		rawPath, _ := rawTarget(x.r)
+		x.o.key, _ = objectKey(rawPath, x.h.cfg.Bucket, x.h.cfg.VirtualHosted)
+		x.fail(s3error.ErrReadOnly)
+		return
+	}
 	if err := x.authorize(); err != nil {
 		x.fail(err)
 		return

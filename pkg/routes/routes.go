@@ -105,7 +105,8 @@ type HeaderCondition struct {
 
 // When names the deployments a rule exists in: the template creates the
 // passthrough rules only with UploadPassthrough=true, and the rule that
-// carries signed writes to the function only without it.
+// carries signed writes to the function only without it. A read-only
+// table (Params.ReadOnly) has neither.
 type When string
 
 const (
@@ -163,6 +164,10 @@ type Params struct {
 	// request paths are /<bucket>/<key> rather than /<key>
 	// (config.VirtualHosted is its negation).
 	PathStyle bool
+	// ReadOnly drops every rule that carries a write (passthrough and
+	// signed-write), so each write gets the ALB's fixed 403 (405 under
+	// /_direct): the template's ReadOnly, config.ReadOnly.
+	ReadOnly bool
 }
 
 // Methods the proxy serves, by the route they take.
@@ -195,6 +200,8 @@ var (
 	// refuseMethod answers a method the proxy never serves, and any write
 	// under /_direct.
 	refuseMethod = fixed(s3error.ErrMethodNotAllowed)
+	// refuseReadOnly answers every write to a read-only proxy.
+	refuseReadOnly = fixed(s3error.ErrReadOnly)
 )
 
 func fixed(e *s3error.Error) Action {
@@ -238,6 +245,8 @@ const (
 //   - signed-write (without UploadPassthrough): signed PUT, POST and DELETE
 //     reach the function, which relays them.
 //   - write-refuse: every other write is answered 403 by the ALB.
+//     Read-only (Params.ReadOnly): there is no passthrough and no
+//     signed-write rule, and this rule answers every write.
 //   - default: any other method is answered 405 by the ALB.
 //
 // So no request without a signature, and no method the proxy never
@@ -258,6 +267,12 @@ func Table(p Params) []Rule {
 		Rule{Name: "unsigned-read", Priority: unsignedReadPriority, Methods: readMethods, Action: refuseUnsigned},
 		Rule{Name: "direct-refuse", Priority: directRefusePriority, PathPatterns: []string{DirectPrefix, DirectPrefix + "/*"}, Action: refuseMethod},
 	)
+	if p.ReadOnly {
+		return append(rules,
+			Rule{Name: "write-refuse", Priority: writeRefusePriority, Methods: writeMethods, Action: refuseReadOnly},
+			Rule{Name: "default", Priority: 0, Action: refuseMethod},
+		)
+	}
 	// Three methods leave room for two path values in a rule.
 	for i, chunk := range chunks(ObjectPatterns(p), maxRuleValues-len(writeMethods)) {
 		rules = append(rules, Rule{Name: numbered("passthrough", i), Priority: passthroughPriority + i, Methods: writeMethods, PathPatterns: chunk,

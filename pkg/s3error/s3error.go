@@ -45,7 +45,9 @@ var (
 	// URL did: a subresource (tagging, acl, …) or a signed header a minted URL
 	// cannot carry. 501 is S3's own status for functionality it does not
 	// implement, and no ShotGrid client retries it.
-	ErrNotMintable      = &Error{http.StatusNotImplemented, "NotImplemented", "The answer is larger than this proxy returns inline, and a redirect would grant more than the request's signature does: only a plain GetObject, whose signed headers a GetObject URL can carry, is redirected."}
+	ErrNotMintable = &Error{http.StatusNotImplemented, "NotImplemented", "The answer is larger than this proxy returns inline, and a redirect would grant more than the request's signature does: only a plain GetObject, whose signed headers a GetObject URL can carry, is redirected."}
+	// ErrReadOnly answers a write to a read-only proxy.
+	ErrReadOnly         = &Error{http.StatusForbidden, "AccessDenied", "This proxy is read-only: it passes no writes to the bucket."}
 	ErrDirectOnly       = &Error{http.StatusForbidden, "AccessDenied", "This path carries only reads of this bucket's objects under the allowed key prefixes."}
 	ErrObjectWritesOnly = &Error{http.StatusForbidden, "AccessDenied", "This proxy carries only object writes: PutObject, the multipart upload calls and DeleteObject."}
 	ErrObjectChanged    = &Error{http.StatusServiceUnavailable, "ServiceUnavailable", "The object changed while it was being read. Please retry."}

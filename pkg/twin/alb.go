@@ -94,7 +94,7 @@ func New(opts Options) *ALB {
 		opts.Invoker = Capped(opts.Invoker, opts.MaxConcurrency)
 	}
 	cfg := opts.Config
-	return &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes, PathStyle: !cfg.VirtualHosted})}
+	return &ALB{opts: opts, rules: routes.Table(routes.Params{Bucket: cfg.Bucket, KeyPrefixes: cfg.KeyPrefixes, PathStyle: !cfg.VirtualHosted, ReadOnly: cfg.ReadOnly})}
 }
 
 // Invocations is how many times the load balancer has invoked the

@@ -22,7 +22,7 @@ ENV_CONTRACT = {
     "S3PROXY_BUCKET", "S3PROXY_REGION", "S3PROXY_SIGNED_HOST", "S3PROXY_UPSTREAM_URL",
     "S3PROXY_ENDPOINT_URL", "S3PROXY_REDIRECT_VIA", "S3PROXY_INLINE_MAX_BYTES",
     "S3PROXY_REDIRECT_TTL", "S3PROXY_KEY_PREFIXES", "S3PROXY_ALLOWED_ORIGINS", "S3PROXY_LOG_LEVEL",
-    "S3PROXY_PUBLIC_URL",
+    "S3PROXY_PUBLIC_URL", "S3PROXY_READ_ONLY",
 }
 # The largest inline body whose base64 still fits the ALB's 1 MB response
 # (pkg/config MaxInline).
@@ -291,8 +291,11 @@ def rule_table(template, params):
                 entry["query"] = [{"key": v.get("Key", ""), "value": v["Value"]} for v in c["QueryStringConfig"]["Values"]]
             else:
                 entry.setdefault("other", []).append(c["Field"])
-        # Actions unresolved: a target group is named by its Ref.
-        entry["action"] = _action(logical_id, raw.get("Actions", []), p.get("Transforms", []), targets_of, env,
+        # Actions unresolved: a target group is named by its Ref. A fixed
+        # response's text may depend on the parameters (ReadOnly).
+        actions = [dict(a, FixedResponseConfig=ev.resolve(a["FixedResponseConfig"])) if "FixedResponseConfig" in a else a
+                   for a in raw.get("Actions", [])]
+        entry["action"] = _action(logical_id, actions, p.get("Transforms", []), targets_of, env,
                                   entry.get("pathPatterns"))
         table.append(entry)
     priorities = [r["priority"] for r in table]
@@ -490,7 +493,7 @@ def check_vpc_mode(template, params):
         resources = {r for s in p["PolicyDocument"]["Statement"] for r in _as_list(s["Resource"])}
         if logical_id in interfaces:
             # object calls on the prefixes only (check_endpoint_policies)
-            want = set(prefix_arns(ev))
+            want = set(prefix_arns(ev)) | (set(check_area_arns(ev)) if check_writes(ev) else set())
         else:
             want = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
         assert resources == want, f"{logical_id} policy must be limited to {sorted(want)}, covers {sorted(resources)}"
@@ -654,6 +657,7 @@ def check_proxy_function(template, params):
         "S3PROXY_ALLOWED_ORIGINS": ev.params["AllowedOrigins"],
         "S3PROXY_LOG_LEVEL": ev.params["LogLevel"],
         "S3PROXY_PUBLIC_URL": "https://" + ev.params["ProxyDomainName"],
+        "S3PROXY_READ_ONLY": ev.params["ReadOnly"],
     }
     assert env == want, f"environment\n got {env}\nwant {want}"
     assert int(template["Parameters"]["InlineMaxBytes"]["MaxValue"]) <= MAX_INLINE, "InlineMaxBytes may exceed 1 MB after base64"
@@ -708,7 +712,8 @@ def check_bucket_policy(template, params):
     role = "<ProxyFunctionRole.Arn>"
     endpoint = "<S3InterfaceEndpoint>"
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert set(by_sid) == POLICY_SIDS, f"policy statements {sorted(by_sid)}, want {sorted(POLICY_SIDS)}"
+    want_sids = POLICY_SIDS | ({"DenyCheckPrincipalsOutsideCheckArea"} if any(ev.params["CheckPrincipalArns"]) else set())
+    assert set(by_sid) == want_sids, f"policy statements {sorted(by_sid)}, want {sorted(want_sids)}"
     tls = by_sid["DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, tls
     assert set(tls["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}, tls["Resource"]
@@ -728,9 +733,18 @@ def check_bucket_policy(template, params):
     assert listed["Effect"] == "Deny" and listed["Principal"] == "*", listed
     assert _as_list(listed["Action"]) == ["s3:GetObject*"], f"the VPC deny covers {listed['Action']}: reads only, never writes"
     assert listed["Resource"] == prefixes, f"the VPC deny covers {listed['Resource']}, want {prefixes}"
-    want_listed = [role] + ev.params["ShotGridPrincipalArns"] + [a for a in ev.params["OtherReaderArns"] if a]
+    checkers = [a for a in ev.params["CheckPrincipalArns"] if a]
+    want_listed = [role] + ev.params["ShotGridPrincipalArns"] + [a for a in ev.params["OtherReaderArns"] if a] + checkers
     assert listed["Condition"] == {"StringEquals": {"aws:SourceVpc": vpc},
                                    "ArnNotEquals": {"aws:PrincipalArn": want_listed}}, listed["Condition"]
+    # check's principals read from this VPC in check's folders only.
+    if checkers:
+        area = by_sid["DenyCheckPrincipalsOutsideCheckArea"]
+        assert area["Effect"] == "Deny" and area["Principal"] == "*" and area["Action"] == "s3:GetObject*", area
+        assert "Resource" not in area and area["NotResource"] == check_area_arns(ev), \
+            f"the check principals' deny spares {area.get('NotResource')}, want {check_area_arns(ev)}"
+        assert area["Condition"] == {"StringEquals": {"aws:SourceVpc": vpc},
+                                     "ArnEquals": {"aws:PrincipalArn": checkers}}, area["Condition"]
     # issue 9, item 10: a bucket in another account needs the owner's grant.
     allow = by_sid["AllowProxyRoleReads"]
     assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": role}, allow
@@ -1247,6 +1261,23 @@ def prefix_arns(ev):
     return [f"arn:aws:s3:::{bucket}/{p}*" for p in ev.params["KeyPrefixes"].split(",")]
 
 
+def read_only(ev):
+    return ev.params["ReadOnly"] == "true"
+
+
+def check_writes(ev):
+    """Whether the endpoint admits s3proxy check's writes: check principals
+    named, and a stack that takes writes at all."""
+    return any(ev.params["CheckPrincipalArns"]) and not read_only(ev)
+
+
+def check_area_arns(ev):
+    """Where s3proxy check puts its objects: <prefix>s3proxy-check/ under
+    each prefix (pkg/check)."""
+    bucket = ev.params["BucketName"]
+    return [f"arn:aws:s3:::{bucket}/{p}s3proxy-check/*" for p in ev.params["KeyPrefixes"].split(",")]
+
+
 def bucket_account(ev):
     return ev.params["BucketAccountId"] or ACCOUNT
 
@@ -1268,18 +1299,28 @@ def check_endpoint_policies(template, params):
                  if v["Properties"].get("VpcEndpointType") == "Interface"}, "interface endpoint")
     doc = ev.resolve(ep["Properties"])["PolicyDocument"]
     by_sid = {s.get("Sid"): s for s in doc["Statement"]}
-    assert set(by_sid) == {"ProxyRoleReads", "ShotGridWrites"}, f"interface endpoint statements {sorted(by_sid)}"
+    checkers = [a for a in ev.params["CheckPrincipalArns"] if a]
+    # A read-only stack's endpoint admits the proxy role's reads only.
+    want_sids = {"ProxyRoleReads"} | (set() if read_only(ev) else {"ShotGridWrites"}) | ({"CheckWrites"} if check_writes(ev) else set())
+    assert set(by_sid) == want_sids, f"interface endpoint statements {sorted(by_sid)}, want {sorted(want_sids)}"
     for s in doc["Statement"]:
         assert s["Effect"] == "Allow" and s["Principal"] == "*", s
         for bad in ("NotAction", "NotResource", "NotPrincipal"):
             assert bad not in s, f"{s['Sid']} uses {bad}"
-        assert _as_list(s["Resource"]) == prefix_arns(ev), f"{s['Sid']} covers {s['Resource']}, want the prefixes {prefix_arns(ev)}"
-    reads, writes = by_sid["ProxyRoleReads"], by_sid["ShotGridWrites"]
+        want = check_area_arns(ev) if s["Sid"] == "CheckWrites" else prefix_arns(ev)
+        assert _as_list(s["Resource"]) == want, f"{s['Sid']} covers {s['Resource']}, want {want}"
+    if check_writes(ev):
+        check = by_sid["CheckWrites"]
+        assert _as_list(check["Action"]) == ENDPOINT_WRITES, f"CheckWrites allows {check['Action']}"
+        assert check["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": checkers}), check["Condition"]
+    reads = by_sid["ProxyRoleReads"]
     assert _as_list(reads["Action"]) == ENDPOINT_READS, f"ProxyRoleReads allows {reads['Action']}"
     assert reads["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": role}), reads["Condition"]
-    assert _as_list(writes["Action"]) == ENDPOINT_WRITES, f"ShotGridWrites allows {writes['Action']}"
-    assert writes["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": ev.params["ShotGridPrincipalArns"]}), \
-        writes["Condition"]
+    if not read_only(ev):
+        writes = by_sid["ShotGridWrites"]
+        assert _as_list(writes["Action"]) == ENDPOINT_WRITES, f"ShotGridWrites allows {writes['Action']}"
+        assert writes["Condition"] == dict(account, ArnEquals={"aws:PrincipalArn": ev.params["ShotGridPrincipalArns"]}), \
+            writes["Condition"]
     gateways = {k: v for k, v in ev.resources("AWS::EC2::VPCEndpoint").items()
                 if v["Properties"].get("VpcEndpointType") == "Gateway"}
     for logical_id in gateways:
@@ -1305,6 +1346,16 @@ PROXY, SHOTGRID, SHOTGRID_LAST, UNLISTED, ANONYMOUS, OTHER_READER = (
 ALWAYS_P = lambda p: True  # noqa: E731
 HAS_PREFIXES = lambda p: bool(p.get("KeyPrefixes"))
 HAS_OTHER_READERS = lambda p: bool(p.get("OtherReaderArns"))
+HAS_CHECKERS = lambda p: bool(p.get("CheckPrincipalArns"))
+NO_CHECKERS = lambda p: not p.get("CheckPrincipalArns")
+CHECKER, CHECKER_LAST = "check principal", "last check principal"
+WRITABLE = lambda p: p.get("ReadOnly") != "true"
+READ_ONLY = lambda p: p.get("ReadOnly") == "true"
+CHECK_WRITABLE = lambda p: HAS_CHECKERS(p) and WRITABLE(p)
+CHECK_READ_ONLY = lambda p: HAS_CHECKERS(p) and READ_ONLY(p)
+# The proxy's paths a check principal's reads take (the function's inline
+# read over the gateway) and every S3 endpoint of the VPC.
+VPC_PATHS = ("gateway", "interface", "second endpoint")
 
 # (name, who, action, key: "in" | "outside" | "bucket", via, secure,
 #  allowed, what refuses it (a substring of the decision), applies)
@@ -1312,10 +1363,10 @@ ACCESS_CASES = [
     ("ShotGrid's signature, read by the function via the gateway", SHOTGRID, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
     ("another listed ShotGrid principal via the gateway", SHOTGRID_LAST, "s3:GetObject", "in", "gateway", True, True, None, ALWAYS_P),
     ("ShotGrid's principal reading through the interface endpoint", SHOTGRID, "s3:GetObject", "in", "interface", True, False, "endpoint policy", ALWAYS_P),
-    ("ShotGrid's upload (PutObject, UploadPart) through the passthrough", SHOTGRID, "s3:PutObject", "in", "interface", True, True, None, ALWAYS_P),
-    ("ShotGrid's AbortMultipartUpload through the passthrough", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, True, None, ALWAYS_P),
-    ("ShotGrid's ListParts through the passthrough", SHOTGRID, "s3:ListMultipartUploadParts", "in", "interface", True, True, None, ALWAYS_P),
-    ("ShotGrid's DeleteObject through the passthrough", SHOTGRID, "s3:DeleteObject", "in", "interface", True, True, None, ALWAYS_P),
+    ("ShotGrid's upload (PutObject, UploadPart) through the passthrough", SHOTGRID, "s3:PutObject", "in", "interface", True, True, None, WRITABLE),
+    ("ShotGrid's AbortMultipartUpload through the passthrough", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, True, None, WRITABLE),
+    ("ShotGrid's ListParts through the passthrough", SHOTGRID, "s3:ListMultipartUploadParts", "in", "interface", True, True, None, WRITABLE),
+    ("ShotGrid's DeleteObject through the passthrough", SHOTGRID, "s3:DeleteObject", "in", "interface", True, True, None, WRITABLE),
     ("ShotGrid's write outside the prefixes through the endpoint", SHOTGRID, "s3:PutObject", "outside", "interface", True, False, "endpoint policy", HAS_PREFIXES),
     ("the proxy role's redirect through the interface endpoint", PROXY, "s3:GetObject", "in", "interface", True, True, None, ALWAYS_P),
     ("the proxy role's redirect of a version", PROXY, "s3:GetObjectVersion", "in", "interface", True, True, None, ALWAYS_P),
@@ -1338,6 +1389,30 @@ ACCESS_CASES = [
     ("another reader in a shared VPC, via the gateway", OTHER_READER, "s3:GetObject", "in", "gateway", True, True, None, HAS_OTHER_READERS),
     ("another reader through the interface endpoint", OTHER_READER, "s3:GetObject", "in", "interface", True, False, "endpoint policy", HAS_OTHER_READERS),
     ("ShotGrid's servers from ShotGrid's VPC, once its VPCs are merged in", SHOTGRID, "s3:GetObject", "in", "shotgrid vpc", True, True, None, ALWAYS_P),
+    # s3proxy check's principals: their own folders, nothing else.
+    ("check's upload into its folder through the passthrough", CHECKER, "s3:PutObject", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("check's AbortMultipartUpload in its folder", CHECKER, "s3:AbortMultipartUpload", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("check's ListParts in its folder", CHECKER, "s3:ListMultipartUploadParts", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("check's DeleteObject in its folder", CHECKER, "s3:DeleteObject", "check", "interface", True, True, None, CHECK_WRITABLE),
+    ("another check principal's upload under the last prefix", CHECKER_LAST, "s3:PutObject", "check last", "interface", True, True, None, CHECK_WRITABLE),
+    ("check's read of its folder, by the function via the gateway", CHECKER, "s3:GetObject", "check", "gateway", True, True, None, HAS_CHECKERS),
+    ("another check principal's read under the last prefix", CHECKER_LAST, "s3:GetObject", "check last", "gateway", True, True, None, HAS_CHECKERS),
+    ("check's read of its folder through the interface endpoint", CHECKER, "s3:GetObject", "check", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's upload of ShotGrid's media through the passthrough", CHECKER, "s3:PutObject", "in", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's delete of ShotGrid's media through the passthrough", CHECKER, "s3:DeleteObject", "in", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's upload outside the prefixes", CHECKER, "s3:PutObject", "outside", "interface", True, False, "endpoint policy", HAS_CHECKERS),
+    ("check's read of ShotGrid's media via the gateway", CHECKER, "s3:GetObject", "in", "gateway", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
+    ("check's read of ShotGrid's media through a second endpoint", CHECKER, "s3:GetObject", "in", "second endpoint", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
+    ("another check principal's GetObjectVersion of media", CHECKER_LAST, "s3:GetObjectVersion", "in", "second endpoint", True, False, "DenyCheckPrincipalsOutsideCheckArea", HAS_CHECKERS),
+    ("check's read of its folder from outside the VPC", CHECKER, "s3:GetObject", "check", "internet", True, False, "DenyReadsOutsideProxyNetwork", HAS_CHECKERS),
+    # A read-only stack's endpoint admits no write, by anyone.
+    ("ShotGrid's upload through a read-only stack's endpoint", SHOTGRID, "s3:PutObject", "in", "interface", True, False, "endpoint policy", READ_ONLY),
+    ("ShotGrid's DeleteObject through a read-only stack's endpoint", SHOTGRID, "s3:DeleteObject", "in", "interface", True, False, "endpoint policy", READ_ONLY),
+    ("ShotGrid's AbortMultipartUpload through a read-only stack's endpoint", SHOTGRID, "s3:AbortMultipartUpload", "in", "interface", True, False, "endpoint policy", READ_ONLY),
+    ("check's upload through a read-only stack's endpoint", CHECKER, "s3:PutObject", "check", "interface", True, False, "endpoint policy", CHECK_READ_ONLY),
+    # With none listed, check's signature is anyone's: refused in its folder too.
+    ("an unlisted principal's read of check's folder", UNLISTED, "s3:GetObject", "check", "gateway", True, False, "DenyVpcReadsExceptListedPrincipals", NO_CHECKERS),
+    ("an unlisted principal's upload into check's folder", UNLISTED, "s3:PutObject", "check", "interface", True, False, "endpoint policy", ALWAYS_P),
     # Inherited from ShotGrid's Fine Tuning policy, and documented: writes
     # outside the interface endpoint are the bucket owner's IAM's to limit.
     ("an unlisted principal's write via the gateway", UNLISTED, "s3:PutObject", "in", "gateway", True, True, None, ALWAYS_P),
@@ -1370,6 +1445,7 @@ def access_world(template, params):
         gateway_policy = ev.properties(gateways[0])["PolicyDocument"]
     sg = ev.params["ShotGridPrincipalArns"]
     others = [a for a in ev.params["OtherReaderArns"] if a]
+    checkers = [a for a in ev.params["CheckPrincipalArns"] if a]
     return {
         "ev": ev,
         "account": account,
@@ -1379,6 +1455,8 @@ def access_world(template, params):
             SHOTGRID: sg[0], SHOTGRID_LAST: sg[-1], ANONYMOUS: None,
             UNLISTED: f"arn:aws:iam::{account}:role/artist-workstation",
             OTHER_READER: others[0] if others else None,
+            CHECKER: checkers[0] if checkers else None,
+            CHECKER_LAST: checkers[-1] if checkers else None,
         },
         "paths": {
             "gateway": ({"aws:SourceVpc": vpc, "aws:SourceVpce": GATEWAY_VPCE}, gateway_policy),
@@ -1394,9 +1472,12 @@ def access_world(template, params):
 def access_request(world, who, action, key, via, secure=True, resource_account=None):
     ev = world["ev"]
     bucket = ev.params["BucketName"]
-    first = ev.params["KeyPrefixes"].split(",")[0]
+    prefixes = ev.params["KeyPrefixes"].split(",")
+    first, last = prefixes[0], prefixes[-1]
     resource = {
-        "in": f"arn:aws:s3:::{bucket}/{first}s3proxy-check/large.bin",
+        "in": f"arn:aws:s3:::{bucket}/{first}projects/review/large.mov",
+        "check": f"arn:aws:s3:::{bucket}/{first}s3proxy-check/20260304T101500Z-1a2b3c4d/large.bin",
+        "check last": f"arn:aws:s3:::{bucket}/{last}s3proxy-check/20260304T101500Z-1a2b3c4d/small.bin",
         "outside": f"arn:aws:s3:::{bucket}/zz-not-a-prefix/large.bin",
         "bucket": f"arn:aws:s3:::{bucket}",
     }[key]
@@ -1404,6 +1485,10 @@ def access_request(world, who, action, key, via, secure=True, resource_account=N
     keys, endpoint_policy = world["paths"][via]
     return iam_eval.Request(principal=principal, action=action, resource=resource, keys=dict(keys),
                             resource_account=resource_account or world["account"], secure=secure), endpoint_policy
+
+
+def ev_params_list(params, name):
+    return [a for a in params.get(name, "").split(",") if a]
 
 
 def _substitute_role(doc, arn):
@@ -1442,6 +1527,25 @@ def check_access(template, params):
             req, _ = access_request(world, who, "s3:GetObject", "in", via)
             verdict, sids = iam_eval.evaluate(policy, req)
             assert "DenyVpcReadsExceptListedPrincipals" not in sids, f"{who} via {via}: the VPC deny applies outside the VPC"
+    # A check principal reads nothing but check's folders from this VPC,
+    # through any endpoint of it, under any prefix or outside them.
+    if any(ev_params_list(params, "CheckPrincipalArns")):
+        ev = world["ev"]
+        bucket = ev.params["BucketName"]
+        keys = [f"arn:aws:s3:::{bucket}/{p}{k}" for p in ev.params["KeyPrefixes"].split(",")
+                for k in ("a.mov", "s3proxy-check", "s3proxy-checkx/a", "x/s3proxy-check/a", "S3proxy-check/a")]
+        keys += [f"arn:aws:s3:::{bucket}/zz-not-a-prefix/s3proxy-check/a", f"arn:aws:s3:::{bucket}"]
+        for who in (CHECKER, CHECKER_LAST):
+            for via in VPC_PATHS:
+                for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes"):
+                    for resource in keys:
+                        req, endpoint_policy = access_request(world, who, action, "in", via)
+                        req.resource = resource
+                        got = iam_eval.decide(req, policy, endpoint_policy and _substitute_role(endpoint_policy, role_arn))
+                        assert not got, f"{who} {action} {resource} via {via}: allowed ({got.why}), want refused"
+                req, endpoint_policy = access_request(world, who, "s3:GetObject", "check", via)
+                verdict, sids = iam_eval.evaluate(policy, req)
+                assert verdict != "Deny", f"{who} reading check's folder via {via}: the bucket policy denies it ({sids})"
 
 
 def check_iam_parameters(template, params):
@@ -1466,6 +1570,11 @@ def check_iam_parameters(template, params):
     assert other["Type"] == "CommaDelimitedList" and other.get("Default") == "", other
     assert _pattern_ok(other, "") and all(_pattern_ok(other, v) for v in good), "OtherReaderArns refuses a good value"
     assert not any(_pattern_ok(other, v) for v in bad if v), "OtherReaderArns accepts a bad value"
+    checkers = specs["CheckPrincipalArns"]
+    assert checkers["Type"] == "CommaDelimitedList" and checkers.get("Default") == "", checkers
+    assert _pattern_ok(checkers, "") and all(_pattern_ok(checkers, v) for v in good), "CheckPrincipalArns refuses a good value"
+    assert not any(_pattern_ok(checkers, v) for v in bad if v), "CheckPrincipalArns accepts a bad value"
+    assert "s3proxy-check/" in checkers["Description"], "CheckPrincipalArns does not say where check's principals may go"
     account = specs["BucketAccountId"]
     assert account.get("Default") == "" and _pattern_ok(account, "210987654321") and not _pattern_ok(account, "2109876543"), account
     logs = " ".join(specs["AccessLogBucket"]["Description"].split())

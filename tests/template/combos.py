@@ -33,6 +33,7 @@ EXISTING = {
 COMBOS = {
     "private-new": dict(COMMON, KeyPrefixes="shotgun/", StudioCidrs="192.168.0.0/16,10.20.0.0/16",
                         StudioPrefixListId="pl-0123456789abcdef0", AllowedOrigins="https://studio.shotgrid.autodesk.com",
+                        CheckPrincipalArns="arn:aws:iam::123456789012:role/s3proxy-check",
                         BucketKmsKeyArn="arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000000"),
     "public-new": dict(COMMON, Visibility="public", RedirectVia="proxy", UploadPassthrough="false",
                        AccessLogBucket="studio-alb-logs", AlarmEmail="media-ops@studio.example.com",
@@ -48,12 +49,19 @@ COMBOS = {
                              BucketAccountId="210987654321",
                              ShotGridPrincipalArns="arn:aws:iam::210987654321:role/media/shotgrid-s3-access,"
                                                    "arn:aws:iam::210987654321:user/shotgrid-legacy",
-                             OtherReaderArns="arn:aws:iam::210987654321:role/render-farm,arn:aws:iam::210987654321:role/review-tool"),
+                             OtherReaderArns="arn:aws:iam::210987654321:role/render-farm,arn:aws:iam::210987654321:role/review-tool",
+                             CheckPrincipalArns="arn:aws:iam::210987654321:role/media-ops/s3proxy-check,"
+                                                "arn:aws:iam::210987654321:user/pipeline-admin"),
     "public-existing": dict(COMMON, **EXISTING, Visibility="public", RedirectVia="proxy",
                             ExistingPublicSubnetIds="subnet-0bbbbbbbbbbbbbbb1,subnet-0bbbbbbbbbbbbbbb2",
                             BucketRegion="eu-west-1", KeyPrefixes="shotgun/,review/,edit/,vfx/",
                             StudioCidrs="", StudioPrefixListId="pl-0fedcba9876543210",
                             BucketKmsKeyArn="arn:aws:kms:eu-west-1:210987654321:key/mrk-0123456789abcdef0123456789abcdef"),
+    # Media Replication's replica: read-only, whatever UploadPassthrough
+    # (left at its default, true) says.
+    "replica": dict(COMMON, **EXISTING, KeyPrefixes="shotgun/,review/", ReadOnly="true",
+                    CheckPrincipalArns="arn:aws:iam::123456789012:role/s3proxy-check",
+                    OtherReaderArns="arn:aws:iam::123456789012:role/render-farm"),
 }
 
 

@@ -22,9 +22,14 @@ documents:
   case-sensitively with them; ArnEquals and ArnLike compare the six
   colon-separated parts of an ARN one by one, each with wildcards.
 
+- NotResource: the statement applies to every resource the list does not
+  match (with the same wildcards as Resource).
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notresource.html
+
 It implements what the template's policies use and raises Unsupported on
-anything else (NotPrincipal, NotAction, NotResource, an unknown operator),
-so a new construct fails the tests instead of being misread.
+anything else (NotPrincipal, NotAction, a statement with both Resource and
+NotResource, an unknown operator), so a new construct fails the tests
+instead of being misread.
 """
 
 import fnmatch
@@ -131,14 +136,19 @@ def _principal_matches(spec, principal):
 
 
 def statement_applies(statement, request):
-    for unsupported in ("NotPrincipal", "NotAction", "NotResource"):
+    for unsupported in ("NotPrincipal", "NotAction"):
         if unsupported in statement:
             raise Unsupported(unsupported)
+    if ("Resource" in statement) == ("NotResource" in statement):
+        raise Unsupported("a statement needs exactly one of Resource and NotResource")
     if "Principal" in statement and not _principal_matches(statement["Principal"], request.principal):
         return False
     if not any(_wild(a, request.action, case=False) for a in _list(statement["Action"])):
         return False
-    if not any(_wild(r, request.resource) for r in _list(statement["Resource"])):
+    if "NotResource" in statement:
+        if any(_wild(r, request.resource) for r in _list(statement["NotResource"])):
+            return False
+    elif not any(_wild(r, request.resource) for r in _list(statement["Resource"])):
         return False
     return condition_holds(statement.get("Condition"), request.context())
 

@@ -155,6 +155,7 @@ class TestEndpointPolicyOnVersityGW(unittest.TestCase):
         cls.shotgrid, cls.shotgrid_key = cls.gw.create_user()
         cls.proxy, cls.proxy_key = cls.gw.create_user()
         cls.unlisted, cls.unlisted_key = cls.gw.create_user()
+        cls.checker, cls.checker_key = cls.gw.create_user()
 
     @classmethod
     def tearDownClass(cls):
@@ -168,6 +169,7 @@ class TestEndpointPolicyOnVersityGW(unittest.TestCase):
             change(doc)
         keys = {"<ProxyFunctionRole.Arn>": self.proxy_key}
         keys.update({a: self.shotgrid_key for a in ev.params["ShotGridPrincipalArns"]})
+        keys.update({a: self.checker_key for a in ev.params["CheckPrincipalArns"] if a})
         self.gw.root.put_bucket_policy(Bucket=BUCKET, Policy=as_versitygw_policy(doc, keys))
         return ev.params["KeyPrefixes"].split(",")
 
@@ -203,6 +205,41 @@ class TestEndpointPolicyOnVersityGW(unittest.TestCase):
                 self.assertEqual(refused(lambda: self.unlisted.get_object(Bucket=BUCKET, Key=key)), "AccessDenied")
                 self.assertEqual(refused(lambda: self.unlisted.put_object(Bucket=BUCKET, Key=key, Body=b"w")), "AccessDenied")
                 self.assertIsNone(refused(lambda: sg.delete_object(Bucket=BUCKET, Key=key)))
+                if not COMBOS[combo].get("CheckPrincipalArns"):
+                    continue
+                # s3proxy check's principal: its own folders, nothing else
+                ck = self.checker
+                area = prefixes[-1] + "s3proxy-check/20260304T101500Z-1a2b3c4d/"
+                self.assertIsNone(refused(lambda: ck.put_object(Bucket=BUCKET, Key=area + "small.bin", Body=b"c" * 512)))
+                up = ck.create_multipart_upload(Bucket=BUCKET, Key=area + "large.bin")["UploadId"]
+                etag = ck.upload_part(Bucket=BUCKET, Key=area + "large.bin", UploadId=up, PartNumber=1, Body=b"p" * 1024)["ETag"]
+                self.assertIsNone(refused(lambda: ck.list_parts(Bucket=BUCKET, Key=area + "large.bin", UploadId=up)))
+                self.assertIsNone(refused(lambda: ck.complete_multipart_upload(
+                    Bucket=BUCKET, Key=area + "large.bin", UploadId=up,
+                    MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})))
+                self.assertEqual(refused(lambda: ck.put_object(Bucket=BUCKET, Key=key, Body=b"c")), "AccessDenied",
+                                 "check's principal writes ShotGrid's media through the endpoint")
+                self.assertEqual(refused(lambda: ck.put_object(Bucket=BUCKET, Key=prefixes[-1] + "s3proxy-checkx/a", Body=b"c")), "AccessDenied")
+                self.assertEqual(refused(lambda: ck.get_object(Bucket=BUCKET, Key=area + "small.bin")), "AccessDenied",
+                                 "check's principal reads through the endpoint")
+                for k in ("small.bin", "large.bin"):
+                    self.assertIsNone(refused(lambda: ck.delete_object(Bucket=BUCKET, Key=area + k)))
+
+    def test_read_only_policy(self):
+        """A read-only stack's endpoint takes no write from anyone, and
+        still carries the proxy role's reads."""
+        combo = next(c for c, p in COMBOS.items() if p.get("ReadOnly") == "true")
+        key = "shotgun/shots/012/v001.mov"
+        self.gw.root.put_object(Bucket=BUCKET, Key=key, Body=b"r")
+        prefixes = self.apply(combo)
+        area = prefixes[0] + "s3proxy-check/20260304T101500Z-1a2b3c4d/small.bin"
+        for who, client, k in (("ShotGrid", self.shotgrid, key), ("check", self.checker, area), ("unlisted", self.unlisted, key)):
+            with self.subTest(principal=who):
+                self.assertEqual(refused(lambda: client.put_object(Bucket=BUCKET, Key=k, Body=b"w")), "AccessDenied")
+                self.assertEqual(refused(lambda: client.create_multipart_upload(Bucket=BUCKET, Key=k)), "AccessDenied")
+                self.assertEqual(refused(lambda: client.delete_object(Bucket=BUCKET, Key=key)), "AccessDenied")
+        self.assertIsNone(refused(lambda: self.proxy.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+        self.apply("private-existing")
 
     def test_breakages_show(self):
         """The same requests tell a broken policy: each change below lets
@@ -217,6 +254,12 @@ class TestEndpointPolicyOnVersityGW(unittest.TestCase):
                 if s["Sid"] == "ProxyRoleReads":
                     s["Condition"]["ArnEquals"]["aws:PrincipalArn"] = [
                         s["Condition"]["ArnEquals"]["aws:PrincipalArn"]] + COMBOS["private-existing"]["ShotGridPrincipalArns"].split(",")
+
+        def check_writes_everywhere(doc):
+            shotgrid = next(s for s in doc["Statement"] if s["Sid"] == "ShotGridWrites")
+            for s in doc["Statement"]:
+                if s["Sid"] == "CheckWrites":
+                    s["Resource"] = shotgrid["Resource"]
 
         def whole_bucket(doc):
             for s in doc["Statement"]:
@@ -236,6 +279,8 @@ class TestEndpointPolicyOnVersityGW(unittest.TestCase):
             ("the endpoint policy of before: s3:* on the bucket", old_bucket_wide,
              lambda: self.shotgrid.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [
                  {"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})),
+            ("check's writes on ShotGrid's media", check_writes_everywhere,
+             lambda: self.checker.put_object(Bucket=BUCKET, Key=key, Body=b"c")),
             ("the whole bucket", whole_bucket,
              lambda: self.shotgrid.put_object(Bucket=BUCKET, Key="zz-not-a-prefix/x.mov", Body=b"x")),
         ]:

@@ -456,7 +456,7 @@ func (r *runner) expiredURL(ctx context.Context) stepreport.Result {
 // signed.
 func (r *runner) unlisted(ctx context.Context) stepreport.Result {
 	if r.o.Unlisted == nil {
-		return stepreport.Skipped("", "no --unlisted-profile given: the refusal of principals outside ShotGridPrincipalArns is not checked")
+		return stepreport.Skipped("", "no --unlisted-profile given: the refusal of principals the bucket policy does not list is not checked")
 	}
 	if !r.smallStored && !r.largeStored {
 		return stepreport.Skipped("", "nothing was uploaded to read")

@@ -81,8 +81,8 @@ type Options struct {
 	// Unlisted, when set, adds the unlisted-principal step: credentials of
 	// a principal that IAM lets read the bucket but that the stack's
 	// ShotGridPrincipalArns, OtherReaderArns and CheckPrincipalArns do not
-	// name. Its signature
-	// must get 403 from the proxy, with no redirect. Nil skips the step.
+	// name. Its signature must get 403 from the proxy, with no redirect.
+	// Nil skips the step.
 	Unlisted aws.CredentialsProvider
 	// S3 is the direct S3 client (create, complete, abort, delete).
 	S3 S3API

@@ -83,7 +83,7 @@ func (x *exchange) send(body io.Reader, length int64, set http.Header) error {
 		x.upCtx, x.cancel = x.h.upstreamContext(x.r.Context())
 	}
 	if x.resp != nil {
-		_ = x.resp.Body.Close()
+		release(x.resp)
 		x.resp = nil
 	}
 	ctx := x.upCtx
@@ -115,6 +115,20 @@ func (x *exchange) send(body io.Reader, length int64, set http.Header) error {
 			_ = resp.Body.Close()
 		}
 	}
+}
+
+// release closes S3's answer so that its connection can serve the next
+// request. Go's client drops a kept-alive connection whose body is closed
+// unread, and the next request to S3 then pays a new TCP and TLS handshake.
+// What is left of a redirected read's probe (at most probeBytes, which S3 has
+// sent already) is cheaper to read than that; a longer rest (an object read
+// without the probe, past the inline limit) is not read, and its connection
+// goes.
+func release(resp *http.Response) {
+	if n := resp.ContentLength; n >= 0 && n <= probeBytes {
+		_, _ = io.CopyN(io.Discard, resp.Body, n)
+	}
+	_ = resp.Body.Close()
 }
 
 // transient reports an upstream failure worth one more try: the connection
@@ -193,7 +207,7 @@ func (x *exchange) fail(err error) {
 // and one metric sample, the only ones it gets.
 func (x *exchange) finish() {
 	if x.resp != nil {
-		_ = x.resp.Body.Close()
+		release(x.resp)
 	}
 	if x.cancel != nil {
 		x.cancel()

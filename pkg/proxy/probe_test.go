@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -242,5 +243,36 @@ func TestProbeWithoutETagRedirects(t *testing.T) {
 	resp := f.do("GET", "/shotgun/300k.jpg?"+presigned(), nil, nil)
 	if resp.StatusCode != http.StatusTemporaryRedirect || len(f.up.reqs) != 1 {
 		t.Errorf("status %d after %d requests, want 307 after 1", resp.StatusCode, len(f.up.reqs))
+	}
+}
+
+// TestRedirectKeepsTheConnection holds release to its reason: a redirected
+// read leaves the rest of the probe unread, and closing it unread would
+// cost the next request to S3 a new connection (a TLS handshake, on
+// Lambda). Three redirects in a row must share one connection.
+func TestRedirectKeepsTheConnection(t *testing.T) {
+	large := bytes.Repeat([]byte("L"), 5000)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"etag-1"`)
+		http.ServeContent(w, r, "", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), bytes.NewReader(large))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	f := newFixture(t, env{"S3PROXY_UPSTREAM_URL": srv.URL})
+	f.h.upstream = NewUpstreamClient()
+	for i := range 3 {
+		resp := f.do("GET", "/shotgun/large.mov?"+presigned(), nil, nil)
+		if resp.StatusCode != http.StatusTemporaryRedirect {
+			t.Fatalf("read %d: %d, want 307", i+1, resp.StatusCode)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("three redirected reads opened %d connections to S3, want 1", n)
 	}
 }

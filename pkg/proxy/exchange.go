@@ -96,12 +96,14 @@ func (x *exchange) send(body io.Reader, length int64, set http.Header) error {
 	}
 	x.up = up
 	retry := body == nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead)
-	for {
+	// n counts this call's attempts: the bound is per upstream request,
+	// whatever an earlier one (the probe of a read in two parts) used.
+	for n := 1; ; n++ {
 		start := x.h.now()
 		x.o.attempts++
 		resp, err := x.h.upstream.Do(up)
 		x.o.upstreamLatency = x.h.now().Sub(start)
-		if !retry || x.o.attempts == maxAttempts || !transient(ctx, resp, err) || !x.h.backoff(ctx, x.o.attempts) {
+		if !retry || n == maxAttempts || !transient(ctx, resp, err) || !x.h.backoff(ctx, n) {
 			if err != nil {
 				return s3error.Upstream(err)
 			}

@@ -24,7 +24,8 @@ import (
 //     overrides and x-id=GetObject. Anything else names a subresource
 //     (tagging, acl, attributes, uploadId, …) or something S3 may add later.
 //  2. The minted URL names the same bucket, key, version and part, with the
-//     same overrides, byte for byte.
+//     same overrides, byte for byte. A path with a literal '+' names no key
+//     for certain (S3 may read it as a space), so it is never minted.
 //  3. Every header the client's signature covers beyond host is carried into
 //     the minted URL, signed, with the value S3 checked: the one in the
 //     request the proxy sent upstream, which must also be the one the
@@ -149,6 +150,15 @@ func coveredHeaders(a *s3auth.Auth, sent http.Header) []string {
 // never checked the client's value.
 func grantFor(sr *signedRequest, client http.Header, sent *http.Request) (grant, error) {
 	if sr == nil || sr.auth == nil || sent == nil || !plainGetObject(sr.query) || sent.URL.RawQuery != sr.rawQuery {
+		return grant{}, s3error.ErrNotMintable
+	}
+	if sr.plusInPath {
+		// The key S3 served is not known for certain: S3 is reported to
+		// read a literal '+' in a path as a space, as in a form, so a URL
+		// signed for "a b" would be served for the path "a+b" while the
+		// proxy's key, taken literally, is "a+b", another object. SDKs and
+		// browsers send a '+' in a key as %2B, so nothing a client really
+		// sends is lost.
 		return grant{}, s3error.ErrNotMintable
 	}
 	g := grant{key: sr.key, notAfter: sr.auth.ExpiresAt}

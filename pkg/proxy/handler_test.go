@@ -181,6 +181,8 @@ func TestRequestTable(t *testing.T) {
 		{name: "create with a value refused", method: "POST", target: "/shotgun/new.mov?uploads=x&" + presigned(), status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
 		{name: "copy refused", method: "PUT", target: "/shotgun/new.mov?" + presigned(), header: http.Header{"X-Amz-Copy-Source": {"/media/private/secret.mov"}},
 			status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
+		{name: "copy hidden behind an empty value refused", method: "PUT", target: "/shotgun/new.mov?" + presigned(),
+			header: http.Header{"X-Amz-Copy-Source": {"", "/media/private/secret.mov"}}, status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
 		{name: "repeated upload id refused", method: "DELETE", target: "/shotgun/new.mov?uploadId=a&uploadId=b&" + presigned(), status: 403, upstream: 0, bodyLen: -1, code: "AccessDenied", decision: "denied"},
 		{name: "unknown method", method: "PATCH", target: "/shotgun/small.mov?" + presigned(), status: 405, upstream: 0, bodyLen: -1, code: "MethodNotAllowed", decision: "error",
 			header1: map[string]string{"Allow": "GET, HEAD, PUT, POST, DELETE, OPTIONS"}},

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,15 +25,15 @@ func probeObjects() map[string][]byte {
 		return b
 	}
 	return map[string][]byte{
-		"/shotgun/1k.jpg":        obj(1000, 1),
-		"/shotgun/64k.jpg":       obj(probeBytes, 2),
-		"/shotgun/64k+1.jpg":     obj(probeBytes+1, 3),
-		"/shotgun/300k.jpg":      obj(300<<10, 4),
-		"/shotgun/700k.mov":      obj(700<<10, 5),
-		"/shotgun/700k+1.mov":    obj(700<<10+1, 6),
-		"/shotgun/20m.mov":       obj(20<<20, 7),
-		"/shotgun/empty.mov":     {},
-		"/shotgun/versioned.mov": obj(100<<10, 8),
+		"/shotgun/1k.jpg":         obj(1000, 1),
+		"/shotgun/64k.jpg":        obj(probeBytes, 2),
+		"/shotgun/64k-and-1.jpg":  obj(probeBytes+1, 3),
+		"/shotgun/300k.jpg":       obj(300<<10, 4),
+		"/shotgun/700k.mov":       obj(700<<10, 5),
+		"/shotgun/700k-and-1.mov": obj(700<<10+1, 6),
+		"/shotgun/20m.mov":        obj(20<<20, 7),
+		"/shotgun/empty.mov":      {},
+		"/shotgun/versioned.mov":  obj(100<<10, 8),
 	}
 }
 
@@ -55,10 +56,10 @@ func TestProbeSizeClasses(t *testing.T) {
 		{"/shotgun/empty.mov", 200, []string{"bytes=0-65535"}},
 		{"/shotgun/1k.jpg", 200, []string{"bytes=0-65535"}},
 		{"/shotgun/64k.jpg", 200, []string{"bytes=0-65535"}},
-		{"/shotgun/64k+1.jpg", 200, []string{"bytes=0-65535", "bytes=65536-65536"}},
+		{"/shotgun/64k-and-1.jpg", 200, []string{"bytes=0-65535", "bytes=65536-65536"}},
 		{"/shotgun/300k.jpg", 200, []string{"bytes=0-65535", "bytes=65536-307199"}},
 		{"/shotgun/700k.mov", 200, []string{"bytes=0-65535", "bytes=65536-716799"}},
-		{"/shotgun/700k+1.mov", 307, []string{"bytes=0-65535"}},
+		{"/shotgun/700k-and-1.mov", 307, []string{"bytes=0-65535"}},
 		{"/shotgun/20m.mov", 307, []string{"bytes=0-65535"}},
 	}
 	for _, tc := range tests {
@@ -274,5 +275,66 @@ func TestRedirectKeepsTheConnection(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("three redirected reads opened %d connections to S3, want 1", n)
+	}
+}
+
+// TestRetriesBoundEachRequest: a read in two parts may retry each part
+// twice, and no more. The bound once counted the exchange's attempts, so a
+// probe that used all three left the second part bounded only by the
+// deadline.
+func TestRetriesBoundEachRequest(t *testing.T) {
+	f := probeFixture(t)
+	f.h.retryBase = time.Millisecond
+	f.h.defaultTimeout = 300 * time.Millisecond
+	objects := f.up.objects
+	n := 0
+	f.up.do = func(r *http.Request) (*http.Response, error) {
+		n++
+		if n <= 2 || n > 3 {
+			// The probe succeeds at its third attempt; every part after
+			// it meets SlowDown.
+			return xmlResponse(http.StatusServiceUnavailable, "SlowDown"), nil
+		}
+		return (&fakeUpstream{objects: objects}).Do(r)
+	}
+	resp := f.do("GET", "/shotgun/300k.jpg?"+presigned(), nil, nil)
+	if got := f.up.count(); got != 2*maxAttempts {
+		t.Errorf("status %d after %d upstream requests; want %d (three for each part)", resp.StatusCode, got, 2*maxAttempts)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want S3's 503 passed on", resp.StatusCode)
+	}
+}
+
+// TestPlusInPathIsNeverMinted: S3 is reported to read a literal '+' in a
+// path as a space, so a URL signed for "a b" may be served for "a+b", while
+// the proxy, reading the key literally, would mint for the object "a+b",
+// which that URL never covered.
+func TestPlusInPathIsNeverMinted(t *testing.T) {
+	f := newFixture(t, env{"S3PROXY_KEY_PREFIXES": "shotgun/"})
+	large := bytes.Repeat([]byte("L"), 5000)
+	f.up.do = func(r *http.Request) (*http.Response, error) {
+		// S3's reading of the path: '+' a space, %XX decoded.
+		key, _ := url.PathUnescape(strings.ReplaceAll(r.URL.EscapedPath(), "+", "%20"))
+		rec := httptest.NewRecorder()
+		if key != "/shotgun/a b.mov" {
+			rec.WriteHeader(http.StatusNotFound)
+			return rec.Result(), nil
+		}
+		rec.Header().Set("ETag", `"etag-1"`)
+		http.ServeContent(rec, r, "", time.Time{}, bytes.NewReader(large))
+		return rec.Result(), nil
+	}
+	resp := f.do("GET", "/shotgun/a+b.mov?"+presigned(), nil, nil)
+	if resp.StatusCode != http.StatusNotImplemented || resp.Header.Get("Location") != "" {
+		t.Errorf("status %d, Location %q: want 501 and no redirect", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := f.sig.req.Key; got != "" {
+		t.Errorf("minted for %q", got)
+	}
+	// Encoded, the same key is the client's, and is minted.
+	resp = f.do("GET", "/shotgun/a%20b.mov?"+presigned(), nil, nil)
+	if resp.StatusCode != http.StatusTemporaryRedirect || f.sig.req.Key != "shotgun/a b.mov" {
+		t.Errorf("encoded: status %d, minted %q; want 307 for shotgun/a b.mov", resp.StatusCode, f.sig.req.Key)
 	}
 }

@@ -20,6 +20,9 @@ type signedRequest struct {
 	// rawQuery is the query as the client sent it, which the signature
 	// covers byte for byte.
 	rawQuery string
+	// plusInPath marks a raw path with a literal '+', which S3 may read as
+	// a space (see grantFor).
+	plusInPath bool
 }
 
 // authorize runs every check that needs no S3 call. It cannot prove the
@@ -48,7 +51,7 @@ func (x *exchange) authorize() error {
 	if !x.h.servesKey(key) {
 		return s3error.ErrKeyNotAllowed
 	}
-	x.sr = &signedRequest{key: key, auth: auth, query: q.Values, rawQuery: rawQuery}
+	x.sr = &signedRequest{key: key, auth: auth, query: q.Values, rawQuery: rawQuery, plusInPath: strings.Contains(rawPath, "+")}
 	return nil
 }
 

@@ -42,7 +42,8 @@ func (x *exchange) relay() {
 // (x-amz-copy-source) would read a source the key policy never saw.
 // https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
 func objectWrite(method string, q url.Values, h http.Header) bool {
-	if h.Get("X-Amz-Copy-Source") != "" {
+	if len(h.Values("X-Amz-Copy-Source")) > 0 {
+		// Any value, an empty one too: every value goes to S3.
 		return false
 	}
 	has := map[string]bool{}

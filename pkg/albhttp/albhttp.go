@@ -68,7 +68,7 @@ func Handler(h http.Handler) func(context.Context, json.RawMessage) (Response, e
 		}
 		resp := Serve(ctx, h, &ev)
 		if resp.raw != nil {
-			resp.Body, resp.raw = base64.StdEncoding.EncodeToString(resp.raw), nil
+			resp.Body, resp.raw = string(appendBase64(nil, resp.raw)), nil
 		}
 		return resp, nil
 	}
@@ -175,7 +175,7 @@ func (r Response) AppendJSON(b []byte) []byte {
 	if r.IsBase64Encoded {
 		b = append(b, '"')
 		if r.raw != nil {
-			b = base64.StdEncoding.AppendEncode(b, r.raw)
+			b = appendBase64(b, r.raw)
 		} else {
 			b = append(b, r.Body...)
 		}
@@ -410,7 +410,7 @@ func (r *recorder) stream(p []byte) {
 	if r.npending > 0 {
 		for r.npending < 3 && len(p) > 0 {
 			if r.npending == 2 {
-				r.doc = base64.StdEncoding.AppendEncode(r.doc, []byte{r.pending[0], r.pending[1], p[0]})
+				r.doc = appendBase64(r.doc, []byte{r.pending[0], r.pending[1], p[0]})
 				r.npending, p = 0, p[1:]
 				break
 			}
@@ -419,13 +419,13 @@ func (r *recorder) stream(p []byte) {
 		}
 	}
 	whole := len(p) / 3 * 3
-	r.doc = base64.StdEncoding.AppendEncode(r.doc, p[:whole])
+	r.doc = appendBase64(r.doc, p[:whole])
 	r.npending += copy(r.pending[r.npending:], p[whole:])
 }
 
 // finish closes the document stream started and returns it as a Response.
 func (r *recorder) finish() Response {
-	r.doc = base64.StdEncoding.AppendEncode(r.doc, r.pending[:r.npending])
+	r.doc = appendBase64(r.doc, r.pending[:r.npending])
 	resp := r.head
 	resp.bodyAt, resp.bodyEnd = r.bodyAt, len(r.doc)
 	resp.doc = append(r.doc, `","isBase64Encoded":true}`...)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -567,5 +568,61 @@ func TestStoredDocumentCannotRunScript(t *testing.T) {
 	}
 	if got := resp.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != routes.ContentTypeOptions {
 		t.Errorf("X-Content-Type-Options %q, want only %q", got, routes.ContentTypeOptions)
+	}
+}
+
+// Inline reads share buffers from one request to the next: no answer may
+// carry a byte that its own object did not supply, whatever the read before
+// it left in the buffer.
+func TestReusedBuffersCarryNothingOver(t *testing.T) {
+	short := func(n int, declared int64) func(*http.Request) (*http.Response, error) {
+		return func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 206, ContentLength: declared,
+				Header: http.Header{"Content-Range": {"bytes 0-" + strconv.FormatInt(declared-1, 10) + "/" + strconv.FormatInt(declared, 10)}, "Etag": {`"t"`}},
+				Body:   io.NopCloser(strings.NewReader(strings.Repeat("t", n)))}, nil
+		}
+	}
+	tests := []struct {
+		name   string
+		do     func(*http.Request) (*http.Response, error) // the second read's S3
+		key    string
+		status int
+		want   string // the body, or an error code
+	}{
+		{"a smaller object", nil, "/shotgun/small.mov", 200, strings.Repeat("s", 600)},
+		{"a body that ends early", short(10, 900), "/shotgun/x.mov", 503, "ServiceUnavailable"},
+		{"an empty body where bytes were declared", short(0, 900), "/shotgun/x.mov", 503, "ServiceUnavailable"},
+		{"the second part missing", func(r *http.Request) (*http.Response, error) {
+			if r.Header.Get("If-Match") == "" {
+				return &http.Response{StatusCode: 206, ContentLength: 200,
+					Header: http.Header{"Content-Range": {"bytes 0-199/900"}, "Etag": {`"t"`}},
+					Body:   io.NopCloser(strings.NewReader(strings.Repeat("t", 200)))}, nil
+			}
+			return &http.Response{StatusCode: 206, ContentLength: 700,
+				Header: http.Header{"Content-Range": {"bytes 200-899/900"}, "Etag": {`"t"`}},
+				Body:   io.NopCloser(strings.NewReader("tt"))}, nil
+		}, "/shotgun/x.mov", 503, "ServiceUnavailable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.h.probeMax = 200 // so that exact.mov (1000 bytes) is read in two parts
+			first := f.do("GET", "/shotgun/exact.mov?"+presigned(), nil, nil)
+			if b, _ := io.ReadAll(first.Body); first.StatusCode != 200 || string(b) != strings.Repeat("e", 1000) {
+				t.Fatalf("first read: %d, %d bytes", first.StatusCode, len(b))
+			}
+			f.up.do = tc.do
+			resp := f.do("GET", tc.key+"?"+presigned(), nil, nil)
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
+			}
+			if strings.Contains(string(b), "e") && tc.status == 200 || tc.status == 200 && string(b) != tc.want {
+				t.Fatalf("body %q, want %q", b, tc.want)
+			}
+			if tc.status != 200 && (!strings.Contains(string(b), "<Code>"+tc.want+"</Code>") || strings.Contains(string(b), "eee")) {
+				t.Fatalf("body %q, want the error %s and nothing of the first object", b, tc.want)
+			}
+		})
 	}
 }

@@ -162,7 +162,7 @@ func (x *exchange) object(requested bool, round int) (again bool) {
 		status, probed = http.StatusOK, true
 	}
 	if resp.ContentLength < 0 || fits {
-		body, complete, err := readUpTo(resp.Body, max, resp.ContentLength)
+		body, complete, err := x.readUpTo(resp.Body, max, resp.ContentLength)
 		if err != nil {
 			x.fail(s3error.Upstream(err))
 			return false
@@ -191,7 +191,7 @@ func (x *exchange) object(requested bool, round int) (again bool) {
 func (x *exchange) rest(total int64, round int) (again bool) {
 	first := x.resp
 	// One buffer for the whole object: each part is read into its place.
-	body := make([]byte, total)
+	body := x.buffer(total)
 	n := first.ContentLength
 	if err := readExactly(first.Body, body[:n]); err != nil {
 		x.fail(s3error.Upstream(err))
@@ -269,7 +269,7 @@ func (x *exchange) pass() {
 		x.respond(resp.StatusCode, nil)
 		return
 	}
-	body, complete, err := readUpTo(resp.Body, x.h.cfg.InlineMax, resp.ContentLength)
+	body, complete, err := x.readUpTo(resp.Body, x.h.cfg.InlineMax, resp.ContentLength)
 	if err != nil {
 		x.fail(s3error.Upstream(err))
 		return
@@ -313,10 +313,10 @@ func readExactly(r io.Reader, buf []byte) error {
 
 // readUpTo reads at most max bytes; complete is false when there was more,
 // and body then holds what was read (max+1 bytes).
-// A declared length sizes the buffer once.
-func readUpTo(r io.Reader, max, declared int64) (body []byte, complete bool, err error) {
+// A declared length is read into the exchange's buffer.
+func (x *exchange) readUpTo(r io.Reader, max, declared int64) (body []byte, complete bool, err error) {
 	if declared >= 0 && declared <= max {
-		body = make([]byte, declared, declared+1)
+		body = x.buffer(declared)
 		if err := readExactly(r, body); err != nil {
 			return nil, false, err
 		}

@@ -62,15 +62,25 @@ func BenchmarkEncode(b *testing.B) {
 		})
 		fn := albhttp.NewFunction(h)
 		payload, _ := json.Marshal(benchEvent)
-		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(size))
-			for b.Loop() {
-				out, err := fn.Invoke(context.Background(), payload)
-				if err != nil || len(out) < size {
-					b.Fatal(err)
-				}
+		for _, release := range []bool{false, true} {
+			name := strconv.Itoa(size>>10) + "KiB"
+			if release {
+				// As the runtime client does once the answer is posted.
+				name += "/released"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					out, err := fn.Invoke(context.Background(), payload)
+					if err != nil || len(out) < size {
+						b.Fatal(err)
+					}
+					if release {
+						fn.Release(out)
+					}
+				}
+			})
+		}
 	}
 }

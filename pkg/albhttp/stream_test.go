@@ -2,9 +2,13 @@ package albhttp_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/mediaisolation/s3proxy/pkg/albhttp"
 )
 
 // A binary body goes into the response JSON as base64 while it is
@@ -72,5 +76,33 @@ func TestHeadDropsStreamedBody(t *testing.T) {
 	w := invoke(t, h, `{"httpMethod":"HEAD","path":"/k"}`)
 	if w.resp.Body != "" || header(w.resp, "Content-Length")[0] != "3" {
 		t.Errorf("HEAD answer %+v", w.resp)
+	}
+}
+
+// An answer handed back with Release is memory for the next one: each answer
+// must still be the one its own handler wrote, whatever size came before.
+func TestReleasedAnswersAreReused(t *testing.T) {
+	bodies := map[string][]byte{"/big": binary(100_000), "/small": bytes.Repeat([]byte{0xfe}, 20_000), "/tiny": {1, 2, 3}}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Header().Set("Content-Length", strconv.Itoa(len(bodies[r.URL.Path])))
+		_, _ = w.Write(bodies[r.URL.Path])
+	})
+	fn := albhttp.NewFunction(h)
+	for i, path := range []string{"/big", "/small", "/tiny", "/big", "/small", "/small", "/big"} {
+		event := `{"httpMethod":"GET","path":"` + path + `","multiValueHeaders":{"host":["proxy"]}}`
+		out, err := fn.Invoke(context.Background(), []byte(event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := invoke(t, h, event) // a fresh Function's answer
+		var got albhttp.Response
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("answer %d (%s) is not JSON: %v", i, path, err)
+		}
+		if !bytes.Equal(decodedBody(t, got), bodies[path]) || got.StatusCode != want.resp.StatusCode {
+			t.Fatalf("answer %d (%s) is not its own body", i, path)
+		}
+		fn.Release(out)
 	}
 }

@@ -34,6 +34,12 @@ type Handler interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
 
+// Releaser is a Handler that takes back each answer once it has been posted,
+// to build later answers in its memory.
+type Releaser interface {
+	Release(out []byte)
+}
+
 // client talks HTTP/1.1 to the runtime API over one connection.
 type client struct {
 	addr string
@@ -185,6 +191,9 @@ func (c *client) serveOne(h Handler) error {
 		body = []byte{}
 	}
 	resp, _, err = c.roundTrip(http.MethodPost, path, body, ct)
+	if rel, ok := h.(Releaser); ok && herr == nil {
+		rel.Release(out)
+	}
 	if err != nil {
 		return fmt.Errorf("lambdart: posting invocation %s: %w", id, err)
 	}

@@ -170,3 +170,47 @@ func TestStartNeedsTheAPI(t *testing.T) {
 		t.Fatal("Start without AWS_LAMBDA_RUNTIME_API did not fail")
 	}
 }
+
+// releasingHandler reuses its answers' memory, as albhttp.Function does: it
+// scribbles over each answer it is handed back.
+type releasingHandler struct {
+	api      *fakeAPI
+	buf      []byte
+	released int
+	t        *testing.T
+}
+
+func (h *releasingHandler) Invoke(_ context.Context, p []byte) ([]byte, error) {
+	h.buf = append(h.buf[:0], "echo:"...)
+	return append(h.buf, p...), nil
+}
+
+func (h *releasingHandler) Release(out []byte) {
+	h.api.mu.Lock()
+	posted := len(h.api.posted)
+	h.api.mu.Unlock()
+	if posted != h.released+1 {
+		h.t.Errorf("answer handed back with %d posted, want %d: before its POST", posted, h.released+1)
+	}
+	h.released++
+	for i := range out {
+		out[i] = '!'
+	}
+	h.buf = out[:0]
+}
+
+func TestReleaseAfterThePost(t *testing.T) {
+	api, srv := newFakeAPI(t, `{"n":1}`, strings.Repeat("y", 100<<10), `{"n":3}`)
+	h := &releasingHandler{api: api, t: t}
+	if err := lambdart.Serve(addr(srv), h); err == nil || !strings.Contains(err.Error(), "410") {
+		t.Fatalf("Serve ended with %v, want the fake's 410", err)
+	}
+	if h.released != 3 {
+		t.Errorf("%d answers handed back, want 3", h.released)
+	}
+	for id, p := range api.posted {
+		if !strings.HasPrefix(p.body, "echo:") || strings.Contains(p.body, "!") {
+			t.Errorf("%s: posted %.40q, overwritten before it was sent", id, p.body)
+		}
+	}
+}

@@ -21,7 +21,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0
 
 .PHONY: all build build-ProxyFunction build-EndpointTargetsFunction run test \
-	test-go test-template lint tools rie deps prereqs bench fuzz load power clean
+	test-go test-template lint tools rie deps prereqs bench fuzz load power inline-cpu clean
 
 # PROGRESS runs a step that can take more than about 30 seconds, saying what
 # it does, roughly how long it takes the first time, and that it is still
@@ -145,6 +145,18 @@ load: tools deps
 # table lands in build/load/power.json and the test log.
 power: $(BIN)/versitygw $(BIN)/aws-lambda-rie
 	set -o pipefail; S3PROXY_POWER=1 S3PROXY_BIN=$(BIN) $(GO) test -count=1 -timeout 15m -v -run 'TestPower$$' ./test/load/ | grep -v '^=== '
+
+# The inline path's CPU per read (ping, 8 KB, 100 KB) for nginx with
+# ShotGrid's configuration, the Go relay, the bootstrap at BASELINE_REV and
+# this tree's, in alternating rounds (a minute; installs nginx-light with its
+# service kept from starting). Run it on a quiet machine.
+# The baseline is release 0.3.0, by commit so that a clone without tags has it.
+BASELINE_REV ?= 603dc69
+inline-cpu: $(BIN)/versitygw $(BIN)/aws-lambda-rie
+	@S3PROXY_NGINX=1 bash scripts/install-deps.sh
+	set -o pipefail; S3PROXY_LOAD=1 S3PROXY_BIN=$(BIN) S3PROXY_BASELINE_REV=$(BASELINE_REV) \
+		S3PROXY_INLINE_KINDS="ping inline-8KB inline-100KB" S3PROXY_INLINE_READS=$${S3PROXY_INLINE_READS:-1000} \
+		$(GO) test -count=1 -timeout 15m -v -run 'TestInlineCPU$$' ./test/load/ | grep -v '^=== '
 
 # Each fuzz target for FUZZTIME, one after another.
 FUZZTIME ?= 30s

@@ -4,6 +4,10 @@
 #     emulator), chromium (the browser cells of the client matrix) and strace
 #     (test/load's check that the function's init makes no network call), at
 #     the versions the suite was tested with when the mirror still has them;
+#   - with S3PROXY_NGINX=1 (`make inline-cpu`), nginx-light as well: the
+#     side of the inline CPU measurement that runs ShotGrid's own nginx
+#     configuration. It is installed with service starts forbidden, so that
+#     the package's own server never listens on port 80;
 #   - from requirements-test.txt with pip, only when a Python module is
 #     missing.
 # Idempotent and quiet: it does nothing when everything is there, prints one
@@ -22,6 +26,7 @@ declare -A tested=(
 	[qemu-user-static]="1:7.2+dfsg-7+deb12u18+b2"
 	[chromium]="148.0.7778.167-1~deb12u1"
 	[strace]="6.1-0.1"
+	[nginx-light]="1.22.1-9+deb12u11"
 )
 
 log=$(mktemp)
@@ -43,6 +48,9 @@ need=()
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v chromium >/dev/null || need+=(chromium)
 command -v strace >/dev/null || need+=(strace)
+if [ "${S3PROXY_NGINX:-0}" = 1 ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+	need+=(nginx-light)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
 	SUDO=
@@ -66,8 +74,21 @@ if [ ${#need[@]} -gt 0 ]; then
 			pkgs+=("$p")
 		fi
 	done
+	# invoke-rc.d asks /usr/sbin/policy-rc.d before starting a package's
+	# service; 101 means "not allowed" (Debian policy, §9.3.3). Nothing this
+	# installs is a service the suite wants running.
+	policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+		$SUDO chmod 755 "$policy"
+		trap '$SUDO rm -f "$policy"; rm -f "$log"' EXIT
+	fi
 	quietly "apt-get install ${pkgs[*]}" "about a minute; chromium is the largest" \
 		$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+	if [ -n "$policy" ]; then
+		$SUDO rm -f "$policy"
+	fi
 fi
 
 PYTHON=${PYTHON:-python3}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,6 +154,9 @@ func TestProfileInline(t *testing.T) {
 		root = filepath.Join(peertest.ModuleRoot(t), root)
 	}
 	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("S3PROXY_PROFILE_N")); err == nil && v > 0 {
+		n = v // more reads for finer profiles
+	}
 	gw := startKeepAliveGateway(t)
 	objs := seedDecisions(t, gw)
 	goarch := runtime.GOARCH

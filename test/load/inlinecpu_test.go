@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,12 +15,15 @@ import (
 
 // inlineCPURow is one side's CPU per read at one size, in one round.
 type inlineCPURow struct {
-	Round    int     `json:"round"`
-	Side     string  `json:"side"`
-	Kind     string  `json:"kind"`
-	Reads    int     `json:"reads"`
-	CPUms    float64 `json:"computeCpuMsPerRead"`
-	EmuCPUms float64 `json:"emulatorCpuMsPerRead,omitempty"`
+	Round int     `json:"round"`
+	Side  string  `json:"side"`
+	Kind  string  `json:"kind"`
+	Reads int     `json:"reads"`
+	CPUms float64 `json:"computeCpuMsPerRead"`
+	// TickCPUms is the same from /proc/<pid>/stat's 10 ms ticks, as a
+	// check on the schedstat sum.
+	TickCPUms float64 `json:"tickCpuMsPerRead"`
+	EmuCPUms  float64 `json:"emulatorCpuMsPerRead,omitempty"`
 }
 
 // buildBaseline builds the bootstrap from git revision rev of this
@@ -51,7 +55,10 @@ func buildBaseline(t *testing.T, rev, goarch string) string {
 //	S3PROXY_LOAD=1 S3PROXY_BASELINE_REV=<rev> go test -count=1 -run TestInlineCPU -v ./test/load/
 func TestInlineCPU(t *testing.T) {
 	fullRun(t)
-	const reads, rounds = 300, 3
+	reads, rounds := 300, 3
+	if n, err := strconv.Atoi(os.Getenv("S3PROXY_INLINE_READS")); err == nil && n > 0 {
+		reads = n
+	}
 	gw := startKeepAliveGateway(t)
 	objs := seedDecisions(t, gw)
 	relay := startRelay(t, gw.URL)
@@ -82,11 +89,24 @@ func TestInlineCPU(t *testing.T) {
 		fn := startFunction(t, env, b[1], wrapper)
 		sides = append(sides, side{b[0], fn, newDecisionTarget(t, gw, cfg, fn, objs)})
 	}
-	// The relay is aimed at with the same signed URLs, through its own base.
-	relayTarget := *sides[0].d
-	relayTarget.urls = map[string]string{}
-	for k, u := range sides[0].d.urls {
-		relayTarget.urls[k] = relay.base + u[len(sides[0].d.base):]
+	// The relays are aimed at with the same signed URLs, through their own
+	// bases: the Go relay, and nginx with ShotGrid's configuration where it
+	// is installed.
+	type relaySide struct {
+		name   string
+		proc   *relayProc
+		target decisionTarget
+	}
+	relays := []*relaySide{{name: "relay", proc: relay}}
+	if ng := startNginx(t, gw.URL); ng != nil {
+		relays = append(relays, &relaySide{name: "nginx", proc: ng})
+	}
+	for _, rs := range relays {
+		rs.target = *sides[0].d
+		rs.target.urls = map[string]string{}
+		for k, u := range sides[0].d.urls {
+			rs.target.urls[k] = rs.proc.base + u[len(sides[0].d.base):]
+		}
 	}
 	kinds := []string{"inline-8KB", "inline-100KB"}
 	if k := os.Getenv("S3PROXY_INLINE_KINDS"); k != "" {
@@ -103,38 +123,48 @@ func TestInlineCPU(t *testing.T) {
 	}
 	// The relay only reads objects: S3 answers its /ping with a 403.
 	relayKinds := slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return !strings.HasPrefix(k, "inline-") })
-	for _, k := range relayKinds {
-		for range 20 {
-			if err := relayTarget.do(k); err != nil {
-				t.Fatalf("warm-up relay: %v", err)
+	for _, rs := range relays {
+		for _, k := range relayKinds {
+			for range 20 {
+				if err := rs.target.do(k); err != nil {
+					t.Fatalf("warm-up %s: %v", rs.name, err)
+				}
 			}
 		}
 	}
 	var rows []inlineCPURow
 	measure := func(round int, name string, d *decisionTarget, pid, emu int, kind string) {
-		before, _ := procCPU(pid)
+		before, err := procRunSeconds(pid)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ticksBefore, _ := procCPU(pid)
 		var emuBefore float64
 		if emu > 0 {
-			emuBefore, _ = procCPU(emu)
+			emuBefore, _ = procRunSeconds(emu)
 		}
 		for range reads {
 			if err := d.do(kind); err != nil {
 				t.Fatalf("%s %s: %v", name, kind, err)
 			}
 		}
-		after, _ := procCPU(pid)
-		row := inlineCPURow{Round: round, Side: name, Kind: kind, Reads: reads, CPUms: round3((after - before) * 1000 / reads)}
+		after, _ := procRunSeconds(pid)
+		ticksAfter, _ := procCPU(pid)
+		row := inlineCPURow{Round: round, Side: name, Kind: kind, Reads: reads, CPUms: round3((after - before) * 1000 / float64(reads)),
+			TickCPUms: round3((ticksAfter - ticksBefore) * 1000 / float64(reads))}
 		if emu > 0 {
-			emuAfter, _ := procCPU(emu)
-			row.EmuCPUms = round3((emuAfter - emuBefore) * 1000 / reads)
+			emuAfter, _ := procRunSeconds(emu)
+			row.EmuCPUms = round3((emuAfter - emuBefore) * 1000 / float64(reads))
 		}
 		rows = append(rows, row)
-		t.Logf("round %d  %-22s %-13s %.3f ms CPU per read", round, name, kind, row.CPUms)
+		t.Logf("round %d  %-22s %-13s %.3f ms CPU per read (%.3f in ticks)", round, name, kind, row.CPUms, row.TickCPUms)
 	}
 	for round := 1; round <= rounds; round++ {
 		for _, k := range kinds {
 			if slices.Contains(relayKinds, k) {
-				measure(round, "relay", &relayTarget, relay.pid, 0, k)
+				for _, rs := range relays {
+					measure(round, rs.name, &rs.target, rs.proc.pid, 0, k)
+				}
 			}
 			for _, sd := range sides {
 				measure(round, sd.name, sd.d, sd.fn.bootstrapPID(t), sd.fn.riePID, k)

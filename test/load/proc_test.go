@@ -43,6 +43,34 @@ func procCPU(pid int) (float64, error) {
 	return float64(u+st) / clockTicks, nil
 }
 
+// procRunSeconds is the CPU time of pid's live threads, in seconds to the
+// nanosecond: the sum of the first field (time on a CPU) of each
+// /proc/<pid>/task/<tid>/schedstat. procCPU counts in 10 ms ticks, which is
+// ±0.03 ms on a per-read figure over 300 reads, a tenth of a small read;
+// this is as exact as the scheduler's own accounting. A thread that exits
+// takes its time with it, so a measurement across one is low; Go's runtime
+// and nginx's worker keep theirs.
+func procRunSeconds(pid int) (float64, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, errors.New("no schedstat")
+	}
+	var ns uint64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread has gone
+		}
+		first, _, _ := strings.Cut(string(b), " ")
+		n, err := strconv.ParseUint(first, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed %s", f)
+		}
+		ns += n
+	}
+	return float64(ns) / 1e9, nil
+}
+
 // procStatusKB reads one "Name:   N kB" field of /proc/<pid>/status.
 func procStatusKB(pid int, name string) (int64, error) {
 	return procStatusKBFile(fmt.Sprintf("/proc/%d/status", pid), name)

@@ -70,17 +70,14 @@ var _ Metrics = (*emf.Writer)(nil)
 
 // Handler is the proxy core. It is safe for concurrent use.
 type Handler struct {
-	cfg       *config.Config
-	upstream  Doer
-	signer    Signer
-	creds     aws.CredentialsProvider
-	log       *slog.Logger
-	now       func() time.Time
-	requestID func(context.Context) string
-	metrics   Metrics
-	// lines is log's handler when it is a lineAppender and there are
-	// metrics to write the request line with; nil otherwise.
-	lines          lineAppender
+	cfg            *config.Config
+	upstream       Doer
+	signer         Signer
+	creds          aws.CredentialsProvider
+	log            *slog.Logger
+	now            func() time.Time
+	requestID      func(context.Context) string
+	metrics        Metrics
 	deadlineMargin time.Duration
 	defaultTimeout time.Duration
 	// retryBase is the first backoff before a read is sent again.
@@ -89,6 +86,9 @@ type Handler struct {
 	// probeBytes (BenchmarkProbe sets the inline limit, the earlier
 	// behaviour, as its baseline).
 	probeMax int64
+	// lines is log's handler when it is a lineAppender and there are
+	// metrics to write the request line with; nil otherwise.
+	lines lineAppender
 }
 
 // New returns the handler for cfg.

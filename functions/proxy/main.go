@@ -31,7 +31,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loading AWS configuration:", err)
 		os.Exit(1)
 	}
-	// Metrics go to stdout as EMF lines; CloudWatch Logs extracts them.
+	// Metrics go to stdout as EMF lines, which CloudWatch Logs extracts; each
+	// leaves in one write with its request's log line, so both share stdout.
 	h := proxy.Wire(cfg, awsCfg, logger, lambdalog.RequestID, proxy.WithMetrics(emf.New(os.Stdout, cfg.Bucket)))
 	// Start returns only when the runtime API fails or the handler panics:
 	// exiting lets Lambda start a fresh environment.

@@ -112,7 +112,7 @@ func TestRecord(t *testing.T) {
 			var buf bytes.Buffer
 			w := New(&buf, "media")
 			w.now = func() time.Time { return time.UnixMilli(1795788000123) }
-			if err := w.Record(tc.sample); err != nil {
+			if err := w.Record(nil, tc.sample); err != nil {
 				t.Fatal(err)
 			}
 			line := buf.Bytes()

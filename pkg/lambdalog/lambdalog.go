@@ -11,32 +11,79 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // New returns a JSON logger that adds the invocation's request ID to every
 // record logged with a Lambda context.
+//
+// Its handler can also hand a record's line back instead of writing it (see
+// AppendRecord), so that the proxy writes a request's log line and metric
+// line to stdout in one write.
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr})
-	return slog.New(requestIDHandler{h})
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr}
+	c := &capture{}
+	return slog.New(&handler{
+		Handler: slog.NewJSONHandler(w, opts),
+		held:    slog.NewJSONHandler(c, opts),
+		c:       c,
+	})
 }
 
-type requestIDHandler struct{ slog.Handler }
+// handler is a JSON handler that adds the request ID. held is the same
+// handler, with the same options and attributes, writing to c instead of
+// the log: AppendRecord borrows it to encode a record into a buffer, and
+// every encoding stays slog's own.
+type handler struct {
+	slog.Handler
+	held slog.Handler
+	c    *capture
+}
 
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+// capture is held's writer: what held writes is appended to b. mu makes one
+// AppendRecord at a time its user.
+type capture struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	c.b = append(c.b, p...)
+	return len(p), nil
+}
+
+func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	return h.Handler.Handle(ctx, withRequestID(ctx, r))
+}
+
+// AppendRecord appends to b the line Handle would write for r, newline
+// included, and writes nothing. Like Handle, it leaves the level to the
+// caller: check Enabled first.
+func (h *handler) AppendRecord(b []byte, ctx context.Context, r slog.Record) ([]byte, error) {
+	r = withRequestID(ctx, r)
+	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	h.c.b = b
+	err := h.held.Handle(ctx, r)
+	b, h.c.b = h.c.b, nil
+	return b, err
+}
+
+func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &handler{Handler: h.Handler.WithAttrs(attrs), held: h.held.WithAttrs(attrs), c: h.c}
+}
+
+func (h *handler) WithGroup(name string) slog.Handler {
+	return &handler{Handler: h.Handler.WithGroup(name), held: h.held.WithGroup(name), c: h.c}
+}
+
+func withRequestID(ctx context.Context, r slog.Record) slog.Record {
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
 	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(attrs)}
-}
-
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
+	return r
 }
 
 // RequestID returns the invocation's request ID, for S3-style error bodies.

@@ -244,34 +244,70 @@ func (x *exchange) finish() {
 	if x.cancel != nil {
 		x.cancel()
 	}
+	x.record()
+}
+
+// record writes the request's log line and metric sample. With a log
+// handler that can hand its line back (lambdalog's), both leave in one
+// write: in Lambda that is one write(2) to stdout per request, made before
+// the handler returns and so before the answer is posted, after which Lambda
+// may freeze the environment. A line the level filters out leaves the
+// metric line to be written alone.
+func (x *exchange) record() {
 	h, o := x.h, &x.o
 	ctx := x.r.Context()
 	level := slog.LevelInfo
 	if o.decision == Error {
 		level = slog.LevelWarn
 	}
-	attrs := []slog.Attr{
-		slog.String("method", x.r.Method),
-		slog.String("key", o.key),
-		slog.String("decision", string(o.decision)),
-		slog.Int("status", o.status),
-		slog.Int("upstreamStatus", o.upstreamStatus),
-		slog.Int("upstreamAttempts", o.attempts),
-		slog.Int("inlineBytes", o.inlineBytes),
-		slog.Float64("durationMs", float64(h.now().Sub(x.start).Microseconds())/1000),
-	}
-	if o.code != "" {
-		attrs = append(attrs, slog.String("errorCode", o.code))
-	}
-	h.log.LogAttrs(ctx, level, "request", attrs...)
-	if h.metrics != nil {
-		err := h.metrics.Record(emf.Sample{
-			Decision: string(o.decision), InlineBytes: o.inlineBytes,
-			UpstreamStatus: o.upstreamStatus, UpstreamLatency: o.upstreamLatency, Upstream: o.attempts > 0,
-			UpstreamAttempts: o.attempts,
-		})
-		if err != nil {
-			h.log.WarnContext(ctx, "writing metrics failed", "error", err.Error())
+	log := h.log.Handler()
+	enabled := log.Enabled(ctx, level)
+	var rec slog.Record
+	if enabled {
+		rec = slog.NewRecord(time.Now(), level, "request", 0)
+		rec.AddAttrs(
+			slog.String("method", x.r.Method),
+			slog.String("key", o.key),
+			slog.String("decision", string(o.decision)),
+			slog.Int("status", o.status),
+			slog.Int("upstreamStatus", o.upstreamStatus),
+			slog.Int("upstreamAttempts", o.attempts),
+			slog.Int("inlineBytes", o.inlineBytes),
+			slog.Float64("durationMs", float64(h.now().Sub(x.start).Microseconds())/1000),
+		)
+		if o.code != "" {
+			rec.AddAttrs(slog.String("errorCode", o.code))
 		}
 	}
+	if h.metrics == nil {
+		if enabled {
+			_ = log.Handle(ctx, rec)
+		}
+		return
+	}
+	bp := lineBufs.Get().(*[]byte)
+	line := (*bp)[:0]
+	if enabled {
+		var err error
+		if h.lines != nil {
+			line, err = h.lines.AppendRecord(line, ctx, rec)
+		}
+		if h.lines == nil || err != nil {
+			line = line[:0]
+			_ = log.Handle(ctx, rec)
+		}
+	}
+	err := h.metrics.Record(line, emf.Sample{
+		Decision: string(o.decision), InlineBytes: o.inlineBytes,
+		UpstreamStatus: o.upstreamStatus, UpstreamLatency: o.upstreamLatency, Upstream: o.attempts > 0,
+		UpstreamAttempts: o.attempts,
+	})
+	*bp = line[:0]
+	lineBufs.Put(bp)
+	if err != nil {
+		h.log.WarnContext(ctx, "writing metrics failed", "error", err.Error())
+	}
 }
+
+// lineBufs hold request lines between their encoding and their write.
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

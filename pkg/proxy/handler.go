@@ -46,12 +46,24 @@ type Deps struct {
 	// RequestID names the invocation in error bodies; nil gives none.
 	RequestID func(context.Context) string
 	// Metrics records each request's CloudWatch metrics; nil records none.
+	// When Logger's handler can hand back a record's line (lambdalog's
+	// can), Metrics also writes the request's log line, ahead of the
+	// sample and in the same write, so the two must share a stream.
 	Metrics Metrics
 }
 
 // Metrics receives one sample per request; *emf.Writer satisfies it.
 type Metrics interface {
-	Record(emf.Sample) error
+	// Record writes line, unless it is empty, then s, in one write; line
+	// is the request's log line.
+	Record(line []byte, s emf.Sample) error
+}
+
+// lineAppender is a log handler that can append a record's line to a buffer
+// instead of writing it; lambdalog's handler is one. With one, a request's
+// log line and metric line reach the log in a single write.
+type lineAppender interface {
+	AppendRecord(b []byte, ctx context.Context, r slog.Record) ([]byte, error)
 }
 
 var _ Metrics = (*emf.Writer)(nil)
@@ -74,6 +86,9 @@ type Handler struct {
 	// probeBytes (BenchmarkProbe sets the inline limit, the earlier
 	// behaviour, as its baseline).
 	probeMax int64
+	// lines is log's handler when it is a lineAppender and there are
+	// metrics to write the request line with; nil otherwise.
+	lines lineAppender
 }
 
 // New returns the handler for cfg.
@@ -91,6 +106,9 @@ func New(cfg *config.Config, d Deps) *Handler {
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if a, ok := h.log.Handler().(lineAppender); ok && h.metrics != nil {
+		h.lines = a
 	}
 	if h.requestID == nil {
 		h.requestID = func(context.Context) string { return "" }

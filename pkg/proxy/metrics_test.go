@@ -11,10 +11,14 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/s3error"
 )
 
-type fakeMetrics struct{ samples []emf.Sample }
+type fakeMetrics struct {
+	samples []emf.Sample
+	lines   []string
+}
 
-func (m *fakeMetrics) Record(s emf.Sample) error {
+func (m *fakeMetrics) Record(line []byte, s emf.Sample) error {
 	m.samples = append(m.samples, s)
+	m.lines = append(m.lines, string(line))
 	return nil
 }
 

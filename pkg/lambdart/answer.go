@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http/httputil"
 	"slices"
+	"strings"
 )
 
 // Limits on one answer from the runtime API. Its heads are a few hundred
@@ -87,8 +88,9 @@ func (r *answerReader) read(a *answer) error {
 		if err != nil {
 			return err
 		}
+		// The names kept differ in length: one comparison per line.
 		switch {
-		case equalFold(key, "Content-Length"):
+		case len(key) == 14 && equalFold(key, "Content-Length"):
 			n, ok := parseDigits(val)
 			switch {
 			case !ok && allDigits(val) && len(val) > 0:
@@ -100,7 +102,7 @@ func (r *answerReader) read(a *answer) error {
 				return fmt.Errorf("%w: two different Content-Lengths", errMalformed)
 			}
 			length, lengthDigits = n, len(val)
-		case equalFold(key, "Transfer-Encoding"):
+		case len(key) == 17 && equalFold(key, "Transfer-Encoding"):
 			if teSeen {
 				return fmt.Errorf("%w: more than one Transfer-Encoding", errMalformed)
 			}
@@ -109,23 +111,23 @@ func (r *answerReader) read(a *answer) error {
 				return fmt.Errorf("%w: Transfer-Encoding %q", errMalformed, val)
 			}
 			chunked = true
-		case equalFold(key, "Connection"):
+		case len(key) == 10 && equalFold(key, "Connection"):
 			if hasToken(val, "close") {
 				a.close = true
 			}
-		case equalFold(key, "Lambda-Runtime-Aws-Request-Id"):
+		case len(key) == 29 && equalFold(key, "Lambda-Runtime-Aws-Request-Id"):
 			if !idOK {
 				id, idOK = keep(val), true
 			}
-		case equalFold(key, "Lambda-Runtime-Invoked-Function-Arn"):
+		case len(key) == 35 && equalFold(key, "Lambda-Runtime-Invoked-Function-Arn"):
 			if !arnOK {
 				arn, arnOK = keep(val), true
 			}
-		case equalFold(key, "Lambda-Runtime-Trace-Id"):
+		case len(key) == 23 && equalFold(key, "Lambda-Runtime-Trace-Id"):
 			if !trOK {
 				trace, trOK = keep(val), true
 			}
-		case equalFold(key, "Lambda-Runtime-Deadline-Ms"):
+		case len(key) == 26 && equalFold(key, "Lambda-Runtime-Deadline-Ms"):
 			if a.deadlineMs == -1 {
 				if n, ok := parseDigits(val); ok {
 					a.deadlineMs = n
@@ -265,7 +267,7 @@ func splitField(line []byte) (key, val []byte, err error) {
 	}
 	key, val = line[:i], line[i+1:]
 	for _, c := range key {
-		if !isTokenByte(c) {
+		if !tchar[c] {
 			if c == ' ' {
 				return nil, nil, fmt.Errorf("%w: a space in header name %.40q", errRefused, key)
 			}
@@ -273,22 +275,24 @@ func splitField(line []byte) (key, val []byte, err error) {
 		}
 	}
 	for _, c := range val {
-		if c < ' ' && c != '\t' || c == 0x7f {
+		if !fieldByte[c] {
 			return nil, nil, fmt.Errorf("%w: a control byte in header %.40q", errMalformed, key)
 		}
 	}
 	return key, trimOWS(val), nil
 }
 
-// isTokenByte reports whether c may appear in a header name (RFC 9110
-// section 5.6.2).
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// tchar holds the bytes a header name may have (RFC 9110 section 5.6.2),
+// fieldByte those its value may have (section 5.5: visible, space, tab and
+// obs-text).
+var tchar, fieldByte = func() (t, v [256]bool) {
+	for c := 0; c < 256; c++ {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		t[c] = alnum || c < 0x80 && strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+		v[c] = c >= ' ' && c != 0x7f || c == '\t'
 	}
-	return c < 0x80 && c > ' ' && bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
-}
+	return t, v
+}()
 
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
@@ -301,24 +305,20 @@ func trimOWS(b []byte) []byte {
 }
 
 // equalFold reports whether b is s, ignoring ASCII case (header names are
-// case-insensitive, RFC 9110 section 5.1).
+// case-insensitive, RFC 9110 section 5.1). s is letters and hyphens, and b
+// comes from a checked header line, so holds no control byte: then OR-ing
+// 0x20 into both sides folds letters and maps nothing else onto them or
+// onto the hyphen.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
 	for i := range b {
-		if lower(b[i]) != lower(s[i]) {
+		if b[i]|0x20 != s[i]|0x20 {
 			return false
 		}
 	}
 	return true
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // hasToken reports whether the comma-separated list v holds token t.

@@ -4,98 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
-
-// rawAPI is a runtime API over loopback that answers every "next" with the
-// same bytes, and every post with the emulator's 202. Written by hand, with
-// no header map of its own, so that the benchmarks measure the client.
-type rawAPI struct {
-	ln       net.Listener
-	next     []byte
-	accepted []byte
-	mu       sync.Mutex
-	conns    []net.Conn
-	posts    int
-}
-
-const acceptedAnswer = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n" +
-	"Date: Wed, 02 Dec 2026 04:37:31 GMT\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n"
-
-func startRawAPI(tb testing.TB, next, accepted string) *rawAPI {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	f := &rawAPI{ln: ln, next: []byte(next), accepted: []byte(accepted)}
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.conns = append(f.conns, conn)
-			f.mu.Unlock()
-			go f.serve(conn)
-		}
-	}()
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, c := range f.conns {
-			_ = c.Close()
-		}
-	})
-	return f
-}
-
-func (f *rawAPI) addr() string { return f.ln.Addr().String() }
-
-func (f *rawAPI) serve(conn net.Conn) {
-	br := bufio.NewReader(conn)
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return
-		}
-		get := bytes.HasPrefix(line, []byte("GET "))
-		n := 0
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				return
-			}
-			if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-				n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
-			}
-			if len(bytes.TrimSpace(line)) == 0 {
-				break
-			}
-		}
-		if _, err := br.Discard(n); err != nil {
-			return
-		}
-		answer := f.next
-		if !get {
-			answer = f.accepted
-			f.mu.Lock()
-			f.posts++
-			f.mu.Unlock()
-		}
-		if _, err := conn.Write(answer); err != nil {
-			return
-		}
-	}
-}
 
 // pingEvent is the ALB health check's event, as events/ping.json has it.
 const pingEvent = `{"requestContext":{"elb":{"targetGroupArn":"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/s3proxy-proxy/6d0ecf831eec9f09"}},` +
@@ -129,7 +43,7 @@ func BenchmarkServeOne(b *testing.B) {
 		{"ping", withLength(nextHead, pingEvent)},
 		{"chunked-8KiB", chunked(nextHead, bigEvent)},
 	} {
-		api := startRawAPI(b, ev.next, acceptedAnswer)
+		api := startRawAPI(b, ev.next, acceptedAnswer, false)
 		for _, p := range []struct {
 			name string
 			c    serveOner

@@ -61,7 +61,7 @@ func (r *answerReader) read(a *answer) error {
 		return err
 	}
 	if a.status < 200 {
-		return fmt.Errorf("%w: informational status %d", errRefused, a.status)
+		return fmt.Errorf("%w: status %d, below 200", errRefused, a.status)
 	}
 	var (
 		length            int64 = -1

@@ -45,6 +45,10 @@ type client struct {
 	conn net.Conn
 	answerReader
 	head []byte // request head scratch
+	// iov and bufs hand the head and body to one writev without a new
+	// slice on each request.
+	iov  [2][]byte
+	bufs net.Buffers
 }
 
 // readBufSize is the connection's read buffer: more than any head the
@@ -115,11 +119,12 @@ func (c *client) roundTrip(a *answer, method, path string, body []byte, contentT
 		}
 		h = append(h, "\r\n"...)
 		c.head = h
-		bufs := net.Buffers{h}
+		c.iov = [2][]byte{h, body}
+		c.bufs = c.iov[:1]
 		if len(body) > 0 {
-			bufs = append(bufs, body)
+			c.bufs = c.iov[:2]
 		}
-		_, err := bufs.WriteTo(c.conn)
+		_, err := c.bufs.WriteTo(c.conn)
 		if err == nil {
 			err = c.read(a)
 		}

@@ -8,7 +8,8 @@
 // transport (two goroutines per connection, the answer chunked and copied
 // 32 KiB at a time); on the real bootstrap that was about a third of the
 // CPU of an invocation that does nothing else (BENCHMARKS.md, "The inline
-// path's CPU").
+// path's CPU"). It reads the API's answers with a parser of its own, which
+// keeps only the headers it uses (answer.go).
 package lambdart
 
 import (

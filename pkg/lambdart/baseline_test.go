@@ -140,6 +140,9 @@ func (c *netHTTPClient) serveOne(h Handler) error {
 		body = []byte{}
 	}
 	resp, _, err = c.roundTrip(http.MethodPost, path, body, ct)
+	if rel, ok := h.(Releaser); ok && herr == nil {
+		rel.Release(out)
+	}
 	if err != nil {
 		return fmt.Errorf("lambdart: posting invocation %s: %w", id, err)
 	}

@@ -8,7 +8,8 @@
 // transport (two goroutines per connection, the answer chunked and copied
 // 32 KiB at a time); on the real bootstrap that was about a third of the
 // CPU of an invocation that does nothing else (BENCHMARKS.md, "The inline
-// path's CPU").
+// path's CPU"). It reads the API's answers with a parser of its own, which
+// keeps only the headers it uses (answer.go).
 package lambdart
 
 import (
@@ -18,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,10 +44,17 @@ type Releaser interface {
 type client struct {
 	addr string
 	conn net.Conn
-	br   *bufio.Reader
-	buf  []byte // the last event's payload, reused
+	answerReader
 	head []byte // request head scratch
+	// iov and bufs hand the head and body to one writev without a new
+	// slice on each request.
+	iov  [2][]byte
+	bufs net.Buffers
 }
+
+// readBufSize is the connection's read buffer: more than any head the
+// runtime API sends (maxHead), and a small event whole.
+const readBufSize = 64 << 10
 
 // Start serves invocations from the runtime API that Lambda names in
 // AWS_LAMBDA_RUNTIME_API, one at a time, for as long as the process lives.
@@ -80,7 +87,7 @@ func (c *client) dial() error {
 	if err != nil {
 		return err
 	}
-	c.conn, c.br = conn, bufio.NewReaderSize(conn, 64<<10)
+	c.conn, c.br = conn, bufio.NewReaderSize(conn, readBufSize)
 	return nil
 }
 
@@ -91,12 +98,12 @@ func (c *client) reset() {
 	c.conn, c.br = nil, nil
 }
 
-// roundTrip sends one request (head, then body) and reads the answer's
-// status, headers and body into c.buf.
-func (c *client) roundTrip(method, path string, body []byte, contentType string) (*http.Response, []byte, error) {
+// roundTrip sends one request (head, then body) and reads the answer into
+// a, its body into the client's buffer.
+func (c *client) roundTrip(a *answer, method, path string, body []byte, contentType string) error {
 	for attempt := 0; ; attempt++ {
 		if err := c.dial(); err != nil {
-			return nil, nil, err
+			return err
 		}
 		h := append(c.head[:0], method...)
 		h = append(h, ' ')
@@ -113,75 +120,56 @@ func (c *client) roundTrip(method, path string, body []byte, contentType string)
 		}
 		h = append(h, "\r\n"...)
 		c.head = h
-		bufs := net.Buffers{h}
+		c.iov = [2][]byte{h, body}
+		c.bufs = c.iov[:1]
 		if len(body) > 0 {
-			bufs = append(bufs, body)
+			c.bufs = c.iov[:2]
 		}
-		_, err := bufs.WriteTo(c.conn)
-		var resp *http.Response
+		_, err := c.bufs.WriteTo(c.conn)
 		if err == nil {
-			resp, err = http.ReadResponse(c.br, nil)
+			err = c.read(a)
 		}
 		if err != nil {
 			c.reset()
-			if attempt == 0 && method == http.MethodGet {
-				continue // a kept-alive connection the API closed
+			// A kept-alive connection the API closed fails before any
+			// status line; the next invocation can be asked for again.
+			if attempt == 0 && method == http.MethodGet && a.status == 0 &&
+				!errors.Is(err, errMalformed) && !errors.Is(err, errRefused) {
+				continue
 			}
-			return nil, nil, err
+			return err
 		}
-		payload, err := c.readBody(resp)
-		if err != nil {
-			c.reset()
-			return nil, nil, err
-		}
-		if resp.Close {
+		if a.close {
 			c.reset()
 		}
-		return resp, payload, nil
+		return nil
 	}
-}
-
-func (c *client) readBody(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
-		if int64(cap(c.buf)) < n {
-			c.buf = make([]byte, n)
-		}
-		c.buf = c.buf[:n]
-		_, err := io.ReadFull(resp.Body, c.buf)
-		return c.buf, err
-	}
-	b := bytes.NewBuffer(c.buf[:0])
-	_, err := b.ReadFrom(resp.Body)
-	c.buf = b.Bytes()
-	return c.buf, err
 }
 
 const api = "/2018-06-01/runtime/invocation/"
 
 func (c *client) serveOne(h Handler) error {
-	resp, payload, err := c.roundTrip(http.MethodGet, api+"next", nil, "")
-	if err != nil {
+	var a answer
+	if err := c.roundTrip(&a, http.MethodGet, api+"next", nil, ""); err != nil {
 		return fmt.Errorf("lambdart: getting the next invocation: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("lambdart: the next invocation: %s", resp.Status)
+	if a.status != http.StatusOK {
+		return fmt.Errorf("lambdart: the next invocation: %s", statusError(&a))
 	}
-	id := resp.Header.Get("Lambda-Runtime-Aws-Request-Id")
-	deadline, err := strconv.ParseInt(resp.Header.Get("Lambda-Runtime-Deadline-Ms"), 10, 64)
-	if err != nil {
+	id := a.requestID
+	if a.deadlineMs < 0 {
 		return fmt.Errorf("lambdart: invocation %s has no deadline", id)
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), time.UnixMilli(deadline))
+	ctx, cancel := context.WithDeadline(context.Background(), time.UnixMilli(a.deadlineMs))
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       id,
-		InvokedFunctionArn: resp.Header.Get("Lambda-Runtime-Invoked-Function-Arn"),
+		InvokedFunctionArn: a.functionARN,
 	})
 	// Set on every invocation, empty too, so that no invocation carries
 	// the one before's trace.
-	_ = os.Setenv("_X_AMZN_TRACE_ID", resp.Header.Get("Lambda-Runtime-Trace-Id"))
-	out, herr, panicked := invoke(ctx, h, payload)
+	_ = os.Setenv("_X_AMZN_TRACE_ID", a.traceID)
+	out, herr, panicked := invoke(ctx, h, a.body)
 	path, body, ct := api+id+"/response", out, "application/octet-stream"
 	if herr != nil {
 		path, ct = api+id+"/error", "application/json"
@@ -190,20 +178,31 @@ func (c *client) serveOne(h Handler) error {
 	if body == nil {
 		body = []byte{}
 	}
-	resp, _, err = c.roundTrip(http.MethodPost, path, body, ct)
+	err := c.roundTrip(&a, http.MethodPost, path, body, ct)
 	if rel, ok := h.(Releaser); ok && herr == nil {
 		rel.Release(out)
 	}
 	if err != nil {
 		return fmt.Errorf("lambdart: posting invocation %s: %w", id, err)
 	}
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("lambdart: posting invocation %s: %s", id, resp.Status)
+	if a.status != http.StatusAccepted {
+		return fmt.Errorf("lambdart: posting invocation %s: %s", id, statusError(&a))
 	}
 	if panicked {
 		return fmt.Errorf("lambdart: the handler panicked: %w", herr)
 	}
 	return nil
+}
+
+// statusError describes an answer with an unexpected status: its code and
+// the start of its body, where the runtime API names the error
+// (errorMessage, errorType).
+func statusError(a *answer) string {
+	s := strconv.Itoa(a.status) + " " + http.StatusText(a.status)
+	if b := bytes.TrimSpace(a.body); len(b) > 0 {
+		s += ": " + strconv.Quote(string(b[:min(len(b), 200)]))
+	}
+	return s
 }
 
 // errorType names the error as aws-lambda-go does: its type's name.

@@ -91,7 +91,9 @@ func TestServeAnswersEachInvocation(t *testing.T) {
 		t.Run("close="+strconv.FormatBool(closing), func(t *testing.T) {
 			big := strings.Repeat("x", 300<<10)
 			api, srv := newFakeAPI(t, `{"n":1}`, `{"n":2}`, big)
+			api.mu.Lock() // the fake's handler runs on the server's goroutines
 			api.closeAfterNext = closing
+			api.mu.Unlock()
 			var seen []string
 			err := lambdart.Serve(addr(srv), handlerFunc(func(ctx context.Context, p []byte) ([]byte, error) {
 				lc, ok := lambdacontext.FromContext(ctx)

@@ -38,7 +38,11 @@ var decisionSizes = map[string]int{
 func buildBootstrapTagged(t testing.TB, dir, goarch, tags string) string {
 	t.Helper()
 	out := filepath.Join(dir, "bootstrap-"+goarch)
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc"+tags, "-trimpath", "-ldflags=-s -w", "-o", out, "./functions/proxy")
+	ldflags := "-ldflags=-s -w"
+	if os.Getenv("S3PROXY_PROFILE_PERF") == "1" {
+		ldflags = "-ldflags=" // symbols, for perf report
+	}
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc"+tags, "-trimpath", ldflags, "-o", out, "./functions/proxy")
 	cmd.Dir = peertest.ModuleRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -198,6 +202,18 @@ func TestProfileInline(t *testing.T) {
 				}
 			}
 			pid := fn.bootstrapPID(t)
+			// S3PROXY_PROFILE_PERF=1 also records the reads with perf
+			// (software cpu-clock, call graphs, kernel included) into
+			// perf.data: pprof's signal-driven samples miss the time the
+			// kernel spends switching the runtime's threads, which perf sees.
+			var perf *exec.Cmd
+			if os.Getenv("S3PROXY_PROFILE_PERF") == "1" {
+				perf = exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-p", strconv.Itoa(pid), "-o", filepath.Join(dir, "perf.data"))
+				if err := perf.Start(); err != nil {
+					t.Fatalf("perf: %v", err)
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
 			before, _ := procCPU(pid)
 			start := time.Now()
 			for range n {
@@ -207,6 +223,10 @@ func TestProfileInline(t *testing.T) {
 			}
 			wall := time.Since(start)
 			after, _ := procCPU(pid)
+			if perf != nil {
+				_ = perf.Process.Signal(syscall.SIGINT)
+				_ = perf.Wait()
+			}
 			// The emulator kills the function as soon as it is told to stop:
 			// signal the bootstrap itself first, and wait for its profiles.
 			_ = syscall.Kill(pid, syscall.SIGTERM)

@@ -6,4 +6,4 @@ package release
 
 // Version is the release this tree is, without a leading "v"; the git tag
 // is "v" + Version.
-const Version = "0.3.0"
+const Version = "0.3.1"

@@ -61,7 +61,9 @@ func TestInlineCPU(t *testing.T) {
 	}
 	gw := startKeepAliveGateway(t)
 	objs := seedDecisions(t, gw)
-	relay := startRelay(t, gw.URL)
+	// One P, as the function has at 512 MB and as nginx has one worker: the
+	// relay is then Go's own floor for the read, with no runtime API.
+	relay := startRelay(t, gw.URL, "GOMAXPROCS=1")
 	type side struct {
 		name string
 		fn   *function

@@ -52,7 +52,7 @@ type relayProc struct {
 	base, stats string
 }
 
-func startRelay(t *testing.T, target string) *relayProc {
+func startRelay(t *testing.T, target string, env ...string) *relayProc {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "relay")
 	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./test/load/relay")
@@ -61,6 +61,7 @@ func startRelay(t *testing.T, target string) *relayProc {
 		t.Fatalf("building the relay: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-target", target, "-host", signedHost)
+	cmd.Env = append(os.Environ(), env...)
 	logs := &peertest.Output{Max: 16 << 10}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()

@@ -81,6 +81,10 @@ func (h *handler) WithGroup(name string) slog.Handler {
 
 func withRequestID(ctx context.Context, r slog.Record) slog.Record {
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		// A copy of a record shares its attributes' back array: Clone, so
+		// that the caller's record, which may be handled again, is left as
+		// it was.
+		r = r.Clone()
 		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
 	}
 	return r

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -102,4 +103,27 @@ func TestAppendRecordConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// One record may be appended and then handled (the proxy falls back to
+// Handle when it cannot append): adding the request ID must not touch the
+// caller's record, whose attributes a copy shares.
+func TestRecordHandledTwiceIsUnchanged(t *testing.T) {
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-7"})
+	rec := slog.NewRecord(time.Unix(1795788000, 0), slog.LevelWarn, "request", 0)
+	for i := range 8 { // past the record's five inline attributes, with spare room behind them
+		rec.AddAttrs(slog.Int("a"+strconv.Itoa(i), i))
+	}
+	var out bytes.Buffer
+	h := New(&out, slog.LevelInfo).Handler()
+	first, err := h.(lineAppender).AppendRecord(nil, ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, out.Bytes()) || bytes.Count(out.Bytes(), []byte("requestId")) != 1 || bytes.Contains(out.Bytes(), []byte("!BUG")) {
+		t.Fatalf("appended %s\nthen handled %s", first, out.Bytes())
+	}
 }

@@ -76,66 +76,78 @@ func (r *answerReader) read(a *answer) error {
 		r.vals = append(r.vals, v...)
 		return [2]int{start, len(r.vals)}
 	}
-	for {
-		line, err := r.line(&head)
-		if err != nil {
-			return err
-		}
-		if len(line) == 0 {
-			break
-		}
-		key, val, err := splitField(line)
-		if err != nil {
-			return err
-		}
-		// The names kept differ in length: one comparison per line.
-		switch {
-		case len(key) == 14 && equalFold(key, "Content-Length"):
-			n, ok := parseDigits(val)
+	// A header line that does not parse may be the first half of a folded
+	// one (obsolete line folding, RFC 9112 §5.2), which net/http would join:
+	// that answer is refused as folded, not misread as malformed.
+	err = func() error {
+		for {
+			line, err := r.line(&head)
+			if err != nil {
+				return err
+			}
+			if len(line) == 0 {
+				break
+			}
+			key, val, err := splitField(line)
+			if err != nil {
+				return err
+			}
+			// The names kept differ in length: one comparison per line.
 			switch {
-			case !ok && allDigits(val) && len(val) > 0:
-				return fmt.Errorf("%w: a Content-Length of %d digits", errRefused, len(val))
-			case !ok:
-				return fmt.Errorf("%w: Content-Length %.40q", errMalformed, val)
-			}
-			if length >= 0 && (n != length || len(val) != lengthDigits) {
-				return fmt.Errorf("%w: two different Content-Lengths", errMalformed)
-			}
-			length, lengthDigits = n, len(val)
-		case len(key) == 17 && equalFold(key, "Transfer-Encoding"):
-			if teSeen {
-				return fmt.Errorf("%w: more than one Transfer-Encoding", errMalformed)
-			}
-			teSeen = true
-			if !equalFold(val, "chunked") {
-				return fmt.Errorf("%w: Transfer-Encoding %q", errMalformed, val)
-			}
-			chunked = true
-		case len(key) == 10 && equalFold(key, "Connection"):
-			if hasToken(val, "close") {
-				a.close = true
-			}
-		case len(key) == 29 && equalFold(key, "Lambda-Runtime-Aws-Request-Id"):
-			if !idOK {
-				id, idOK = keep(val), true
-			}
-		case len(key) == 35 && equalFold(key, "Lambda-Runtime-Invoked-Function-Arn"):
-			if !arnOK {
-				arn, arnOK = keep(val), true
-			}
-		case len(key) == 23 && equalFold(key, "Lambda-Runtime-Trace-Id"):
-			if !trOK {
-				trace, trOK = keep(val), true
-			}
-		case len(key) == 26 && equalFold(key, "Lambda-Runtime-Deadline-Ms"):
-			if a.deadlineMs == -1 {
-				if n, ok := parseDigits(val); ok {
-					a.deadlineMs = n
-				} else {
-					a.deadlineMs = -2 // seen, not a number: later ones do not count
+			case len(key) == 14 && equalFold(key, "Content-Length"):
+				n, ok := parseDigits(val)
+				switch {
+				case !ok && allDigits(val) && len(val) > 0:
+					return fmt.Errorf("%w: a Content-Length of %d digits", errRefused, len(val))
+				case !ok:
+					return fmt.Errorf("%w: Content-Length %.40q", errMalformed, val)
+				}
+				if length >= 0 && (n != length || len(val) != lengthDigits) {
+					return fmt.Errorf("%w: two different Content-Lengths", errMalformed)
+				}
+				length, lengthDigits = n, len(val)
+			case len(key) == 17 && equalFold(key, "Transfer-Encoding"):
+				if teSeen {
+					return fmt.Errorf("%w: more than one Transfer-Encoding", errMalformed)
+				}
+				teSeen = true
+				if !equalFold(val, "chunked") {
+					return fmt.Errorf("%w: Transfer-Encoding %q", errMalformed, val)
+				}
+				chunked = true
+			case len(key) == 10 && equalFold(key, "Connection"):
+				if hasToken(val, "close") {
+					a.close = true
+				}
+			case len(key) == 29 && equalFold(key, "Lambda-Runtime-Aws-Request-Id"):
+				if !idOK {
+					id, idOK = keep(val), true
+				}
+			case len(key) == 35 && equalFold(key, "Lambda-Runtime-Invoked-Function-Arn"):
+				if !arnOK {
+					arn, arnOK = keep(val), true
+				}
+			case len(key) == 23 && equalFold(key, "Lambda-Runtime-Trace-Id"):
+				if !trOK {
+					trace, trOK = keep(val), true
+				}
+			case len(key) == 26 && equalFold(key, "Lambda-Runtime-Deadline-Ms"):
+				if a.deadlineMs == -1 {
+					if n, ok := parseDigits(val); ok {
+						a.deadlineMs = n
+					} else {
+						a.deadlineMs = -2 // seen, not a number: later ones do not count
+					}
 				}
 			}
 		}
+		return nil
+	}()
+	if err != nil {
+		if errors.Is(err, errMalformed) && r.foldFollows() {
+			return fmt.Errorf("%w: a folded header line", errRefused)
+		}
+		return err
 	}
 	if a.deadlineMs < 0 {
 		a.deadlineMs = -1
@@ -194,18 +206,25 @@ func (r *answerReader) line(head *int) ([]byte, error) {
 	return line, nil
 }
 
+// foldFollows reports whether the next line continues the last one.
+func (r *answerReader) foldFollows() bool {
+	b, err := r.br.Peek(1)
+	return err == nil && (b[0] == ' ' || b[0] == '\t')
+}
+
 // readAll reads src to its end into r.buf.
 func (r *answerReader) readAll(src io.Reader) error {
 	b := r.buf[:0]
 	for {
+		if len(b) > maxBody {
+			r.buf = b
+			return fmt.Errorf("%w: a body over %d bytes", errRefused, maxBody)
+		}
 		if len(b) == cap(b) {
-			if len(b) >= maxBody {
-				r.buf = b
-				return fmt.Errorf("%w: a body over %d bytes", errRefused, maxBody)
-			}
 			b = slices.Grow(b, max(len(b), 4<<10))
 		}
-		n, err := src.Read(b[len(b):cap(b)])
+		// Never more than one byte past the limit, so the limit is exact.
+		n, err := src.Read(b[len(b):min(cap(b), maxBody+1)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
 			r.buf = b

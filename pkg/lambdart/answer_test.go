@@ -113,6 +113,7 @@ func TestReadAnswer(t *testing.T) {
 		{name: "oversize head", raw: "HTTP/1.1 200 OK\r\nX-Big: " + big + "\r\nContent-Length: 0\r\n\r\n", err: errRefused},
 		{name: "oversize head in many lines", raw: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: "+big[:1000]+"\r\n", 70) + "\r\n", err: errRefused},
 		{name: "folded header line", raw: "HTTP/1.1 200 OK\r\nLambda-Runtime-Trace-Id: a\r\n b\r\nContent-Length: 0\r\n\r\n", err: errRefused},
+		{name: "folded after a line that alone is malformed", raw: "HTTP/1.1 200 OK\r\nContent-Length:\r\n 0\r\n\r\n", err: errRefused},
 		{name: "space before the colon", raw: "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n{}", err: errRefused},
 		{name: "no colon", raw: "HTTP/1.1 200 OK\r\nContent-Length 5\r\n\r\n{}", err: errMalformed},
 		{name: "control byte in a value", raw: "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: a\x00b\r\nContent-Length: 0\r\n\r\n", err: errMalformed},
@@ -245,3 +246,33 @@ func FuzzReadAnswer(f *testing.F) {
 		checkAgainstNetHTTP(t, raw)
 	})
 }
+
+// A body of no stated length is refused one byte past maxBody, whatever
+// capacity the buffer was left with by an earlier answer.
+func TestReadAllLimitIsExact(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		n      int
+		spare  int // the buffer's capacity from an earlier answer
+		refuse bool
+	}{
+		{"at the limit", maxBody, 0, false},
+		{"one byte over", maxBody + 1, 0, true},
+		{"one byte over, after a large answer", maxBody + 1, 40 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := answerReader{buf: make([]byte, 0, tc.spare)}
+			err := r.readAll(io.LimitReader(zeros{}, int64(tc.n)))
+			if tc.refuse != errors.Is(err, errRefused) || !tc.refuse && (err != nil || len(r.buf) != tc.n) {
+				t.Fatalf("%d bytes: err %v, %d read", tc.n, err, len(r.buf))
+			}
+			if len(r.buf) > maxBody+1 {
+				t.Fatalf("read %d bytes, past the limit's one byte", len(r.buf))
+			}
+		})
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -33,9 +33,13 @@ type answer struct {
 	requestID   string // Lambda-Runtime-Aws-Request-Id
 	functionARN string // Lambda-Runtime-Invoked-Function-Arn
 	traceID     string // Lambda-Runtime-Trace-Id
-	deadlineMs  int64  // Lambda-Runtime-Deadline-Ms; -1 if absent or not a decimal number
-	close       bool   // the API closes the connection after this answer
-	body        []byte // in the reader's buffer, valid until the next read
+	// invocationID (Lambda-Runtime-Invocation-Id) is unique to one
+	// invocation, unlike the request ID; echoed on the answer's POST, it
+	// lets the API refuse an answer to an invocation that timed out.
+	invocationID string
+	deadlineMs   int64  // Lambda-Runtime-Deadline-Ms; -1 if absent or not a decimal number
+	close        bool   // the API closes the connection after this answer
+	body         []byte // in the reader's buffer, valid until the next read
 }
 
 // answerReader reads the runtime API's answers off one connection. It
@@ -64,11 +68,11 @@ func (r *answerReader) read(a *answer) error {
 		return fmt.Errorf("%w: status %d, below 200", errRefused, a.status)
 	}
 	var (
-		length            int64 = -1
-		lengthDigits      int
-		chunked, teSeen   bool
-		id, arn, trace    [2]int // offsets into r.vals, set when seen
-		idOK, arnOK, trOK bool
+		length                   int64 = -1
+		lengthDigits             int
+		chunked, teSeen          bool
+		id, arn, trace, inv      [2]int // offsets into r.vals, set when seen
+		idOK, arnOK, trOK, invOK bool
 	)
 	r.vals = r.vals[:0]
 	keep := func(v []byte) [2]int {
@@ -131,6 +135,10 @@ func (r *answerReader) read(a *answer) error {
 				if !trOK {
 					trace, trOK = keep(val), true
 				}
+			case len(key) == 28 && equalFold(key, "Lambda-Runtime-Invocation-Id"):
+				if !invOK {
+					inv, invOK = keep(val), true
+				}
 			case len(key) == 26 && equalFold(key, "Lambda-Runtime-Deadline-Ms"):
 				if a.deadlineMs == -1 {
 					if n, ok := parseDigits(val); ok {
@@ -155,6 +163,7 @@ func (r *answerReader) read(a *answer) error {
 	if len(r.vals) > 0 {
 		s := string(r.vals) // one allocation for every kept value
 		a.requestID, a.functionARN, a.traceID = s[id[0]:id[1]], s[arn[0]:arn[1]], s[trace[0]:trace[1]]
+		a.invocationID = s[inv[0]:inv[1]]
 	}
 	switch {
 	case a.status == 204 || a.status == 304:

@@ -23,6 +23,7 @@ const nextHead = "HTTP/1.1 200 OK\r\n" +
 	"Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n" +
 	"Lambda-Runtime-Client-Context: eyJjdXN0b20iOnt9fQ==\r\n" +
 	"Lambda-Runtime-Cognito-Identity: {\"cognitoIdentityId\":\"\",\"cognitoIdentityPoolId\":\"\"}\r\n" +
+	"Lambda-Runtime-Invocation-Id: 3f1c2a5e-0b7d-4e8f-9a61-5c2d7e9f0a14\r\n" +
 	"Date: Wed, 02 Dec 2026 04:37:31 GMT\r\n"
 
 const event = `{"httpMethod":"GET","path":"/ping"}`
@@ -34,6 +35,7 @@ type want struct {
 	deadlineMs                      int64
 	close                           bool
 	body                            string
+	invocationID                    string
 }
 
 var nextWant = want{
@@ -43,6 +45,8 @@ var nextWant = want{
 	traceID:     "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
 	deadlineMs:  1542409706888,
 	body:        event,
+	// Sent by the runtime API since 2026, to be echoed on the answer.
+	invocationID: "3f1c2a5e-0b7d-4e8f-9a61-5c2d7e9f0a14",
 }
 
 func withLength(head, body string) string {
@@ -50,7 +54,7 @@ func withLength(head, body string) string {
 }
 
 func got(a *answer) want {
-	return want{a.status, a.requestID, a.functionARN, a.traceID, a.deadlineMs, a.close, string(a.body)}
+	return want{a.status, a.requestID, a.functionARN, a.traceID, a.deadlineMs, a.close, string(a.body), a.invocationID}
 }
 
 func TestReadAnswer(t *testing.T) {
@@ -68,7 +72,7 @@ func TestReadAnswer(t *testing.T) {
 		{name: "next answer then the next bytes", raw: withLength(nextHead, event) + "HTTP/1.1 202", want: nextWant, rest: "HTTP/1.1 202"},
 		{name: "lower-case names", raw: withLength(nextHead[:17]+strings.ToLower(nextHead[17:]), event),
 			want: want{status: 200, requestID: nextWant.requestID, functionARN: strings.ToLower(nextWant.functionARN),
-				traceID: strings.ToLower(nextWant.traceID), deadlineMs: nextWant.deadlineMs, body: event}},
+				traceID: strings.ToLower(nextWant.traceID), deadlineMs: nextWant.deadlineMs, body: event, invocationID: nextWant.invocationID}},
 		{name: "mixed-case names", raw: "HTTP/1.1 200 OK\r\nlambda-RUNTIME-aws-request-ID: id\r\nLAMBDA-RUNTIME-DEADLINE-MS: 7\r\n" +
 			"lambda-runtime-invoked-function-arn: arn\r\nLambda-Runtime-Trace-ID: t\r\ncontent-LENGTH: 2\r\n\r\n{}",
 			want: want{status: 200, requestID: "id", functionARN: "arn", traceID: "t", deadlineMs: 7, body: "{}"}},
@@ -82,7 +86,7 @@ func TestReadAnswer(t *testing.T) {
 		{name: "chunked as the emulator sends a large event",
 			raw: nextHead + "Transfer-Encoding: chunked\r\n\r\n" + "4\r\n{\"a\"\r\n5;ext=1\r\n:\"bc\"\r\n1\r\n}\r\n0\r\n\r\nnext",
 			want: withStatus(200, want{requestID: nextWant.requestID, functionARN: nextWant.functionARN, traceID: nextWant.traceID,
-				deadlineMs: nextWant.deadlineMs, body: `{"a":"bc"}`}), rest: "next"},
+				deadlineMs: nextWant.deadlineMs, body: `{"a":"bc"}`, invocationID: nextWant.invocationID}), rest: "next"},
 		{name: "chunked overrides Content-Length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
 			want: want{status: 200, deadlineMs: -1, body: "{}"}},
 		{name: "chunked, truncated", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{}", err: io.ErrUnexpectedEOF},
@@ -219,13 +223,14 @@ func readNetHTTP(raw []byte) (want, []byte, error) {
 	}
 	rest, _ := io.ReadAll(br)
 	w := want{
-		status:      resp.StatusCode,
-		requestID:   resp.Header.Get("Lambda-Runtime-Aws-Request-Id"),
-		functionARN: resp.Header.Get("Lambda-Runtime-Invoked-Function-Arn"),
-		traceID:     resp.Header.Get("Lambda-Runtime-Trace-Id"),
-		deadlineMs:  -1,
-		close:       resp.Close,
-		body:        string(body),
+		status:       resp.StatusCode,
+		requestID:    resp.Header.Get("Lambda-Runtime-Aws-Request-Id"),
+		functionARN:  resp.Header.Get("Lambda-Runtime-Invoked-Function-Arn"),
+		traceID:      resp.Header.Get("Lambda-Runtime-Trace-Id"),
+		deadlineMs:   -1,
+		invocationID: resp.Header.Get("Lambda-Runtime-Invocation-Id"),
+		close:        resp.Close,
+		body:         string(body),
 	}
 	// The client takes a deadline written as plain decimal digits.
 	if d := resp.Header.Get("Lambda-Runtime-Deadline-Ms"); d != "" && len(d) <= 18 && strings.Trim(d, "0123456789") == "" {
@@ -242,6 +247,7 @@ func FuzzReadAnswer(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 204 No Content\r\ncontent-length: 3\r\n\r\nabc"))
 	f.Add([]byte(nextHead + "\r\n" + event))
 	f.Add([]byte("HTTP/1.1 200 OK\nLambda-Runtime-Deadline-Ms: 1\nContent-Length: 1\nContent-Length: 1\n\nx"))
+	f.Add([]byte(withLength(nextHead+"lambda-runtime-invocation-id: 4b1d\r\nLambda-Runtime-Invocation-Id: second\r\n", event)))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkAgainstNetHTTP(t, raw)
 	})

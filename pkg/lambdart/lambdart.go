@@ -9,7 +9,10 @@
 // 32 KiB at a time); on the real bootstrap that was about a third of the
 // CPU of an invocation that does nothing else (BENCHMARKS.md, "The inline
 // path's CPU"). It reads the API's answers with a parser of its own, which
-// keeps only the headers it uses (answer.go).
+// keeps only the headers it uses (answer.go). Like AWS's own runtime
+// clients since 2026, it echoes the invocation ID the API sends with each
+// invocation, and an answer the API refuses as too late (410) ends that
+// invocation, not the process.
 package lambdart
 
 import (
@@ -99,8 +102,9 @@ func (c *client) reset() {
 }
 
 // roundTrip sends one request (head, then body) and reads the answer into
-// a, its body into the client's buffer.
-func (c *client) roundTrip(a *answer, method, path string, body []byte, contentType string) error {
+// a, its body into the client's buffer. invocationID, when not empty, is
+// sent as Lambda-Runtime-Invocation-Id.
+func (c *client) roundTrip(a *answer, method, path string, body []byte, contentType, invocationID string) error {
 	for attempt := 0; ; attempt++ {
 		if err := c.dial(); err != nil {
 			return err
@@ -111,6 +115,11 @@ func (c *client) roundTrip(a *answer, method, path string, body []byte, contentT
 		h = append(h, " HTTP/1.1\r\nHost: "...)
 		h = append(h, c.addr...)
 		h = append(h, "\r\nUser-Agent: s3proxy\r\n"...)
+		if invocationID != "" {
+			h = append(h, "Lambda-Runtime-Invocation-Id: "...)
+			h = append(h, invocationID...)
+			h = append(h, "\r\n"...)
+		}
 		if body != nil {
 			h = append(h, "Content-Type: "...)
 			h = append(h, contentType...)
@@ -150,7 +159,7 @@ const api = "/2018-06-01/runtime/invocation/"
 
 func (c *client) serveOne(h Handler) error {
 	var a answer
-	if err := c.roundTrip(&a, http.MethodGet, api+"next", nil, ""); err != nil {
+	if err := c.roundTrip(&a, http.MethodGet, api+"next", nil, "", ""); err != nil {
 		return fmt.Errorf("lambdart: getting the next invocation: %w", err)
 	}
 	if a.status != http.StatusOK {
@@ -178,14 +187,27 @@ func (c *client) serveOne(h Handler) error {
 	if body == nil {
 		body = []byte{}
 	}
-	err := c.roundTrip(&a, http.MethodPost, path, body, ct)
+	// The invocation ID is echoed, when the API sent one, so that the API
+	// can tell this answer from one to an earlier invocation that timed out
+	// under the same request ID, as AWS's own runtime clients do
+	// (aws/aws-lambda-python-runtime-interface-client 4.0.2,
+	// aws/aws-lambda-dotnet#2508). The header's value passed the answer
+	// parser's field check: no control bytes, so nothing can be injected.
+	err := c.roundTrip(&a, http.MethodPost, path, body, ct, a.invocationID)
 	if rel, ok := h.(Releaser); ok && herr == nil {
 		rel.Release(out)
 	}
 	if err != nil {
 		return fmt.Errorf("lambdart: posting invocation %s: %w", id, err)
 	}
-	if a.status != http.StatusAccepted {
+	switch {
+	case a.status == http.StatusGone && !panicked:
+		// The invocation had already timed out, and the API no longer
+		// takes its answer; the next one can still be served (AWS's .NET
+		// runtime client does the same since aws/aws-lambda-dotnet#2508).
+		fmt.Fprintf(os.Stderr, "lambdart: invocation %s had timed out: its answer was refused (%s)\n", id, statusError(&a))
+		return nil
+	case a.status != http.StatusAccepted:
 		return fmt.Errorf("lambdart: posting invocation %s: %s", id, statusError(&a))
 	}
 	if panicked {

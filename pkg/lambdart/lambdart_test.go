@@ -29,11 +29,17 @@ type fakeAPI struct {
 	served         int
 	closeAfterNext bool // answer "next" with Connection: close
 	conns          map[string]bool
+	// withInvocationID sends Lambda-Runtime-Invocation-Id "inv-<n>" on next;
+	// gone answers the posts of these request IDs 410, as the API does
+	// once an invocation has timed out.
+	withInvocationID bool
+	gone             map[string]bool
 }
 
 type post struct {
 	kind, contentType, body string
 	length                  int64
+	invocationID            string // the Lambda-Runtime-Invocation-Id it carried
 }
 
 func newFakeAPI(t *testing.T, events ...string) (*fakeAPI, *httptest.Server) {
@@ -63,6 +69,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.closeAfterNext {
 			w.Header().Set("Connection", "close")
 		}
+		if f.withInvocationID {
+			w.Header().Set("Lambda-Runtime-Invocation-Id", "inv-"+strconv.Itoa(f.served))
+		}
 		_, _ = io.WriteString(w, f.events[0])
 		f.events = f.events[1:]
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, base):
@@ -72,7 +81,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.TransferEncoding != nil {
 			f.t.Errorf("%s posted chunked; the length is known", id)
 		}
-		f.posted[id] = post{kind: kind, contentType: r.Header.Get("Content-Type"), body: string(body), length: r.ContentLength}
+		f.posted[id] = post{kind: kind, contentType: r.Header.Get("Content-Type"), body: string(body), length: r.ContentLength,
+			invocationID: r.Header.Get("Lambda-Runtime-Invocation-Id")}
+		if f.gone[id] {
+			w.WriteHeader(http.StatusGone)
+			_, _ = io.WriteString(w, `{"errorMessage":"Invoke timed out","errorType":"InvokeTimeout"}`)
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 	default:
 		f.t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
@@ -214,5 +229,43 @@ func TestReleaseAfterThePost(t *testing.T) {
 		if !strings.HasPrefix(p.body, "echo:") || strings.Contains(p.body, "!") {
 			t.Errorf("%s: posted %.40q, overwritten before it was sent", id, p.body)
 		}
+	}
+}
+
+// The invocation ID the API sends with an invocation goes back with its
+// answer, and only then; an answer the API refuses as too late (410) ends
+// that invocation, not the function.
+func TestInvocationIDAndLateAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		withID bool
+		gone   map[string]bool
+	}{
+		{"the API sends an invocation ID", true, nil},
+		{"the API sends none", false, nil},
+		{"an answer too late", true, map[string]bool{"req-1": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api, srv := newFakeAPI(t, `{"n":1}`, `{"n":2}`)
+			api.withInvocationID, api.gone = tc.withID, tc.gone
+			err := lambdart.Serve(addr(srv), handlerFunc(func(_ context.Context, p []byte) ([]byte, error) { return p, nil }))
+			if err == nil || !strings.Contains(err.Error(), "410") || !strings.Contains(err.Error(), "next") {
+				t.Fatalf("Serve ended with %v, want the fake's 410 on next, after both invocations", err)
+			}
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			if len(api.posted) != 2 {
+				t.Fatalf("%d answers posted, want 2", len(api.posted))
+			}
+			for i, id := range []string{"req-1", "req-2"} {
+				want := ""
+				if tc.withID {
+					want = "inv-" + strconv.Itoa(i+1)
+				}
+				if got := api.posted[id].invocationID; got != want {
+					t.Errorf("%s posted with Lambda-Runtime-Invocation-Id %q, want %q", id, got, want)
+				}
+			}
+		})
 	}
 }

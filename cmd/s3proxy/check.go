@@ -31,7 +31,7 @@ type checkFlags struct {
 	url, bucket, region, prefix, signedHost, origin, s3Endpoint string
 	stack, connectTo                                            string
 	loadBalancerARN, endpointTargetGroupARN, unlistedProfile    string
-	keep, json                                                  bool
+	keep, json, readOnly                                        bool
 	stepTimeout                                                 time.Duration
 }
 
@@ -51,8 +51,12 @@ and runs ping, uploads, reads, CORS preflights, a redirected read with the
 browser's Origin, and refusals, each reported PASS or FAIL with a hint.
 
 With --stack, every value comes from the stack's outputs (ProxyUrl, BucketName,
-BucketRegion, KeyPrefixes, SignedHost, AllowedOrigins, LoadBalancerArn,
+BucketRegion, KeyPrefixes, SignedHost, AllowedOrigins, ReadOnly, LoadBalancerArn,
 EndpointTargetGroupArn, RecommendedBucketPolicy); a flag given explicitly wins.
+
+A read-only stack (ReadOnly="true", Media Replication's replica) is checked
+with --read-only: the uploads through the proxy must be refused, and the test
+objects are written directly to S3 instead, so every read is still checked.
 The stack adds the endpoint-zones step and the bucket-policy step, which checks
 that the bucket policy holds every statement of RecommendedBucketPolicy.
 
@@ -90,6 +94,7 @@ otherwise, 2 for bad usage.`,
 	fs.StringVar(&f.origin, "origin", "", "the ShotGrid site's origin, e.g. https://studio.shotgrid.autodesk.com; enables the CORS steps")
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 endpoint for the direct calls (create, complete, clean-up), path-style; for local S3 servers")
 	fs.BoolVar(&f.keep, "keep", false, "leave the test objects in the bucket")
+	fs.BoolVar(&f.readOnly, "read-only", false, "the stack is read-only (the ReadOnly output): expect uploads through the proxy refused, and write the test objects directly to S3")
 	fs.BoolVar(&f.json, "json", false, "print a machine-readable JSON report instead of text")
 	fs.DurationVar(&f.stepTimeout, "step-timeout", s3check.DefaultStepTime, "time limit of each step")
 	fs.StringVar(&f.loadBalancerARN, "load-balancer-arn", "", "the stack's LoadBalancerArn output; with --endpoint-target-group-arn, adds the endpoint-zones step")
@@ -161,6 +166,9 @@ func executeCheck(ctx context.Context, fs *pflag.FlagSet, f checkFlags, cio cliI
 		if f.url == "" {
 			f.url = out["S3ProxyHostAddress"]
 		}
+		if !fs.Changed("read-only") {
+			f.readOnly = out["ReadOnly"] == "true"
+		}
 		if r := out["BucketRegion"]; r != "" {
 			bucketRegion = r
 		}
@@ -189,7 +197,7 @@ func executeCheck(ctx context.Context, fs *pflag.FlagSet, f checkFlags, cio cliI
 
 	opts := s3check.Options{
 		URL: f.url, Bucket: f.bucket, Region: bucketRegion, SignedHost: f.signedHost, Prefix: f.prefix,
-		Origin: f.origin, Keep: f.keep, Credentials: awsCfg.Credentials, S3: client,
+		Origin: f.origin, Keep: f.keep, ReadOnly: f.readOnly, Credentials: awsCfg.Credentials, S3: client,
 		Progress: cio.stderr, StepTimeout: f.stepTimeout,
 	}
 	if f.unlistedProfile != "" {

@@ -99,3 +99,39 @@ func TestCheckStack(t *testing.T) {
 		t.Errorf("missing stack: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// A read-only stack's ReadOnly output makes check --stack check it as one:
+// the uploads through the proxy are refused and the test objects go
+// straight to the bucket, so every step passes; --read-only=false overrides
+// the output, and the refused upload then fails, naming the flag.
+func TestCheckStackReadOnly(t *testing.T) {
+	m := startMoto(t)
+	gw := peertest.StartVersityGW(t, peertest.VersityGWOptions{Buckets: []string{chkBucket}, Region: chkRegion})
+	u := startCheckTwin(t, gw, true, map[string]string{"S3PROXY_KEY_PREFIXES": "shotgun/", "S3PROXY_READ_ONLY": "true"})
+	m.createStack(t, chkRegion, "replica", "s3proxy-outputs.yml", map[string]string{
+		"ProxyUrl": u, "BucketName": chkBucket, "KeyPrefixes": "shotgun/", "ReadOnly": "true", "Version": release.Version,
+	})
+	env := m.env()
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = gw.AccessKeyID, gw.SecretAccessKey
+	r := runCheck(t, []string{"--stack", "replica", "--region", chkRegion, "--s3-endpoint", gw.URL}, env)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", r.code, r.stdout)
+	}
+	for _, step := range []string{s3check.StepPutSmall, s3check.StepCreate, s3check.StepParts, s3check.StepComplete, s3check.StepGetSmall,
+		s3check.StepGetLarge, s3check.StepRange, s3check.StepHead, s3check.StepTampered, s3check.StepExpired, s3check.StepCleanup} {
+		if l := r.stepLine(step); !strings.HasPrefix(l, "PASS  ") {
+			t.Errorf("%s: %q, want PASS", step, l)
+		}
+	}
+	for _, step := range []string{s3check.StepPutSmall, s3check.StepParts} {
+		if l := r.stepLine(step); !strings.Contains(l, "refused") || !strings.Contains(l, "directly to S3") {
+			t.Errorf("%s: %q, want the upload refused and the object written directly", step, l)
+		}
+	}
+	list, err := gw.Client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(chkBucket)})
+	if err != nil || len(list.Contents) != 0 {
+		t.Errorf("after the run the bucket holds %d objects (%v)", len(list.Contents), err)
+	}
+	r = runCheck(t, []string{"--stack", "replica", "--region", chkRegion, "--s3-endpoint", gw.URL, "--read-only=false"}, env)
+	r.wantFail(t, s3check.StepPutSmall, "--read-only")
+}

@@ -7,7 +7,9 @@
 // Location), and, given a second principal's credentials, that a
 // signature from a principal the bucket policy does not list is refused.
 // Set-up that ShotGrid's own server does (create and complete a multipart
-// upload) and clean-up go straight to S3.
+// upload) and clean-up go straight to S3. A read-only stack (Media
+// Replication's replica) takes no upload: there the uploads must be refused,
+// and the test objects are written straight to S3 for the reads to find.
 //
 // Every step reports PASS, FAIL or SKIP, its duration and, on failure, a hint
 // naming the likely cause in deployment terms. Nothing it reports carries a
@@ -40,6 +42,9 @@ type S3API interface {
 	CompleteMultipartUpload(ctx context.Context, params *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(ctx context.Context, params *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	DeleteObject(ctx context.Context, params *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	// PutObject places the test objects on a read-only stack, whose proxy
+	// takes no upload (Options.ReadOnly).
+	PutObject(ctx context.Context, params *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
 // Defaults for Options.
@@ -75,6 +80,12 @@ type Options struct {
 	Origin string
 	// Keep leaves the test objects in the bucket.
 	Keep bool
+	// ReadOnly checks a read-only stack (ReadOnly="true", Media
+	// Replication's replica): an upload through the proxy must be refused
+	// with 403, and the test objects are written directly to S3 instead, so
+	// that every read is still checked through the proxy. On a stack that
+	// takes uploads, the write steps fail.
+	ReadOnly bool
 
 	// Credentials presign the URLs, as the ShotGrid site's do.
 	Credentials aws.CredentialsProvider

@@ -140,6 +140,17 @@ func putHint(status int, code string) string {
 	return fmt.Sprintf("the upload answered %d, not 200", status)
 }
 
+// readOnlyAcceptedHint explains an upload a read-only check saw accepted.
+const readOnlyAcceptedHint = "--read-only checks a stack deployed with ReadOnly=\"true\", which takes no upload; this one took it: deploy it with ReadOnly=\"true\" (the [replica] environment sets it), or run the check without --read-only for a stack that takes uploads"
+
+// readOnlyStackHint explains the read-only refusal of an upload that the
+// check expected to be taken.
+const readOnlyStackHint = "the stack is read-only (ReadOnly=\"true\"), as Media Replication's replica is: run the check with --read-only (with --stack, its ReadOnly output sets it), which expects uploads refused and writes its test objects directly to S3"
+
+// readOnlyS3Hint explains a read-only check's upload refused by S3
+// rather than by the proxy.
+const readOnlyS3Hint = "the upload went past the proxy and S3 refused it; a read-only stack's load balancer refuses every upload itself: deploy it with ReadOnly=\"true\""
+
 // readHint explains a read (GET or HEAD) answered with an error.
 func readHint(status int, code string) string {
 	if h := codeHint(code); h != "" {

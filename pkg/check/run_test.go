@@ -271,3 +271,53 @@ func TestRunHostOnlyMint(t *testing.T) {
 		t.Errorf("want exactly one failure, got %+v", rep.Failed())
 	}
 }
+
+// A read-only stack (Media Replication's replica) checked as one: the
+// uploads through the proxy are refused, the test objects go straight to
+// S3, every read passes through the proxy, and clean-up leaves nothing.
+// Checked as a writable stack it fails at the upload, naming --read-only;
+// and a writable stack checked with --read-only fails for taking uploads.
+func TestRunReadOnly(t *testing.T) {
+	tests := []struct {
+		name     string
+		readOnly bool // the stack
+		flag     bool // --read-only
+		ok       bool
+		step     string
+		status   Status
+		hint     string
+	}{
+		{"a read-only stack with --read-only", true, true, true, StepParts, Pass, ""},
+		{"a read-only stack without it", true, false, false, StepPutSmall, Fail, "--read-only"},
+		{"a writable stack with --read-only", false, true, false, StepPutSmall, Fail, "this one took it"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"S3PROXY_KEY_PREFIXES": "shotgun/"}
+			if tc.readOnly {
+				env["S3PROXY_READ_ONLY"] = "true"
+			}
+			st := startLocal(t, env)
+			o := st.options()
+			o.Prefix, o.ReadOnly = "shotgun/", tc.flag
+			rep := run(t, o)
+			if rep.OK != tc.ok {
+				t.Fatalf("report OK %v, want %v: %+v", rep.OK, tc.ok, rep.Failed())
+			}
+			wantStep(t, rep, tc.step, tc.status, tc.hint)
+			if tc.ok {
+				for _, name := range []string{StepPutSmall, StepGetSmall, StepGetLarge, StepRange, StepHead, StepTampered, StepExpired, StepCleanup} {
+					wantStep(t, rep, name, Pass)
+				}
+			}
+			list, err := st.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(testBucket)})
+			if err != nil || len(list.Contents) != 0 {
+				t.Errorf("after clean-up the bucket holds %d objects (%v)", len(list.Contents), err)
+			}
+			uploads, err := st.s3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(testBucket)})
+			if err == nil && len(uploads.Uploads) != 0 {
+				t.Errorf("after clean-up %d multipart uploads are left", len(uploads.Uploads))
+			}
+		})
+	}
+}

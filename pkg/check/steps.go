@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/mediaisolation/s3proxy/pkg/s3error"
 	"github.com/mediaisolation/s3proxy/pkg/sgurl"
 	"github.com/mediaisolation/s3proxy/pkg/stepreport"
 )
@@ -41,8 +42,20 @@ func (r *runner) putSmall(ctx context.Context) stepreport.Result {
 	if err != nil {
 		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "%v", err)
 	}
+	if r.o.ReadOnly {
+		if res, refused := writeRefused(resp, fmt.Sprintf("PUT of %d bytes", len(r.small))); !refused {
+			// An upload the stack took is still the check's to remove.
+			r.smallStored = resp.status == http.StatusOK
+			return res
+		}
+		if _, err := r.putDirect(ctx, r.smallKey, r.small); err != nil {
+			return stepreport.Failed(s3Hint(err, "s3:PutObject"), "the proxy refused the PUT (%s), as a read-only stack must; then PutObject directly on S3: %v", resp.describe(), err)
+		}
+		r.smallStored = true
+		return stepreport.Passed("PUT through the proxy refused (%s), as a read-only stack must; the %d bytes written directly to S3", resp.describe(), len(r.small))
+	}
 	if resp.status != http.StatusOK {
-		r.putSmallHint = putHint(resp.status, resp.code())
+		r.putSmallHint = uploadHint(resp)
 		return stepreport.Failed(r.putSmallHint, "PUT of %d bytes answered %s", len(r.small), resp.describe())
 	}
 	etag := resp.header.Get("ETag")
@@ -71,6 +84,9 @@ func (r *runner) parts(ctx context.Context) stepreport.Result {
 	if r.uploadID == "" {
 		return stepreport.Skipped("", "no multipart upload was created")
 	}
+	if r.o.ReadOnly {
+		return r.partsReadOnly(ctx)
+	}
 	var etags []string
 	r.large = make([]byte, 0, r.o.Parts*r.o.PartSize)
 	for n := 1; n <= r.o.Parts; n++ {
@@ -89,7 +105,7 @@ func (r *runner) parts(ctx context.Context) stepreport.Result {
 		}
 		fmt.Fprintf(r.o.Progress, "  %s: part %d/%d answered %d in %s\n", StepParts, n, r.o.Parts, resp.status, time.Since(start).Round(time.Millisecond))
 		if resp.status != http.StatusOK {
-			h := putHint(resp.status, resp.code())
+			h := uploadHint(resp)
 			if resp.status >= 500 {
 				h = r.partHint(h)
 			}
@@ -117,8 +133,81 @@ func (r *runner) partHint(h string) string {
 	return "put-small was refused too, and a refused large upload often ends in a dropped connection or a 502: " + r.putSmallHint
 }
 
+// partsReadOnly is the parts step on a read-only stack: the first part
+// through the proxy must be refused; the large object is then written
+// directly to S3, whole, for the read steps.
+func (r *runner) partsReadOnly(ctx context.Context) stepreport.Result {
+	u, err := r.through(func() (string, error) { return r.signer.UploadPart(ctx, r.largeKey, r.uploadID, 1, URLTTL) })
+	if err != nil {
+		return stepreport.Failed(presignHint, "part 1: %v", err)
+	}
+	resp, err := r.do(ctx, r.stop, http.MethodPut, u, nil, randomBytes(r.o.PartSize))
+	if err != nil {
+		return stepreport.Failed(proxyNetHint(err, r.proxyHost()), "part 1: %v", err)
+	}
+	if res, refused := writeRefused(resp, "UploadPart 1 ("+mib(r.o.PartSize)+")"); !refused {
+		return res
+	}
+	large := randomBytes(r.o.Parts * r.o.PartSize)
+	out, err := r.putDirect(ctx, r.largeKey, large)
+	if err != nil {
+		return stepreport.Failed(s3Hint(err, "s3:PutObject"), "the proxy refused the part (%s), as a read-only stack must; then PutObject directly on S3: %v", resp.describe(), err)
+	}
+	r.large, r.largeStored, r.largeETag = large, true, aws.ToString(out.ETag)
+	return stepreport.Passed("UploadPart through the proxy refused (%s), as a read-only stack must; the %s object written directly to S3", resp.describe(), mib(len(large)))
+}
+
+// writeRefused reports whether a read-only stack refused an upload, as it
+// must (403); otherwise res says what it did instead.
+func writeRefused(resp *response, what string) (res stepreport.Result, refused bool) {
+	switch {
+	case resp.status == http.StatusForbidden && readOnlyRefusal(resp):
+		return stepreport.Result{}, true
+	case resp.status == http.StatusForbidden:
+		return stepreport.Failed(readOnlyS3Hint, "%s answered %s, not the proxy's read-only refusal", what, resp.describe()), false
+	case resp.status >= 200 && resp.status <= 299:
+		return stepreport.Failed(readOnlyAcceptedHint, "%s answered %s: the stack took an upload", what, resp.describe()), false
+	}
+	return stepreport.Failed(fmt.Sprintf("a read-only stack answers an upload 403; this one answered %d", resp.status), "%s answered %s", what, resp.describe()), false
+}
+
+// uploadHint explains an upload through the proxy that was not taken.
+func uploadHint(resp *response) string {
+	if readOnlyRefusal(resp) {
+		return readOnlyStackHint
+	}
+	return putHint(resp.status, resp.code())
+}
+
+// readOnlyRefusal reports whether a 403 is the read-only proxy's own, from
+// the load balancer's rule or the function: its message says so.
+func readOnlyRefusal(resp *response) bool {
+	return resp.code() == s3error.ErrReadOnly.Code && bytes.Contains(resp.body, []byte(s3error.ErrReadOnly.Message))
+}
+
+// putDirect writes an object straight to S3, as the check's own set-up.
+func (r *runner) putDirect(ctx context.Context, key string, body []byte) (*s3.PutObjectOutput, error) {
+	return r.o.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(r.o.Bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String("application/octet-stream"),
+	})
+}
+
 // 3c. CompleteMultipartUpload with the ETags the proxy returned.
 func (r *runner) complete(ctx context.Context) stepreport.Result {
+	if r.o.ReadOnly {
+		if r.uploadID == "" {
+			return stepreport.Skipped("", "no multipart upload was created")
+		}
+		// Nothing was uploaded to it: a read-only stack takes no part.
+		if _, err := r.o.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(r.o.Bucket), Key: aws.String(r.largeKey), UploadId: aws.String(r.uploadID),
+		}); err != nil {
+			return stepreport.Failed(s3Hint(err, "s3:AbortMultipartUpload"), "AbortMultipartUpload: %v", err)
+		}
+		r.uploadID = ""
+		return stepreport.Passed("read-only: the multipart upload aborted directly on S3, unused")
+	}
 	if r.uploadID == "" || len(r.partETags) != r.o.Parts {
 		return stepreport.Skipped("", "the parts were not all uploaded")
 	}

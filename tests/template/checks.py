@@ -785,6 +785,9 @@ def check_outputs(template, params):
     env = ev.resolve(lambda_function(ev, "ProxyFunction")["Properties"]["Environment"]["Variables"])
     assert out["SignedHost"] == env["S3PROXY_SIGNED_HOST"] and out["BucketRegion"] == env["S3PROXY_REGION"], \
         "the outputs differ from what the function runs with"
+    # check --stack checks a read-only stack as one (expects uploads refused).
+    assert out.get("ReadOnly") == env["S3PROXY_READ_ONLY"] == ev.params["ReadOnly"], \
+        f"ReadOnly output {out.get('ReadOnly')!r}, the function runs with {env['S3PROXY_READ_ONLY']!r}"
     # Empty lists have no output (CloudFormation needs a value), never "".
     for key in ("KeyPrefixes", "AllowedOrigins"):
         if ev.params[key]:

@@ -1199,6 +1199,8 @@ DEPLOY_MUTATIONS = [
      lambda t: _output(t, "ProxyUrl").update(Value={"Ref": "ProxyDomainName"}), ALWAYS),
     ("Version output not a release", checks.check_outputs,
      lambda t: _output(t, "Version").update(Value="dev"), ALWAYS),
+    ("ReadOnly output missing", checks.check_outputs,
+     lambda t: t["Outputs"].pop("ReadOnly"), ALWAYS),
 ]
 
 # The parameter order and labels, on the template as written (the console

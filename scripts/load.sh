@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The measuring runs of issue 4 §4–5 (`make load`): the 10,000-request load
+# The measuring runs (`make load`): the 10,000-request load
 # run, the relay comparison and the cold start, all in test/load. Each test
 # writes build/load/<name>.json; this prints them at the end. Needs the pinned
 # tools in bin/ (`make tools`); qemu-user-static and strace are optional

@@ -1,6 +1,6 @@
 package twin_test
 
-// Faults (issue 4 §3): the proxy in front of an upstream that misbehaves on
+// Faults: the proxy in front of an upstream that misbehaves on
 // purpose. Every case has a defined answer, reached in bounded time, and
 // the whole run leaves no goroutine behind.
 

@@ -1,6 +1,6 @@
 package twin_test
 
-// The bad-input table (issue 4 §3): hostile requests through the emulated
+// The bad-input table: hostile requests through the emulated
 // ALB and the in-process function, and hostile events fed straight to the
 // function, each with the status and S3 error code it must get. Two real S3
 // peers sit behind the proxy: the in-process locals3 for the data path
@@ -787,7 +787,7 @@ func hostileWantAllow(t *testing.T, _ *hostileEnv, r hostileResponse) {
 func TestHostileInputTable(t *testing.T) {
 	cases := hostileCases()
 	if len(cases) < 60 {
-		t.Fatalf("the table has %d cases; issue 4 asks for at least 60", len(cases))
+		t.Fatalf("the table has %d cases; the suite promises at least 60", len(cases))
 	}
 	e := newHostileEnv(t)
 	names := map[string]bool{}

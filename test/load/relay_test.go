@@ -18,7 +18,7 @@ import (
 	"github.com/mediaisolation/s3proxy/pkg/peertest"
 )
 
-// The relay comparison's workload (issue 4 §5): what a studio's ShotGrid
+// The relay comparison's workload: what a studio's ShotGrid
 // traffic is made of, large media both ways and thumbnails.
 const (
 	cmpBigSize   = 20_000_000 // shotgun_api3's single-PUT and part size

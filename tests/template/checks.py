@@ -483,7 +483,7 @@ def check_vpc_mode(template, params):
         p = ev.properties(logical_id)
         assert p["ServiceName"] == f"com.amazonaws.{ev.pseudo['AWS::Region']}.s3", f"{logical_id} is not S3"
         if logical_id in gateways and not new:
-            # issue 9, item 3: in an existing VPC the gateway endpoint carries
+            # In an existing VPC the gateway endpoint carries
             # every same-region S3 request of those route tables' subnets; it
             # keeps AWS's default full-access policy (no PolicyDocument).
             assert "PolicyDocument" not in p, \
@@ -593,7 +593,7 @@ def check_custom_resource_role(template, params):
     p = cr["Properties"]
     assert p["ServiceToken"] == {"Fn::GetAtt": ["EndpointTargetsFunction", "Arn"]}, "wrong service token"
     assert is_ref(p["TargetGroupArn"], "EndpointTargetGroup"), "custom resource fills the wrong group"
-    # issue 9, item 1: every change of the endpoint's interfaces (SubnetIds
+    # Every change of the endpoint's interfaces (SubnetIds
     # updates in place, keeping the endpoint ID) must change a property.
     assert p.get("NetworkInterfaceIds") == {"Fn::GetAtt": ["S3InterfaceEndpoint", "NetworkInterfaceIds"]}, \
         f"EndpointTargets must take the endpoint's NetworkInterfaceIds, has {p.get('NetworkInterfaceIds')}"
@@ -745,7 +745,7 @@ def check_bucket_policy(template, params):
             f"the check principals' deny spares {area.get('NotResource')}, want {check_area_arns(ev)}"
         assert area["Condition"] == {"StringEquals": {"aws:SourceVpc": vpc},
                                      "ArnEquals": {"aws:PrincipalArn": checkers}}, area["Condition"]
-    # issue 9, item 10: a bucket in another account needs the owner's grant.
+    # A bucket in another account needs the owner's grant.
     allow = by_sid["AllowProxyRoleReads"]
     assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": role}, allow
     assert sorted(allow["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"], allow["Action"]
@@ -865,7 +865,7 @@ def _monitored(ev):
 
 def required_alarms(ev):
     """(namespace, metric, dimensions) of every single-metric alarm the
-    stack must have (issue 5, §3)."""
+    stack must have."""
     m = _monitored(ev)
     return [
         ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": m["lb"]}),
@@ -1119,7 +1119,7 @@ def check_monitoring_outputs(template, params):
     assert out.get("DashboardUrl") == want, f"DashboardUrl {out.get('DashboardUrl')}, want {want}"
 
 
-# ------------------------------------------------------------------ issue 9
+# ------------------------------------------------------------------ network and policy
 
 def _walk(value, path=()):
     if isinstance(value, dict):

@@ -51,7 +51,7 @@ CHECKS = [
     checks.check_alarms,
     checks.check_dashboard,
     checks.check_monitoring_outputs,
-    # issue 9
+    # network and policy
     checks.check_regional_dns_name,
     checks.check_network_parameters,
     checks.check_network_checks,
@@ -495,7 +495,7 @@ def check_samconfig(config, parameters):
         assert set(overrides) <= set(parameters), f"[{env}] unknown parameters {set(overrides) - set(parameters)}"
         required = {k for k, v in parameters.items() if "Default" not in v}
         assert required <= set(overrides), f"[{env}] no placeholder for {required - set(overrides)}"
-        # issue 9, item 6: every placeholder fails its parameter's
+        # Every placeholder fails its parameter's
         # constraints, so a forgotten one stops the deploy.
         for key, value in overrides.items():
             if "REPLACE_ME" in value:
@@ -821,77 +821,77 @@ def _kms_statement(t):
     raise AssertionError("no KMS statement")
 
 
-# Issue 9 (and issue 8's template side): each runs in every combination it
+# Network, endpoint and policy mutations: each runs in every combination it
 # applies to, so every variant `make test-template` covers has proof that
 # the check can fail there. (name, check, change, applies(params)).
 ALWAYS = lambda p: True
 NEW_VPC = lambda p: not p.get("ExistingVpcId")
 EXISTING_VPC = lambda p: bool(p.get("ExistingVpcId"))
 WITH_KMS = lambda p: bool(p.get("BucketKmsKeyArn"))
-ISSUE9_MUTATIONS = [
-    ("1: endpoint targets blind to interface changes", checks.check_custom_resource_role,
+NETWORK_AND_POLICY_MUTATIONS = [
+    ("endpoint targets blind to interface changes", checks.check_custom_resource_role,
      lambda t: _cr(t, "EndpointTargets").pop("NetworkInterfaceIds"), ALWAYS),
-    ("1: endpoint targets fed the subnets instead", checks.check_custom_resource_role,
+    ("endpoint targets fed the subnets instead", checks.check_custom_resource_role,
      lambda t: _cr(t, "EndpointTargets").update(NetworkInterfaceIds={"Fn::GetAtt": ["S3InterfaceEndpoint", "Id"]}), ALWAYS),
-    ("2: gateway endpoint on by default", checks.check_network_parameters,
+    ("gateway endpoint on by default", checks.check_network_parameters,
      lambda t: t["Parameters"]["CreateS3GatewayEndpoint"].update(Default="true"), ALWAYS),
-    ("2: gateway endpoint created in an existing VPC without asking", checks.check_vpc_mode,
+    ("gateway endpoint created in an existing VPC without asking", checks.check_vpc_mode,
      lambda t: _res(t, "S3GatewayEndpoint").pop("Condition"),
      lambda p: EXISTING_VPC(p) and p.get("CreateS3GatewayEndpoint") != "true"),
-    ("3: bucket-only gateway policy in an existing VPC", checks.check_vpc_mode,
+    ("bucket-only gateway policy in an existing VPC", checks.check_vpc_mode,
      lambda t: _props(t, "S3GatewayEndpoint").update(PolicyDocument=_props(t, "S3InterfaceEndpoint")["PolicyDocument"]),
      lambda p: EXISTING_VPC(p) and p.get("CreateS3GatewayEndpoint") == "true"),
-    ("3: full-access gateway policy in a new VPC", checks.check_vpc_mode,
+    ("full-access gateway policy in a new VPC", checks.check_vpc_mode,
      lambda t: _props(t, "S3GatewayEndpoint").pop("PolicyDocument"), NEW_VPC),
-    ("4/8: bucket policy loses the principal deny", checks.check_bucket_policy,
+    ("bucket policy loses the principal deny", checks.check_bucket_policy,
      lambda t: _policy_text(t, '"ArnNotEquals":{"aws:PrincipalArn":["${ProxyFunctionRole.Arn}"', '"Null":{"aws:PrincipalArn":["false"'), ALWAYS),
-    ("4/8: principal deny also blocks ShotGrid's uploads", checks.check_bucket_policy,
+    ("principal deny also blocks ShotGrid's uploads", checks.check_bucket_policy,
      lambda t: _policy_text(t, '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:GetObject*"',
                             '"DenyVpcReadsExceptListedPrincipals","Effect":"Deny","Principal":"*","Action":"s3:*"'), ALWAYS),
-    ("4: read deny in a shape ShotGrid's cannot merge into", checks.check_bucket_policy,
+    ("read deny in a shape ShotGrid's cannot merge into", checks.check_bucket_policy,
      lambda t: _policy_text(t, '"aws:SourceVpc":["${TheVpc}"]', '"aws:SourceVpc":"${TheVpc}"'), ALWAYS),
-    ("5: StudioCidrs guessed again", checks.check_network_parameters,
+    ("StudioCidrs guessed again", checks.check_network_parameters,
      lambda t: t["Parameters"]["StudioCidrs"].update(Default="10.0.0.0/8"), ALWAYS),
-    ("5: Rules accept 0.0.0.0/0", checks.check_rules_section,
+    ("Rules accept 0.0.0.0/0", checks.check_rules_section,
      lambda t: t["Rules"].pop("StudioCidrsAreNotEverything"), ALWAYS),
-    ("5: Rules accept the VPC's own CIDR", checks.check_rules_section,
+    ("Rules accept the VPC's own CIDR", checks.check_rules_section,
      lambda t: t["Rules"].pop("NewVpcStudioCidrsAreNotTheVpc"), NEW_VPC),
-    ("5/7: overlap and zones not checked", checks.check_network_checks,
+    ("overlap and zones not checked", checks.check_network_checks,
      lambda t: t["Resources"].pop("NetworkChecks"), ALWAYS),
-    ("5/7: endpoint created before the checks", checks.check_network_checks,
+    ("endpoint created before the checks", checks.check_network_checks,
      lambda t: _res(t, "S3InterfaceEndpoint").pop("DependsOn"), ALWAYS),
-    ("7: checks look at other subnets than the ALB's", checks.check_network_checks,
+    ("checks look at other subnets than the ALB's", checks.check_network_checks,
      lambda t: _cr(t, "NetworkChecks").update(LoadBalancerSubnetIds=_cr(t, "NetworkChecks")["EndpointSubnetIds"]),
      lambda p: p.get("Visibility") == "public"),
-    ("7: checks skip the studio ranges", checks.check_network_checks,
+    ("checks skip the studio ranges", checks.check_network_checks,
      lambda t: _cr(t, "NetworkChecks").update(StudioCidrs=["0.0.0.0/1"]), ALWAYS),
-    ("6: subnet IDs without a pattern", checks.check_network_parameters,
+    ("subnet IDs without a pattern", checks.check_network_parameters,
      lambda t: t["Parameters"]["ExistingPrivateSubnetIds"].pop("AllowedPattern"), ALWAYS),
-    ("6: route table IDs that take anything", checks.check_network_parameters,
+    ("route table IDs that take anything", checks.check_network_parameters,
      lambda t: t["Parameters"]["ExistingRouteTableIds"].update(AllowedPattern=".*"), ALWAYS),
-    ("7: zones fixed to !GetAZs again", checks.check_network_parameters,
+    ("zones fixed to !GetAZs again", checks.check_network_parameters,
      lambda t: _props(t, "PrivateSubnet1").update(AvailabilityZone={"Fn::Select": [2, {"Fn::GetAZs": ""}]}), NEW_VPC),
-    ("7: Rules let AvailabilityZones mislead in an existing VPC", checks.check_rules_section,
+    ("Rules let AvailabilityZones mislead in an existing VPC", checks.check_rules_section,
      lambda t: t["Rules"].pop("ZonesOnlyForNewVpc"), EXISTING_VPC),
-    ("8: KMS grant on every key", checks.check_kms,
+    ("KMS grant on every key", checks.check_kms,
      lambda t: _kms_statement(t).update(Resource="*"), WITH_KMS),
-    ("8: KMS grant without the S3 condition", checks.check_kms,
+    ("KMS grant without the S3 condition", checks.check_kms,
      lambda t: _kms_statement(t).pop("Condition"), WITH_KMS),
-    ("8: KMS grant whatever the parameter", checks.check_kms,
+    ("KMS grant whatever the parameter", checks.check_kms,
      lambda t: _proxy_statements(t).append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}),
      lambda p: not WITH_KMS(p)),
-    ("9: endpoint URL by DnsEntries position", checks.check_regional_dns_name,
+    ("endpoint URL by DnsEntries position", checks.check_regional_dns_name,
      lambda t: _props(t, "ProxyFunction")["Environment"]["Variables"].update(S3PROXY_ENDPOINT_URL={"Fn::Join": ["", [
          "https://bucket", {"Fn::Select": [1, {"Fn::Split": ["*", {"Fn::Select": [1, {"Fn::Split": [":", {"Fn::Select": [
              0, {"Fn::GetAtt": ["S3InterfaceEndpoint", "DnsEntries"]}]}]}]}]}]}]]}), ALWAYS),
-    ("9: endpoint DNS output by position", checks.check_regional_dns_name,
+    ("endpoint DNS output by position", checks.check_regional_dns_name,
      lambda t: t["Outputs"]["InterfaceEndpointDnsName"].update(Value={"Fn::Select": [0, {"Fn::GetAtt": ["S3InterfaceEndpoint", "DnsEntries"]}]}), ALWAYS),
-    ("10: no grant for a bucket in another account", checks.check_bucket_policy,
+    ("no grant for a bucket in another account", checks.check_bucket_policy,
      lambda t: _policy_text(t, '"Sid":"AllowProxyRoleReads","Effect":"Allow","Principal":{"AWS":"${ProxyFunctionRole.Arn}"}',
                             '"Sid":"AllowProxyRoleReads","Effect":"Allow","Principal":{"AWS":"${AWS::AccountId}"}'), ALWAYS),
-    ("issue 8: no public URL for proxy redirects", checks.check_proxy_function,
+    ("no public URL for proxy redirects", checks.check_proxy_function,
      lambda t: _props(t, "ProxyFunction")["Environment"]["Variables"].pop("S3PROXY_PUBLIC_URL"), ALWAYS),
-    ("issue 8: public URL from another name", checks.check_proxy_function,
+    ("public URL from another name", checks.check_proxy_function,
      lambda t: _props(t, "ProxyFunction")["Environment"]["Variables"].update(S3PROXY_PUBLIC_URL={"Fn::Sub": "https://${LoadBalancer.DNSName}"}), ALWAYS),
 ]
 
@@ -1217,8 +1217,11 @@ ORDER_MUTATIONS = [
 ]
 
 class TestChecksCatchBreakage(unittest.TestCase):
-    def test_deploy_mutations_fail_in_every_combination(self):
-        for name, check, change, applies in DEPLOY_MUTATIONS:
+    def assert_mutations_fail(self, mutations):
+        """Each (name, check, change, applies) passes its check on every
+        combination it applies to, fails it once changed, and applies to at
+        least one."""
+        for name, check, change, applies in mutations:
             ran = 0
             for combo, params in COMBOS.items():
                 if not applies(params):
@@ -1229,9 +1232,13 @@ class TestChecksCatchBreakage(unittest.TestCase):
                     check(original, params)  # passes as is
                     broken = copy.deepcopy(original)
                     change(broken)
+                    self.assertNotEqual(broken, original, "the breakage changed nothing")
                     with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
                         check(broken, params)
             self.assertTrue(ran, f"mutation {name!r} applies to no combination")
+
+    def test_deploy_mutations_fail_in_every_combination(self):
+        self.assert_mutations_fail(DEPLOY_MUTATIONS)
 
     def test_order_mutations_fail(self):
         checks.check_parameter_order(load(TEMPLATE))
@@ -1413,55 +1420,14 @@ class TestChecksCatchBreakage(unittest.TestCase):
                 with self.assertRaises(AssertionError, msg=f"cutover check missed: {name}"):
                     check_cutover_order(d, m)
 
-    def test_issue9_mutations_fail_in_every_combination(self):
-        for name, check, change, applies in ISSUE9_MUTATIONS:
-            ran = 0
-            for combo, params in COMBOS.items():
-                if not applies(params):
-                    continue
-                ran += 1
-                with self.subTest(mutation=name, combo=combo):
-                    original = translated(combo)
-                    check(original, params)  # passes as is
-                    broken = copy.deepcopy(original)
-                    change(broken)
-                    with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
-                        check(broken, params)
-            self.assertTrue(ran, f"mutation {name!r} applies to no combination")
+    def test_network_and_policy_mutations_fail_in_every_combination(self):
+        self.assert_mutations_fail(NETWORK_AND_POLICY_MUTATIONS)
 
     def test_read_only_mutations_fail(self):
-        ran = 0
-        for combo, params in COMBOS.items():
-            if not READ_ONLY(params):
-                continue
-            ran += 1
-            for name, check, change in READ_ONLY_MUTATIONS:
-                with self.subTest(mutation=name, combo=combo):
-                    original = translated(combo)
-                    check(original, params)  # passes as is
-                    broken = copy.deepcopy(original)
-                    change(broken)
-                    self.assertNotEqual(broken, original, "the breakage changed nothing")
-                    with self.assertRaises(AssertionError, msg=f"missed: {name} in {combo}"):
-                        check(broken, params)
-        self.assertTrue(ran, "no read-only combination")
+        self.assert_mutations_fail([(name, check, change, READ_ONLY) for name, check, change in READ_ONLY_MUTATIONS])
 
     def test_principal_mutations_fail_in_every_combination(self):
-        for name, check, change, applies in PRINCIPAL_MUTATIONS:
-            ran = 0
-            for combo, params in COMBOS.items():
-                if not applies(params):
-                    continue
-                ran += 1
-                with self.subTest(mutation=name, combo=combo):
-                    original = translated(combo)
-                    check(original, params)  # passes as is
-                    broken = copy.deepcopy(original)
-                    change(broken)
-                    self.assertNotEqual(broken, original, "the breakage changed nothing")
-                    with self.assertRaises(AssertionError, msg=f"{check.__name__} missed: {name} in {combo}"):
-                        check(broken, params)
-            self.assertTrue(ran, f"mutation {name!r} applies to no combination")
+        self.assert_mutations_fail(PRINCIPAL_MUTATIONS)
 
     def test_mutations_fail_their_check(self):
         for name, combo, check, change in MUTATIONS:

@@ -283,13 +283,7 @@ func (g *grant) admits(signedURL string, signedHeader http.Header, endpoint *url
 	}
 	// The signed-header list is ';'-separated, which the canonical form
 	// writes %3B; header names are unreserved.
-	hostSigned := false
-	for h := range strings.SplitSeq(signedList, "%3B") {
-		if h == "host" {
-			hostSigned = true
-		}
-	}
-	if !hostSigned {
+	if !listed(signedList, "host") {
 		return errBadMint{"host not signed"}
 	}
 	for h := range strings.SplitSeq(signedList, "%3B") {

@@ -120,6 +120,13 @@ func executeCheck(ctx context.Context, fs *pflag.FlagSet, f checkFlags, cio cliI
 			return usageError{"missing " + strings.Join(missing, " and ") + " (or name the deployed stack with --stack)"}
 		}
 	}
+	if fs.Changed("connect-to") && strings.TrimSpace(f.connectTo) == "" {
+		// `--connect-to "$(out LoadBalancerDnsName)"` with STACK or REGION
+		// unset expands to nothing; ignoring it would check whatever the
+		// proxy's name points at now, which during a migration is the old
+		// proxy.
+		return usageError{"--connect-to is empty: is `out LoadBalancerDnsName` reading the right STACK and REGION?"}
+	}
 	if (f.loadBalancerARN == "") != (f.endpointTargetGroupARN == "") && f.stack == "" {
 		return usageError{"--load-balancer-arn and --endpoint-target-group-arn go together"}
 	}

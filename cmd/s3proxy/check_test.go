@@ -371,6 +371,7 @@ func TestCheckUsage(t *testing.T) {
 		{"unknown flag", []string{"--bukket", "b"}, "bukket"},
 		{"url with a path", []string{"--url", "https://s3-proxy.studio.com/media", "--bucket", "b", "--region", "us-east-1"}, "no path"},
 		{"bad origin", []string{"--url", "https://p", "--bucket", "b", "--region", "us-east-1", "--origin", "studio"}, "origin"},
+		{"empty --connect-to", []string{"--url", "https://p", "--bucket", "b", "--region", "us-east-1", "--connect-to", ""}, "--connect-to is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}

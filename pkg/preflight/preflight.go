@@ -84,6 +84,9 @@ type Options struct {
 	// StudioCidrs or StudioPrefixListId.
 	StudioCidrs        []string
 	StudioPrefixListId string
+	// ReadOnly is the ReadOnly parameter: a read-only stack passes no
+	// upload, so the upload go/no-go has nothing to decide.
+	ReadOnly bool
 	// ExistingVpcId, ExistingPrivateSubnetIds, ExistingRouteTableIds,
 	// CreateS3GatewayEndpoint.
 	VpcID                   string

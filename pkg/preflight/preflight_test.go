@@ -138,6 +138,13 @@ func TestUploadGoNoGoAgainstVersityGW(t *testing.T) {
 		}
 	}
 
+	// A read-only stack passes no upload: nothing to decide, nothing sent.
+	ro := bad
+	ro.ReadOnly = true
+	if res = (&runner{o: ro}).upload(ctx); res.Status != Skip || !strings.Contains(res.Detail, "ReadOnly") {
+		t.Errorf("read-only: %s %s — %s", res.Status, res.Detail, res.Hint)
+	}
+
 	// No endpoint: skipped, with the commands for a temporary one.
 	none := o
 	none.EndpointURL, none.VpcID, none.SubnetIDs = "", "", []string{"subnet-a", "subnet-b"}

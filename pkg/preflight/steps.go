@@ -374,6 +374,9 @@ func sameKey(a, b string) bool {
 // the upload passthrough rule does. Only S3 can say whether it takes them.
 func (r *runner) upload(ctx context.Context) stepreport.Result {
 	o := r.o
+	if o.ReadOnly {
+		return stepreport.Skipped("", "ReadOnly=\"true\": the stack passes no upload (ShotGrid uploads to the main bucket), so nothing depends on S3 taking one through the endpoint")
+	}
 	endpoint := o.EndpointURL
 	if endpoint == "" && o.VpcID != "" {
 		eps, err := r.s3Endpoints(ctx, ec2types.VpcEndpointTypeInterface)

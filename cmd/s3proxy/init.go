@@ -261,12 +261,6 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 		params["ExistingRouteTableIds"] = strings.Join(found.RouteTableIDs, ",")
 		fmt.Fprintf(out, "  CreateS3GatewayEndpoint  true  (no S3 gateway endpoint on %s)\n", strings.Join(found.RouteTableIDs, ", "))
 	}
-	for k, v := range map[string]string{"Visibility": "private", "RedirectVia": "endpoint", "UploadPassthrough": "true"} {
-		if params[k] == "" {
-			params[k] = v
-		}
-	}
-
 	// Write, keeping what the environment had that init does not set.
 	doc, err := os.ReadFile(f.configFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -299,6 +293,13 @@ func executeInit(ctx context.Context, f initFlags, cio cliIO) error {
 	}
 	for k, v := range params {
 		env.Parameters[k] = v
+	}
+	// Defaults fill only what neither the answers nor the environment hold:
+	// a value set by hand (RedirectVia=proxy, say) survives a second run.
+	for k, v := range map[string]string{"Visibility": "private", "RedirectVia": "endpoint", "UploadPassthrough": "true"} {
+		if env.Parameters[k] == "" {
+			env.Parameters[k] = v
+		}
 	}
 	if _, ok := params["StudioPrefixListId"]; ok {
 		delete(env.Parameters, "StudioCidrs")

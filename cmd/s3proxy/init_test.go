@@ -190,6 +190,25 @@ func TestInitAgainstMoto(t *testing.T) {
 		if samconfig.FormatOverrides(defaultAfter.Parameters, nil) != samconfig.FormatOverrides(defaultBefore.Parameters, nil) {
 			t.Errorf("writing [prod] changed [default]")
 		}
+
+		// A value set by hand after init survives a second run, where
+		// init's own default would have replaced it.
+		prod.Parameters["RedirectVia"], prod.Parameters["UploadPassthrough"] = "proxy", "false"
+		doc, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg, samconfig.Update(doc, prod, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r = runCLI(t, []string{"init", "--region", sgRegion, "--proxy-stack", "sg-s3-proxy", "--config-file", cfg, "--config-env", "prod",
+			"--non-interactive", "--set", "StudioCidrs=192.168.10.0/24", "--set", "ShotGridPrincipalArns=" + sgRole}, env, "")
+		if r.code != 0 {
+			t.Fatalf("prod again: exit %d\n%s", r.code, r.stderr)
+		}
+		if again, _ := samconfig.Load(cfg, "prod"); again.Parameters["RedirectVia"] != "proxy" || again.Parameters["UploadPassthrough"] != "false" {
+			t.Errorf("a second init reset hand-set values: RedirectVia=%q UploadPassthrough=%q", again.Parameters["RedirectVia"], again.Parameters["UploadPassthrough"])
+		}
 	})
 
 	t.Run("the bucket stack's role, non-interactive", func(t *testing.T) {
